@@ -1,0 +1,33 @@
+# Two entry points for a fresh machine: `make lab` and `make test` (see README.md).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.tellakit-installed
+
+.PHONY: lab test lint check-format typecheck pytest clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[all,test]'
+	touch $(STAMP)
+
+## JupyterLab on the app notebook, connected to the embedded development server.
+lab: $(STAMP)
+	$(BIN)/tellakit lab
+
+## Every test: lint, format, types, then the whole pytest suite.
+test: $(STAMP) lint typecheck pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check tellakit tests benchmarks
+	$(BIN)/ruff format --check tellakit tests benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache test-output
