@@ -6,7 +6,7 @@ same thing again later can help (a batch goes on past these and stops at ``Fatal
     TellakitError
      ├── VaultError                      the encrypted container on this machine
      │    ├── WrongPassphrase            the passphrase does not open identity.age
-     │    ├── VaultCorrupted             tampered, truncated or swapped data; never returned as valid
+     │    ├── VaultCorrupted             tampered, truncated or swapped data, never returned
      │    ├── VaultLocked                the vault was locked or destroyed
      │    ├── VaultExists                create_vault on a folder that already holds one
      │    ├── VaultNotFound              open_vault on a folder that holds none
