@@ -1,0 +1,379 @@
+"""Many reports at once: from a manifest (CSV file or DataFrame) into the vault, then out.
+
+A manifest has one row per report and the columns ``title`` (required), ``description``
+(optional) and ``files`` (optional): paths or glob patterns relative to a folder, separated by
+``;`` or new lines, e.g. ``photos/site-a/*.jpg; notes/site-a.pdf``.
+
+1. :func:`read_manifest` checks every row before anything is imported and lists every bad row
+   with its number (empty title, a path that is missing, unreadable or a folder, a pattern that
+   matches nothing, a duplicate of an earlier row). Row numbers are the ones a spreadsheet shows
+   for a CSV file (the header is row 1) and the index labels for a DataFrame.
+2. :func:`import_manifest` turns the good rows into draft reports (or straight into the
+   outbox). Strict (the default): a manifest with any bad row imports nothing and raises
+   :class:`~tellakit.errors.ManifestError`. Lenient: the good rows only. Either way a report is
+   never half-imported: a row's files are imported first, then its report is created, and on any
+   failure the files just imported are deleted again.
+3. :func:`submit_many` sends reports through the engine with a bounded number of parallel
+   uploads and one overall progress bar; it goes on past retryable errors and stops at a fatal
+   one, and returns a :class:`BatchSummary` of what was and was not sent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import glob
+import io
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tellakit.errors import ManifestError, TellakitError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from tellakit.reports import Report
+    from tellakit.vault import Vault
+
+__all__ = [
+    "BatchSummary",
+    "ImportResult",
+    "Manifest",
+    "ManifestRow",
+    "import_manifest",
+    "read_manifest",
+    "submit_many",
+]
+
+_SEPARATORS = (";", "\n")
+_GLOB_CHARS = frozenset("*?[")
+
+
+@dataclass(frozen=True)
+class ManifestRow:
+    """One good row: the report to create and the files (absolute paths, in order) to attach."""
+
+    row: int
+    title: str
+    description: str
+    files: tuple[Path, ...]
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A checked manifest: the good rows, and (row number, message) for every bad one."""
+
+    rows: tuple[ManifestRow, ...]
+    problems: tuple[tuple[int, str], ...]
+    folder: Path
+
+    @property
+    def ok(self) -> bool:
+        """True when every row is good."""
+        return not self.problems
+
+    @property
+    def bytes(self) -> int:
+        """Total size of the files the good rows would import."""
+        return sum(p.stat().st_size for row in self.rows for p in row.files)
+
+    def raise_for_problems(self) -> None:
+        """Raise :class:`ManifestError` listing every bad row, if there is one."""
+        if self.problems:
+            raise ManifestError(list(self.problems))
+
+
+# --- reading and checking (no vault involved) ------------------------------------------------
+
+
+def _rows_from_csv(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]]]:
+    """Header and (spreadsheet row number, record) pairs; quoted fields may span lines."""
+    text = path.read_text(encoding="utf-8-sig")  # utf-8-sig: spreadsheets often write a BOM
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = [name.strip().lower() for name in (reader.fieldnames or [])]
+    reader.fieldnames = header
+
+    def records() -> Iterator[tuple[int, dict[str, str]]]:
+        # A spreadsheet shows one row per record; line numbers would drift on multi-line cells.
+        for number, record in enumerate(reader, start=2):
+            yield number, {k: (v or "") for k, v in record.items() if k is not None}
+
+    return header, records()
+
+
+def _rows_from_frame(frame: pd.DataFrame) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]]]:
+    header = [str(c).strip().lower() for c in frame.columns]
+    integer_index = frame.index.inferred_type == "integer"
+
+    def records() -> Iterator[tuple[int, dict[str, str]]]:
+        for position, (label, values) in enumerate(
+            zip(frame.index, frame.itertuples(index=False), strict=True)
+        ):
+            number = int(label) if integer_index else position + 1
+            yield number, {h: _cell(v) for h, v in zip(header, values, strict=True)}
+
+    return header, records()
+
+
+def _cell(value: Any) -> str:
+    """A DataFrame cell as text; NaN/None/NA are empty."""
+    if value is None:
+        return ""
+    try:
+        if value != value:  # NaN, and pandas.NA raises TypeError below
+            return ""
+    except TypeError:
+        return ""
+    return str(value)
+
+
+def _split_files(cell: str) -> list[str]:
+    items = [cell]
+    for sep in _SEPARATORS:
+        items = [part for item in items for part in item.split(sep)]
+    return [item.strip() for item in items if item.strip()]
+
+
+def _readable(path: Path) -> str | None:
+    """None when ``path`` is a readable regular file, else why not."""
+    try:
+        with path.open("rb"):
+            pass
+    except IsADirectoryError:
+        return "is a folder, not a file (use a pattern such as 'folder/*')"
+    except PermissionError:
+        return "cannot be read (permission denied)"
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    if not path.is_file():
+        return "is not a regular file"
+    return None
+
+
+def _resolve(spec: str, folder: Path) -> tuple[list[Path], list[str]]:
+    """Files named by one path or glob pattern, and the problems found with them."""
+    candidate = Path(os.path.expanduser(spec))
+    base = candidate if candidate.is_absolute() else folder / candidate
+    if _GLOB_CHARS & set(spec):
+        matches = sorted(Path(m) for m in glob.glob(str(base), recursive=True))
+        found = [m for m in matches if m.is_file()]
+        if not found:
+            return [], [f"no file matches {spec!r}"]
+        problems = [f"{m} {why}" for m in found if (why := _readable(m))]
+        return found, problems
+    if not os.path.lexists(base):
+        return [], [f"file not found: {spec!r}"]
+    why = _readable(base)
+    return [base], ([f"{spec!r} {why}"] if why else [])
+
+
+def read_manifest(
+    source: str | Path | pd.DataFrame,
+    folder: str | Path | None = None,
+) -> Manifest:
+    """Read and check a manifest without importing anything.
+
+    ``source`` is a CSV file or a DataFrame with the columns ``title``, ``description`` and
+    ``files``. Paths are relative to ``folder`` (by default the CSV file's folder, or the current
+    folder for a DataFrame). Returns a :class:`Manifest` with the good rows and every problem;
+    raises :class:`ManifestError` only when the manifest as a whole is unusable (no ``title``
+    column, or a CSV file that cannot be read).
+    """
+    if isinstance(source, (str, Path)):
+        csv_path = Path(source)
+        base = Path(folder) if folder is not None else csv_path.parent
+        try:
+            header, records = _rows_from_csv(csv_path)
+        except (OSError, UnicodeDecodeError, csv.Error) as exc:
+            raise ManifestError([(0, f"cannot read {csv_path}: {exc}")]) from exc
+    else:
+        base = Path(folder) if folder is not None else Path.cwd()
+        header, records = _rows_from_frame(source)
+    if "title" not in header:
+        raise ManifestError([(1, f"no 'title' column (columns: {', '.join(header) or 'none'})")])
+    base = base.resolve()
+
+    rows: list[ManifestRow] = []
+    problems: list[tuple[int, str]] = []
+    seen: dict[tuple[str, str, tuple[Path, ...]], int] = {}
+    for number, record in records:
+        title = record.get("title", "").strip()
+        description = record.get("description", "").strip()
+        row_problems = [] if title else ["empty title"]
+        paths: list[Path] = []
+        for spec in _split_files(record.get("files", "")):
+            found, why = _resolve(spec, base)
+            row_problems.extend(why)
+            paths.extend(p for p in found if p not in paths)
+        key = (title, description, tuple(paths))
+        if not row_problems and key in seen:
+            row_problems.append(f"duplicate of row {seen[key]}")
+        problems.extend((number, msg) for msg in row_problems)
+        if not row_problems:
+            seen[key] = number
+            rows.append(ManifestRow(number, title, description, tuple(paths)))
+    return Manifest(tuple(rows), tuple(problems), base)
+
+
+# --- importing into a vault -----------------------------------------------------------------
+
+
+@dataclass
+class ImportResult:
+    """What :func:`import_manifest` did: report id per imported row, and the rows it skipped."""
+
+    report_ids: dict[int, str] = field(default_factory=dict)
+    skipped: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def ids(self) -> list[str]:
+        """The new reports' ids, in manifest order."""
+        return list(self.report_ids.values())
+
+
+def _import_row(vault: Vault, row: ManifestRow, outbox: bool) -> Report:
+    """Import one row's files, then create its report; undo the files on any failure."""
+    from tellakit.reports import Status
+
+    file_ids: list[str] = []
+    report = None
+    try:
+        for path in row.files:
+            file_ids.append(vault.import_path(path).id)
+        report = vault.create_report(row.title, row.description, file_ids)
+        if outbox:
+            report = vault.set_status(report.id, Status.QUEUED)
+    except BaseException:
+        if report is not None:
+            _quietly(vault.delete_report, report.id)
+        for file_id in file_ids:
+            _quietly(vault.delete_file, file_id)
+        raise
+    return report
+
+
+def _quietly(action: Any, *args: Any) -> None:
+    """Clean-up that must not hide the error that made it necessary."""
+    with contextlib.suppress(TellakitError, OSError):
+        action(*args)
+
+
+def import_manifest(
+    vault: Vault,
+    manifest: Manifest | str | Path | pd.DataFrame,
+    *,
+    folder: str | Path | None = None,
+    strict: bool = True,
+    outbox: bool = False,
+    progress: bool = False,
+) -> ImportResult:
+    """Create one report per good manifest row (drafts, or queued in the outbox).
+
+    Strict: any bad row raises :class:`ManifestError` before anything is imported, and if an
+    import fails midway (a file vanished, the disk is full) every report created so far is
+    removed again before the error is raised. Lenient (``strict=False``): bad rows, and rows
+    whose import fails, are listed in ``ImportResult.skipped`` and the rest are imported.
+    """
+    if not isinstance(manifest, Manifest):
+        manifest = read_manifest(manifest, folder)
+    if strict:
+        manifest.raise_for_problems()
+    result = ImportResult(skipped=list(manifest.problems))
+    bar = _progress_bar(len(manifest.rows), "reports", "import", enabled=progress)
+    try:
+        for row in manifest.rows:
+            try:
+                report = _import_row(vault, row, outbox)
+            except (TellakitError, OSError) as exc:
+                if strict:
+                    for report_id in result.report_ids.values():
+                        _delete_report_and_files(vault, report_id)
+                    raise ManifestError([(row.row, f"import failed: {exc}")]) from exc
+                result.skipped.append((row.row, f"import failed: {exc}"))
+            else:
+                result.report_ids[row.row] = report.id
+            bar.update(1)
+    finally:
+        bar.close()
+    result.skipped.sort()
+    return result
+
+
+def _delete_report_and_files(vault: Vault, report_id: str) -> None:
+    try:
+        report = vault.get_report(report_id)
+    except TellakitError:
+        return
+    _quietly(vault.delete_report, report_id)
+    for attachment in report.attachments:
+        _quietly(vault.delete_file, attachment.file_id)
+
+
+# --- submitting many ----------------------------------------------------------------------
+
+
+@dataclass
+class BatchSummary:
+    """What a batch sent: ``submitted`` ids, ``failed`` id -> reason, ``not_attempted`` ids.
+
+    ``stopped_by`` is the fatal error that stopped the batch (None when it ran to the end).
+    A report counts as not attempted when nothing of it reached the server.
+    """
+
+    submitted: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    not_attempted: list[str] = field(default_factory=list)
+    stopped_by: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when every report was submitted."""
+        return not self.failed and not self.not_attempted and self.stopped_by is None
+
+    def __str__(self) -> str:
+        lines = [
+            f"{len(self.submitted)} submitted, {len(self.failed)} failed, "
+            f"{len(self.not_attempted)} not attempted"
+        ]
+        if self.stopped_by:
+            lines.append(f"stopped: {self.stopped_by}")
+        lines.extend(f"  failed {rid}: {why}" for rid, why in self.failed.items())
+        return "\n".join(lines)
+
+
+def _progress_bar(total: int, unit: str, desc: str, *, enabled: bool) -> Any:
+    from tqdm.auto import tqdm
+
+    scale = unit == "B"
+    return tqdm(
+        total=total,
+        unit=unit,
+        unit_scale=scale,
+        unit_divisor=1024 if scale else 1000,
+        desc=desc,
+        disable=not enabled,
+    )
+
+
+def submit_many(
+    vault: Vault,
+    report_ids: Sequence[str] | None = None,
+    *,
+    submitter: Any = None,
+    max_parallel: int = 4,
+    max_attempts: int = 5,
+    progress: bool = True,
+    timeout: float | None = None,
+) -> BatchSummary:
+    """Submit ``report_ids`` (default: the whole outbox) and wait until each is done.
+
+    Placeholder until the engine lands; see :mod:`tellakit.engine`.
+    """
+    raise NotImplementedError
+
+
+def _ids(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))
