@@ -1,0 +1,200 @@
+"""Reports, their attachments, and the states a report may pass through (pure model, no I/O).
+
+A report starts as a draft (editable), enters the outbox (queued, uploading, paused,
+interrupted) and ends submitted. Once in the outbox it never becomes a draft again, as in Tella.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Protocol
+
+from tellakit.errors import InvalidTransition
+
+__all__ = [
+    "OUTBOX",
+    "TRANSITIONS",
+    "Attachment",
+    "FileState",
+    "Report",
+    "Status",
+    "check_transition",
+]
+
+
+class Status(str, Enum):
+    """Where a report is in its life; the values are what the index stores."""
+
+    DRAFT = "draft"
+    QUEUED = "queued"  # outbox: "Submit later"
+    UPLOADING = "uploading"  # outbox: a worker is sending it
+    PAUSED = "paused"  # outbox: the user paused it
+    INTERRUPTED = "interrupted"  # outbox: stopped by an error; reason (+ retryable) says why
+    SUBMITTED = "submitted"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+OUTBOX: frozenset[Status] = frozenset(
+    {Status.QUEUED, Status.UPLOADING, Status.PAUSED, Status.INTERRUPTED}
+)
+
+TRANSITIONS: dict[Status, frozenset[Status]] = {
+    Status.DRAFT: frozenset({Status.QUEUED, Status.UPLOADING}),
+    Status.QUEUED: frozenset({Status.UPLOADING, Status.PAUSED}),
+    Status.UPLOADING: frozenset(
+        {Status.PAUSED, Status.INTERRUPTED, Status.SUBMITTED, Status.QUEUED}
+    ),
+    Status.PAUSED: frozenset({Status.UPLOADING, Status.QUEUED}),
+    Status.INTERRUPTED: frozenset({Status.UPLOADING, Status.QUEUED, Status.PAUSED}),
+    Status.SUBMITTED: frozenset(),
+}
+
+
+def check_transition(current: Status, new: Status) -> None:
+    """Raise InvalidTransition (naming both states) unless ``current -> new`` is allowed."""
+    current, new = Status(current), Status(new)
+    if new in TRANSITIONS[current]:
+        return
+    if current is Status.SUBMITTED:
+        why = "a submitted report is final"
+    elif new is Status.DRAFT:
+        why = "a report in the outbox cannot become a draft again"
+    elif current is new:
+        why = f"the report is already {current.value}"
+    else:
+        allowed = ", ".join(sorted(s.value for s in TRANSITIONS[current]))
+        why = f"from {current.value} it can only go to {allowed}"
+    raise InvalidTransition(current.value, new.value, why)
+
+
+class FileState(str, Enum):
+    """Submission state of one attachment."""
+
+    PENDING = "pending"
+    UPLOADING = "uploading"
+    UPLOADED = "uploaded"
+    VERIFIED = "verified"
+    FAILED = "failed"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class _FileLike(Protocol):
+    """What ``Report.attach`` needs of a vault file (tellakit.vault.VaultFile has it)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def mime(self) -> str: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def sha256(self) -> str: ...
+
+
+@dataclass
+class Attachment:
+    """One file of one report; name, MIME, size and SHA-256 copied from the vault file."""
+
+    id: str
+    file_id: str
+    name: str
+    mime: str
+    size: int
+    sha256: str
+    position: int
+    # submission bookkeeping, written by the engine through Vault.update_attachment
+    state: FileState = FileState.PENDING
+    bytes_sent: int = 0
+    remote_name: str | None = None
+    remote_path: str | None = None
+    transfer_id: str | None = None
+    chunk_size: int | None = None
+    checksum: str | None = None
+    verified_at: datetime | None = None
+    error: str | None = None
+
+
+BOOKKEEPING_FIELDS = frozenset(
+    {
+        "state",
+        "bytes_sent",
+        "remote_name",
+        "remote_path",
+        "transfer_id",
+        "chunk_size",
+        "checksum",
+        "verified_at",
+        "error",
+    }
+)
+SUBMISSION_FIELDS = frozenset(
+    {"remote_folder", "description_sent", "manifest_sent", "attempts", "submitted_at"}
+)
+
+
+@dataclass
+class Report:
+    """A report: title, description, attachments, and where it is on its way to the server."""
+
+    id: str
+    title: str
+    description: str
+    status: Status
+    reason: str | None
+    retryable: bool | None
+    created_at: datetime
+    updated_at: datetime
+    submitted_at: datetime | None
+    remote_folder: str | None
+    description_sent: bool
+    manifest_sent: bool
+    attempts: int
+    attachments: list[Attachment] = field(default_factory=list)
+
+    @property
+    def editable(self) -> bool:
+        """Only drafts can be edited."""
+        return self.status is Status.DRAFT
+
+    @property
+    def in_outbox(self) -> bool:
+        """Queued, uploading, paused or interrupted."""
+        return self.status in OUTBOX
+
+    @property
+    def total_bytes(self) -> int:
+        """Sum of the attachments' sizes."""
+        return sum(a.size for a in self.attachments)
+
+    @property
+    def bytes_sent(self) -> int:
+        """Bytes of the attachments the server has acknowledged so far."""
+        return sum(min(a.bytes_sent, a.size) for a in self.attachments)
+
+    @property
+    def file_count(self) -> int:
+        """Number of attachments."""
+        return len(self.attachments)
+
+    def attach(self, file: _FileLike) -> Attachment:
+        """Append ``file`` (a vault file) as a new attachment of this draft; save to keep it."""
+        attachment = Attachment(
+            id=uuid.uuid4().hex,
+            file_id=file.id,
+            name=file.name,
+            mime=file.mime,
+            size=file.size,
+            sha256=file.sha256,
+            position=len(self.attachments),
+        )
+        self.attachments.append(attachment)
+        return attachment

@@ -1,0 +1,487 @@
+"""index.db: the SQLCipher 4 database holding every piece of metadata.
+
+Titles, descriptions, file names, MIME types, sizes, hashes, upload bookkeeping and the server
+credentials live only here. The raw 256-bit key derives from the vault identity (keys.py);
+temporary tables and indices stay in memory (temp_store = MEMORY) so SQLite writes no plaintext
+temp files; the WAL is encrypted like the database.
+
+One connection, shared by all threads behind a lock (check_same_thread=False).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from sqlcipher3 import dbapi2 as sqlcipher
+
+from tellakit.errors import (
+    AttachmentNotFound,
+    ReportNotFound,
+    VaultCorrupted,
+    VaultError,
+    VaultLocked,
+)
+from tellakit.reports import Attachment, FileState, Report, Status
+from tellakit.vault.models import ConnectionSettings, VaultFile
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE files (
+    id TEXT PRIMARY KEY,
+    blob TEXT NOT NULL UNIQUE,          -- path below blobs/, e.g. "ab/ab12..."
+    name TEXT NOT NULL,
+    mime TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,               -- hex SHA-256 of the plaintext
+    header_mac TEXT NOT NULL,           -- base64 age header MAC: binds the blob to this row
+    imported_at TEXT NOT NULL
+);
+CREATE TABLE reports (
+    id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,               -- creation order, breaks ties of equal timestamps
+    title TEXT NOT NULL,
+    description TEXT NOT NULL,
+    status TEXT NOT NULL,
+    reason TEXT,
+    retryable INTEGER,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    submitted_at TEXT,
+    remote_folder TEXT,
+    description_sent INTEGER NOT NULL DEFAULT 0,
+    manifest_sent INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX reports_by_status ON reports (status, created_at);
+CREATE TABLE report_files (
+    id TEXT PRIMARY KEY,
+    report_id TEXT NOT NULL REFERENCES reports (id) ON DELETE CASCADE,
+    file_id TEXT NOT NULL REFERENCES files (id),
+    name TEXT NOT NULL,
+    mime TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending',
+    bytes_sent INTEGER NOT NULL DEFAULT 0,
+    remote_name TEXT,
+    remote_path TEXT,
+    transfer_id TEXT,
+    chunk_size INTEGER,
+    checksum TEXT,
+    verified_at TEXT,
+    error TEXT
+);
+CREATE INDEX report_files_by_report ON report_files (report_id, position);
+CREATE INDEX report_files_by_file ON report_files (file_id);
+CREATE TABLE connection (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    server_url TEXT NOT NULL,
+    login TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    password TEXT NOT NULL,
+    is_app_password INTEGER NOT NULL,
+    root_folder TEXT NOT NULL,
+    allow_insecure_http INTEGER NOT NULL,
+    upload_manifest INTEGER NOT NULL,
+    auto_retry INTEGER NOT NULL
+);
+"""
+
+_REPORT_COLS = (
+    "id, title, description, status, reason, retryable, created_at, updated_at, submitted_at, "
+    "remote_folder, description_sent, manifest_sent, attempts"
+)
+_ATT_COLS = (
+    "id, report_id, file_id, name, mime, size, sha256, position, state, bytes_sent, "
+    "remote_name, remote_path, transfer_id, chunk_size, checksum, verified_at, error"
+)
+_CONN_FIELDS = (
+    "server_url",
+    "login",
+    "user_id",
+    "password",
+    "is_app_password",
+    "root_folder",
+    "allow_insecure_http",
+    "upload_manifest",
+    "auto_retry",
+)
+
+
+def now() -> datetime:
+    """The current time, tz-aware UTC."""
+    return datetime.now(timezone.utc)
+
+
+def _ts(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).isoformat()
+
+
+def _dt(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def _bool(value: Any) -> bool | None:
+    return None if value is None else bool(value)
+
+
+class Index:
+    """The open index database of one vault."""
+
+    def __init__(self, path: Path, key: bytes) -> None:
+        self._lock = threading.RLock()
+        self._depth = 0
+        con = sqlcipher.connect(str(path), check_same_thread=False, isolation_level=None)
+        try:
+            con.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+            con.execute("PRAGMA temp_store = MEMORY")
+            con.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            con.execute("PRAGMA journal_mode = WAL")
+            con.execute("PRAGMA foreign_keys = ON")
+            con.execute("PRAGMA secure_delete = ON")
+        except sqlcipher.DatabaseError as exc:
+            con.close()
+            raise VaultCorrupted(f"index.db cannot be opened with the vault key: {exc}") from None
+        self._con: Any = con
+        self._migrate()
+
+    def _migrate(self) -> None:
+        version = self._con.execute("PRAGMA user_version").fetchone()[0]
+        if version == SCHEMA_VERSION:
+            return
+        if version != 0:
+            raise VaultCorrupted(
+                f"index.db has schema version {version}; this tellakit knows {SCHEMA_VERSION}."
+            )
+        with self.transaction() as cur:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    cur.execute(statement)
+            cur.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        """One write transaction (BEGIN IMMEDIATE ... COMMIT, ROLLBACK on error)."""
+        with self._lock:
+            if self._con is None:
+                raise VaultLocked("The vault is locked; open it again with the passphrase.")
+            cur = self._con.cursor()
+            if self._depth:  # nested: part of the caller's transaction
+                yield cur
+                return
+            cur.execute("BEGIN IMMEDIATE")
+            self._depth += 1
+            try:
+                yield cur
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            else:
+                cur.execute("COMMIT")
+            finally:
+                self._depth -= 1
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """Run a read query under the lock and return all rows."""
+        with self._lock:
+            if self._con is None:
+                raise VaultLocked("The vault is locked; open it again with the passphrase.")
+            return list(self._con.execute(sql, params).fetchall())
+
+    def close(self) -> None:
+        """Checkpoint and close the connection."""
+        with self._lock:
+            if self._con is not None:
+                try:
+                    self._con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                finally:
+                    self._con.close()
+                    self._con = None
+
+    # --- files --------------------------------------------------------------------------------
+
+    def add_file(self, f: VaultFile, blob: str, header_mac: str) -> None:
+        """Insert a file row (after its blob is safely on disk)."""
+        with self.transaction() as cur:
+            cur.execute(
+                "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (f.id, blob, f.name, f.mime, f.size, f.sha256, header_mac, _ts(f.imported_at)),
+            )
+
+    @staticmethod
+    def _file(row: Sequence[Any]) -> VaultFile:
+        return VaultFile(row[0], row[1], row[2], row[3], row[4], _dt(row[5]))  # type: ignore[arg-type]
+
+    def get_file(self, file_id: str) -> tuple[VaultFile, str, str]:
+        """(file, blob path, header MAC); AttachmentNotFound if unknown."""
+        rows = self.query(
+            "SELECT id, name, mime, size, sha256, imported_at, blob, header_mac FROM files "
+            "WHERE id = ?",
+            (file_id,),
+        )
+        if not rows:
+            raise AttachmentNotFound(f"No file with id {file_id!r} in this vault.")
+        return self._file(rows[0]), rows[0][6], rows[0][7]
+
+    def list_files(self) -> list[VaultFile]:
+        """Every file, oldest import first."""
+        rows = self.query(
+            "SELECT id, name, mime, size, sha256, imported_at FROM files ORDER BY imported_at, id"
+        )
+        return [self._file(r) for r in rows]
+
+    def blob_paths(self) -> set[str]:
+        """Every blob path the index refers to."""
+        return {r[0] for r in self.query("SELECT blob FROM files")}
+
+    def delete_file(self, file_id: str) -> str:
+        """Remove a file row; returns its blob path. Refuses files attached to a report."""
+        with self.transaction() as cur:
+            row = cur.execute("SELECT blob FROM files WHERE id = ?", (file_id,)).fetchone()
+            if row is None:
+                raise AttachmentNotFound(f"No file with id {file_id!r} in this vault.")
+            used = cur.execute(
+                "SELECT count(*) FROM report_files WHERE file_id = ?", (file_id,)
+            ).fetchone()[0]
+            if used:
+                raise VaultError(
+                    f"The file is attached to {used} report(s); remove it there first."
+                )
+            cur.execute("DELETE FROM files WHERE id = ?", (file_id,))
+            return str(row[0])
+
+    # --- reports ------------------------------------------------------------------------------
+
+    def insert_report(self, report: Report) -> None:
+        """Insert a new report and its attachments."""
+        with self.transaction() as cur:
+            seq = cur.execute("SELECT coalesce(max(seq), 0) + 1 FROM reports").fetchone()[0]
+            cur.execute(
+                f"INSERT INTO reports (seq, {_REPORT_COLS}) "  # noqa: S608 - constant columns
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (seq, *self._report_values(report)),
+            )
+            self._write_attachments(cur, report)
+
+    @staticmethod
+    def _report_values(r: Report) -> tuple[Any, ...]:
+        return (
+            r.id,
+            r.title,
+            r.description,
+            Status(r.status).value,
+            r.reason,
+            None if r.retryable is None else int(r.retryable),
+            _ts(r.created_at),
+            _ts(r.updated_at),
+            _ts(r.submitted_at),
+            r.remote_folder,
+            int(r.description_sent),
+            int(r.manifest_sent),
+            r.attempts,
+        )
+
+    @staticmethod
+    def _write_attachments(cur: Any, report: Report) -> None:
+        cur.execute("DELETE FROM report_files WHERE report_id = ?", (report.id,))
+        for a in report.attachments:
+            cur.execute(
+                f"INSERT INTO report_files ({_ATT_COLS}) "  # noqa: S608 - constant columns
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    a.id,
+                    report.id,
+                    a.file_id,
+                    a.name,
+                    a.mime,
+                    a.size,
+                    a.sha256,
+                    a.position,
+                    FileState(a.state).value,
+                    a.bytes_sent,
+                    a.remote_name,
+                    a.remote_path,
+                    a.transfer_id,
+                    a.chunk_size,
+                    a.checksum,
+                    _ts(a.verified_at),
+                    a.error,
+                ),
+            )
+
+    def update_report_draft(self, report: Report) -> None:
+        """Replace title, description, updated time and the attachment list of a report."""
+        with self.transaction() as cur:
+            cur.execute(
+                "UPDATE reports SET title = ?, description = ?, updated_at = ? WHERE id = ?",
+                (report.title, report.description, _ts(report.updated_at), report.id),
+            )
+            self._write_attachments(cur, report)
+
+    def update_report(self, report_id: str, fields: dict[str, Any]) -> None:
+        """Set report columns (names checked by the caller); ReportNotFound if unknown."""
+        values = []
+        for key, value in fields.items():
+            if isinstance(value, datetime) or key.endswith("_at"):
+                value = _ts(value)
+            elif isinstance(value, bool):
+                value = int(value)
+            elif isinstance(value, Status):
+                value = value.value
+            values.append(value)
+        assignments = ", ".join(f"{k} = ?" for k in fields)
+        with self.transaction() as cur:
+            cur.execute(
+                f"UPDATE reports SET {assignments} WHERE id = ?",  # noqa: S608 - names whitelisted
+                (*values, report_id),
+            )
+            if cur.rowcount == 0:
+                raise ReportNotFound(f"No report with id {report_id!r} in this vault.")
+
+    def update_attachment(self, report_id: str, attachment_id: str, fields: dict[str, Any]) -> None:
+        """Set attachment bookkeeping columns; AttachmentNotFound if unknown."""
+        values = []
+        for key, value in fields.items():
+            if key == "verified_at":
+                value = _ts(value)
+            elif isinstance(value, FileState):
+                value = value.value
+            values.append(value)
+        assignments = ", ".join(f"{k} = ?" for k in fields)
+        with self.transaction() as cur:
+            cur.execute(
+                f"UPDATE report_files SET {assignments} "  # noqa: S608 - names whitelisted
+                "WHERE id = ? AND report_id = ?",
+                (*values, attachment_id, report_id),
+            )
+            if cur.rowcount == 0:
+                raise AttachmentNotFound(
+                    f"No attachment {attachment_id!r} in report {report_id!r}."
+                )
+
+    def delete_report(self, report_id: str) -> None:
+        """Delete a report and its attachment rows (the vault files stay)."""
+        with self.transaction() as cur:
+            cur.execute("DELETE FROM reports WHERE id = ?", (report_id,))
+            if cur.rowcount == 0:
+                raise ReportNotFound(f"No report with id {report_id!r} in this vault.")
+
+    @staticmethod
+    def _attachment(row: Sequence[Any]) -> Attachment:
+        return Attachment(
+            id=row[0],
+            file_id=row[2],
+            name=row[3],
+            mime=row[4],
+            size=row[5],
+            sha256=row[6],
+            position=row[7],
+            state=FileState(row[8]),
+            bytes_sent=row[9],
+            remote_name=row[10],
+            remote_path=row[11],
+            transfer_id=row[12],
+            chunk_size=row[13],
+            checksum=row[14],
+            verified_at=_dt(row[15]),
+            error=row[16],
+        )
+
+    @staticmethod
+    def _report(row: Sequence[Any], attachments: list[Attachment]) -> Report:
+        return Report(
+            id=row[0],
+            title=row[1],
+            description=row[2],
+            status=Status(row[3]),
+            reason=row[4],
+            retryable=_bool(row[5]),
+            created_at=_dt(row[6]),  # type: ignore[arg-type]
+            updated_at=_dt(row[7]),  # type: ignore[arg-type]
+            submitted_at=_dt(row[8]),
+            remote_folder=row[9],
+            description_sent=bool(row[10]),
+            manifest_sent=bool(row[11]),
+            attempts=row[12],
+            attachments=attachments,
+        )
+
+    def get_report(self, report_id: str) -> Report:
+        """One report with its attachments; ReportNotFound if unknown."""
+        with self._lock:
+            rows = self.query(
+                f"SELECT {_REPORT_COLS} FROM reports WHERE id = ?",  # noqa: S608 - constant
+                (report_id,),
+            )
+            if not rows:
+                raise ReportNotFound(f"No report with id {report_id!r} in this vault.")
+            atts = self.query(
+                f"SELECT {_ATT_COLS} FROM report_files "  # noqa: S608 - constant columns
+                "WHERE report_id = ? ORDER BY position",
+                (report_id,),
+            )
+        return self._report(rows[0], [self._attachment(a) for a in atts])
+
+    def list_reports(self, statuses: Iterable[Status] | None) -> list[Report]:
+        """Reports (newest first) in two queries: the reports, then all their attachments."""
+        where, params = "", []
+        if statuses is not None:
+            params = [Status(s).value for s in statuses]
+            if not params:
+                return []
+            where = f"WHERE status IN ({', '.join('?' * len(params))})"
+        with self._lock:
+            rows = self.query(
+                f"SELECT {_REPORT_COLS} FROM reports {where} "  # noqa: S608 - placeholders only
+                "ORDER BY created_at DESC, seq DESC",
+                params,
+            )
+            atts = self.query(
+                f"SELECT {_ATT_COLS} FROM report_files WHERE report_id IN "  # noqa: S608
+                f"(SELECT id FROM reports {where}) ORDER BY report_id, position",
+                params,
+            )
+        by_report: dict[str, list[Attachment]] = {}
+        for a in atts:
+            by_report.setdefault(a[1], []).append(self._attachment(a))
+        return [self._report(r, by_report.get(r[0], [])) for r in rows]
+
+    # --- the connection -----------------------------------------------------------------------
+
+    def set_connection(self, s: ConnectionSettings) -> None:
+        """Store (replace) the single connection."""
+        values = [getattr(s, name) for name in _CONN_FIELDS]
+        with self.transaction() as cur:
+            cur.execute("DELETE FROM connection")
+            cur.execute(
+                f"INSERT INTO connection (id, {', '.join(_CONN_FIELDS)}) "  # noqa: S608
+                "VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [int(v) if isinstance(v, bool) else v for v in values],
+            )
+
+    def get_connection(self) -> ConnectionSettings | None:
+        """The stored connection, or None."""
+        columns = ", ".join(_CONN_FIELDS)
+        rows = self.query(f"SELECT {columns} FROM connection WHERE id = 1")  # noqa: S608
+        if not rows:
+            return None
+        values = dict(zip(_CONN_FIELDS, rows[0], strict=True))
+        for name in ("is_app_password", "allow_insecure_http", "upload_manifest", "auto_retry"):
+            values[name] = bool(values[name])
+        return ConnectionSettings(**values)
+
+    def delete_connection(self) -> None:
+        """Forget the connection (secure_delete overwrites the freed pages)."""
+        with self.transaction() as cur:
+            cur.execute("DELETE FROM connection")

@@ -1,0 +1,33 @@
+"""Plain data the vault hands out: files and the Nextcloud connection settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class VaultFile:
+    """A file stored in the vault (an age blob plus its index row)."""
+
+    id: str
+    name: str
+    mime: str
+    size: int
+    sha256: str  # hex SHA-256 of the plaintext, computed while importing
+    imported_at: datetime
+
+
+@dataclass
+class ConnectionSettings:
+    """The single Nextcloud connection; kept only inside the encrypted index."""
+
+    server_url: str
+    login: str  # login name as typed (may be an e-mail)
+    user_id: str  # from cloud/user, never the display name
+    password: str = field(repr=False)  # an app password when is_app_password
+    is_app_password: bool = False
+    root_folder: str = "Tella"
+    allow_insecure_http: bool = False
+    upload_manifest: bool = True
+    auto_retry: bool = False
