@@ -1,0 +1,43 @@
+"""The Nextcloud protocol layer: session, account checks, WebDAV, chunked upload, names.
+
+Imports only ``tellakit.errors``, the standard library, requests and defusedxml.
+"""
+
+from __future__ import annotations
+
+from tellakit.nextcloud.cancel import Cancelled, CancelToken
+from tellakit.nextcloud.chunked import ChunkedUpload, new_transfer_id
+from tellakit.nextcloud.client import NextcloudClient
+from tellakit.nextcloud.loginflow import poll_login_flow, start_login_flow
+from tellakit.nextcloud.models import (
+    Capabilities,
+    Credentials,
+    DavEntry,
+    LoginFlow,
+    NameRules,
+    PutResult,
+    UserInfo,
+)
+from tellakit.nextcloud.names import sanitize_name, unique_candidates
+from tellakit.nextcloud.urls import is_loopback_host, normalize_server_url
+
+__all__ = [
+    "CancelToken",
+    "Cancelled",
+    "Capabilities",
+    "ChunkedUpload",
+    "Credentials",
+    "DavEntry",
+    "LoginFlow",
+    "NameRules",
+    "NextcloudClient",
+    "PutResult",
+    "UserInfo",
+    "is_loopback_host",
+    "new_transfer_id",
+    "normalize_server_url",
+    "poll_login_flow",
+    "sanitize_name",
+    "start_login_flow",
+    "unique_candidates",
+]

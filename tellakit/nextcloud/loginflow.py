@@ -1,0 +1,174 @@
+"""Login Flow v2: the browser grants an app password; the main password is never typed here.
+
+``start_login_flow`` asks the server for a flow; the person opens ``flow.login_url`` and grants
+access; ``poll_login_flow`` polls until the server hands out the credentials (once) or the flow
+expires (the server forgets it after 20 minutes).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import requests
+
+from tellakit.errors import ConnectionLost, LoginFlowExpired, NotNextcloud, UnexpectedResponse
+from tellakit.nextcloud.account import no_auth
+from tellakit.nextcloud.cancel import Cancelled, CancelToken, is_cancelled
+from tellakit.nextcloud.models import Credentials, LoginFlow
+from tellakit.nextcloud.session import NextcloudSession, path_of, user_agent
+from tellakit.nextcloud.urls import check_scheme, normalize_server_url
+
+#: How long the server keeps a flow (LoginFlowV2Service: 20 minutes).
+FLOW_LIFETIME_SECONDS = 1200
+
+
+def start_login_flow(
+    server_url: str,
+    *,
+    user_agent: str | None = None,
+    allow_insecure_http: bool = False,
+    session: NextcloudSession | None = None,
+) -> LoginFlow:
+    """POST /index.php/login/v2; the User-Agent becomes the app password's name on the server.
+
+    Raises ``NotNextcloud`` when the server offers no Login Flow v2, ``InsecureURL`` when it
+    points the flow at plain http off loopback without opt-in.
+    """
+    base = normalize_server_url(server_url, allow_insecure_http=allow_insecure_http)
+    own = session is None
+    sess = session or NextcloudSession()
+    url = f"{base}/index.php/login/v2"
+    try:
+        resp = sess.request_checked(
+            "POST",
+            url,
+            ok=(200, 404, 405),
+            auth=no_auth,
+            headers={"User-Agent": user_agent or _default_agent()},
+        )
+    finally:
+        if own:
+            sess.close()
+    data = _json(resp) if resp.status_code == 200 else None
+    poll = data.get("poll") if isinstance(data, dict) else None
+    poll_fields = _strings(poll, "token", "endpoint")
+    login_fields = _strings(data, "login")
+    if poll_fields is None or login_fields is None:
+        raise NotNextcloud(
+            f"POST {path_of(url)}: the server does not offer Login Flow v2 "
+            "(not a Nextcloud server, or a very old one).",
+            status=resp.status_code,
+            method="POST",
+            path=path_of(url),
+        )
+    token, endpoint = poll_fields
+    (login,) = login_fields
+    # URLs the server gives must not downgrade the connection to plain http.
+    check_scheme(endpoint, allow_insecure_http=allow_insecure_http)
+    check_scheme(login, allow_insecure_http=allow_insecure_http)
+    return LoginFlow(
+        login_url=login,
+        poll_endpoint=endpoint,
+        token=token,
+        server_url=base,
+        allow_insecure_http=allow_insecure_http,
+    )
+
+
+def _default_agent() -> str:
+    import platform
+
+    return f"{user_agent()} ({platform.node() or 'unknown host'})"
+
+
+def poll_login_flow(
+    flow: LoginFlow,
+    *,
+    timeout: float = FLOW_LIFETIME_SECONDS,
+    interval: float = 2.0,
+    cancel: CancelToken | None = None,
+    session: NextcloudSession | None = None,
+) -> Credentials:
+    """Poll until access is granted; return ``Credentials`` holding the app password.
+
+    Raises ``LoginFlowExpired`` when ``timeout`` passes first, ``Cancelled`` when ``cancel`` is
+    set. A few consecutive network errors are tolerated (a flaky link should not lose a flow).
+    """
+    own = session is None
+    sess = session or NextcloudSession()
+    deadline = time.monotonic() + timeout
+    failures = 0
+    try:
+        while True:
+            if is_cancelled(cancel):
+                raise Cancelled("Login Flow polling cancelled.")
+            resp: requests.Response | None = None
+            try:
+                resp = sess.request_checked(
+                    "POST",
+                    flow.poll_endpoint,
+                    ok=(200, 404),
+                    auth=no_auth,
+                    data={"token": flow.token},
+                )
+                failures = 0
+            except ConnectionLost:
+                failures += 1
+                if failures >= 5:
+                    raise
+            if resp is not None and resp.status_code == 200:
+                return _credentials(resp, flow)
+            if time.monotonic() + interval > deadline:
+                raise LoginFlowExpired(
+                    "Access was not granted in the browser in time; start the login again.",
+                    method="POST",
+                    path=path_of(flow.poll_endpoint),
+                )
+            _wait(interval, cancel)
+    finally:
+        if own:
+            sess.close()
+
+
+def _wait(seconds: float, cancel: CancelToken | None) -> None:
+    wait = getattr(cancel, "wait", None)
+    if callable(wait):
+        wait(seconds)
+    else:
+        time.sleep(seconds)
+
+
+def _json(resp: requests.Response) -> Any:
+    try:
+        return resp.json()
+    except ValueError:
+        return None
+
+
+def _strings(data: Any, *keys: str) -> tuple[str, ...] | None:
+    """The values of ``keys`` when ``data`` is a dict holding non-empty strings there."""
+    if not isinstance(data, dict):
+        return None
+    values = [data.get(k) for k in keys]
+    out = tuple(v for v in values if isinstance(v, str) and v)
+    return out if len(out) == len(keys) else None
+
+
+def _credentials(resp: requests.Response, flow: LoginFlow) -> Credentials:
+    fields = _strings(_json(resp), "server", "loginName", "appPassword")
+    if fields is None:
+        raise UnexpectedResponse(
+            f"POST {path_of(flow.poll_endpoint)}: the granted login is missing fields.",
+            status=resp.status_code,
+            method="POST",
+            path=path_of(flow.poll_endpoint),
+        )
+    server, login, password = fields
+    base = normalize_server_url(server, allow_insecure_http=flow.allow_insecure_http)
+    return Credentials(
+        server_url=base,
+        login=login,
+        password=password,
+        allow_insecure_http=flow.allow_insecure_http,
+    )

@@ -1,0 +1,260 @@
+"""The one HTTP session every Nextcloud request goes through.
+
+One ``requests.Session`` subclass sets, in one place: default timeouts, the User-Agent, TLS
+verification, HTTP Basic auth, connection pooling, and the mapping from HTTP statuses and
+transport exceptions to ``tellakit.errors`` (the contract's table). Retrying is the engine's
+decision, so nothing here retries.
+
+Threads: a few worker threads may share one session (requests/urllib3 pool connections per
+host and hand each request its own connection). Rule: configure the session (auth, headers,
+adapters) before sharing it, never while requests run.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from requests.auth import HTTPBasicAuth
+
+from tellakit.errors import (
+    AuthenticationFailed,
+    ConnectionLost,
+    NameRejected,
+    QuotaExceeded,
+    RateLimited,
+    ResourceLocked,
+    ServerError,
+    ServerUnavailable,
+    TLSFailure,
+    TwoFactorRequired,
+    UnexpectedResponse,
+)
+from tellakit.nextcloud.xml import DavError, parse_dav_error, parse_http_date
+
+#: (connect, read) seconds. Read is generous: assembling a large chunked upload on MOVE can
+#: take a while on a slow server.
+DEFAULT_TIMEOUT: tuple[float, float] = (15.0, 300.0)
+
+TWO_FACTOR_HINT = (
+    "If the account uses two-factor authentication, connect with Login Flow (browser) or an "
+    "app password created in the Nextcloud security settings."
+)
+
+
+def user_agent() -> str:
+    """``tellakit/<version>``."""
+    import tellakit  # late import: the package __init__ may re-export this module
+
+    return f"tellakit/{getattr(tellakit, '__version__', '0')}"
+
+
+class _SecretBasicAuth(HTTPBasicAuth):
+    """HTTP Basic whose repr never shows the password."""
+
+    def __repr__(self) -> str:
+        return f"<BasicAuth login={self.username!r}>"
+
+
+class NextcloudSession(requests.Session):
+    """A ``requests.Session`` with tellakit's defaults and error mapping.
+
+    ``request_checked`` is the entry point used by the protocol modules: it sends, then either
+    returns the response (status in ``ok``) or raises the mapped ``ServerError``.
+    """
+
+    def __init__(
+        self,
+        login: str | None = None,
+        password: str | None = None,
+        *,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        pool_size: int = 16,
+    ) -> None:
+        super().__init__()
+        self.timeout = timeout
+        self.verify = True
+        self.trust_env = False  # no ~/.netrc credentials or proxy surprises behind our back
+        self.headers["User-Agent"] = user_agent()
+        #: the password, kept only to scrub it from any message text (never shown)
+        self.scrub_secret = password or ""
+        if login is not None and password is not None:
+            self.auth = _SecretBasicAuth(login, password)
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+        self.mount("https://", adapter)
+        self.mount("http://", adapter)
+
+    def __repr__(self) -> str:
+        login = self.auth.username if isinstance(self.auth, HTTPBasicAuth) else None
+        return f"<NextcloudSession login={login!r}>"
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
+        """As ``requests.Session.request``, with the default timeout filled in."""
+        kwargs.setdefault("timeout", self.timeout)
+        return super().request(method, url, *args, **kwargs)
+
+    def request_checked(
+        self,
+        method: str,
+        url: str,
+        *,
+        ok: Iterable[int] = (200, 201, 204, 207),
+        **kwargs: Any,
+    ) -> requests.Response:
+        """Send a request; return the response if its status is in ``ok``, else raise.
+
+        Transport failures become ``ConnectionLost`` / ``TLSFailure``; statuses are mapped by
+        :func:`error_for_response`. Messages name method and path only.
+        """
+        try:
+            resp = self.request(method, url, **kwargs)
+        except requests.RequestException as exc:
+            raise error_for_exception(exc, method, url, secret=self.scrub_secret) from None
+        if resp.status_code in set(ok):
+            return resp
+        raise error_for_response(resp, method, url, secret=self.scrub_secret)
+
+    def scrub(self, text: str) -> str:
+        """Remove the password from ``text`` should a server or library ever echo it."""
+        return _scrub(text, self.scrub_secret)
+
+
+def _scrub(text: str, secret: str) -> str:
+    if secret and len(secret) >= 3:
+        text = text.replace(secret, "***")
+    return text
+
+
+def path_of(url: str) -> str:
+    """The decoded path of a URL, for messages (never the query, never credentials)."""
+    return unquote(urlsplit(url).path) or "/"
+
+
+def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Parse ``Retry-After`` (delta seconds or HTTP date) into seconds from now (>= 0)."""
+    if not value:
+        return None
+    value = value.strip()
+    if re.fullmatch(r"\d+(\.\d+)?", value):
+        return float(value)
+    when = parse_http_date(value)
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    now = now or datetime.now(timezone.utc)
+    return max(0.0, (when - now).total_seconds())
+
+
+def dav_error_of(resp: requests.Response) -> DavError | None:
+    """The parsed ``d:error`` body of a response, if it has one."""
+    ctype = resp.headers.get("Content-Type", "")
+    if "xml" not in ctype and not resp.content.lstrip().startswith(b"<"):
+        return None
+    return parse_dav_error(resp.content[:65536])
+
+
+def is_password_login_forbidden(resp: requests.Response) -> bool:
+    """True for Nextcloud's answer to a main-password login on a 2FA (or token-only) account.
+
+    DAV answers 401 with ``Sabre\\...\\PasswordLoginForbidden`` and ``<o:hint>password login
+    forbidden</o:hint>`` (apps/dav/lib/Connector/Sabre/Auth.php; lib/private/User/Session.php
+    ``logClientIn`` throws PasswordLoginForbiddenException before even checking the password
+    when 2FA is enforced for the user). Controllers with CORS answer the JSON message
+    "Password login forbidden, use token instead". OCS routes show a plain 401.
+    """
+    if resp.status_code != 401:
+        return False
+    err = dav_error_of(resp)
+    if err is not None and (
+        err.exception_name == "PasswordLoginForbidden"
+        or (err.hint or "").lower() == "password login forbidden"
+    ):
+        return True
+    return b"password login forbidden" in resp.content[:4096].lower()
+
+
+def error_for_response(
+    resp: requests.Response, method: str, url: str, *, secret: str = ""
+) -> ServerError:
+    """Map a non-success response to the contract's error (not raised, returned)."""
+    status = resp.status_code
+    path = path_of(url)
+    where = f"{method} {path}"
+    err = dav_error_of(resp)
+    server_says = ""
+    if err is not None and (err.reason or err.message):
+        server_says = f" Server says: {_scrub(err.reason or err.message or '', secret)}"
+    kw: dict[str, Any] = {"status": status, "method": method, "path": path}
+
+    if status == 401:
+        if is_password_login_forbidden(resp):
+            return TwoFactorRequired(
+                f"{where}: the server does not accept the account's main password here "
+                "(two-factor authentication or token-only login). Connect with Login Flow "
+                "(browser) or an app password.",
+                **kw,
+            )
+        return AuthenticationFailed(
+            f"{where}: the server refused the login name or password (401). Check them, or "
+            f"whether the app password was revoked. {TWO_FACTOR_HINT}",
+            **kw,
+        )
+    if status == 423:
+        return ResourceLocked(
+            f"{where}: the file is locked on the server (423).{server_says}", **kw
+        )
+    if status == 429:
+        after = retry_after_seconds(resp.headers.get("Retry-After"))
+        when = f" Retry after {after:g} s." if after is not None else ""
+        return RateLimited(
+            f"{where}: too many requests (429); the server is throttling this client.{when}",
+            retry_after=after,
+            **kw,
+        )
+    if status == 507:
+        return QuotaExceeded(
+            f"{where}: the account's storage on the server is full (507).{server_says}", **kw
+        )
+    if status == 400 and err is not None and err.exception_name == "InvalidPath":
+        reason = _scrub(err.reason or err.message or "invalid name", secret)
+        exc = NameRejected(f"{where}: the server refused the name: {reason}", **kw)
+        exc.reason = reason  # type: ignore[attr-defined]
+        return exc
+    if 500 <= status <= 599:
+        maintenance = resp.headers.get("X-Nextcloud-Maintenance-Mode") == "1" or (
+            err is not None and "maintenance" in (err.message or "").lower()
+        )
+        what = "is in maintenance mode" if maintenance else f"is unavailable ({status})"
+        out = ServerUnavailable(f"{where}: the server {what}; try again later.{server_says}", **kw)
+        out.retry_after = retry_after_seconds(resp.headers.get("Retry-After"))  # type: ignore[attr-defined]
+        return out
+    return UnexpectedResponse(f"{where}: unexpected answer {status}.{server_says}", **kw)
+
+
+def error_for_exception(
+    exc: requests.RequestException, method: str, url: str, *, secret: str = ""
+) -> ServerError:
+    """Map a transport failure to ``TLSFailure`` or ``ConnectionLost``."""
+    path = path_of(url)
+    host = urlsplit(url).netloc.rsplit("@", 1)[-1]
+    kw: dict[str, Any] = {"method": method, "path": path}
+    if isinstance(exc, requests.exceptions.SSLError):
+        return TLSFailure(
+            f"{method} {path}: the TLS certificate of {host} could not be verified "
+            "(self-signed, expired, or for another name). tellakit does not turn verification "
+            "off; install a valid certificate on the server.",
+            **kw,
+        )
+    if isinstance(exc, requests.exceptions.Timeout):
+        what = "timed out"
+    elif isinstance(exc, requests.exceptions.ConnectionError):
+        what = "could not reach the server or the connection dropped"
+    else:
+        what = f"failed ({type(exc).__name__})"
+    return ConnectionLost(f"{method} {path} on {host}: {what}.", **kw)
