@@ -1,0 +1,227 @@
+"""Connecting a vault to its one Nextcloud account, and disconnecting it.
+
+``connect`` checks the server (status.php, capabilities), finds the DAV user id with
+``cloud/user`` (never the display name), creates or reuses the root folder, and only then stores
+the connection in the vault's encrypted index. With Login Flow v2 the stored secret is the app
+password the server issued; the account's main password is never seen. ``disconnect`` revokes
+that app password on the server and forgets the connection; local reports stay.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from tellakit.engine.naming import name_problem
+from tellakit.errors import (
+    ConnectionSettingsError,
+    NameRejected,
+    NoConnection,
+    ServerError,
+)
+from tellakit.nextcloud import (
+    Credentials,
+    LoginFlow,
+    NextcloudClient,
+    poll_login_flow,
+    start_login_flow,
+)
+from tellakit.vault import ConnectionSettings
+
+log = logging.getLogger(__name__)
+
+ClientFactory = Callable[[Credentials], Any]
+LOGIN_FLOW_TIMEOUT = 1200.0  # the server keeps a flow for 20 minutes
+
+
+def _root_segments(root_folder: str) -> list[str]:
+    parts = [p for p in root_folder.replace("\\", "/").split("/") if p.strip()]
+    if not parts:
+        raise NameRejected("Choose a name for the folder where reports will be saved.")
+    return parts
+
+
+def _check_root(parts: list[str], rules: Any) -> None:
+    for part in parts:
+        problem = name_problem(part, rules)
+        if problem is not None:
+            raise NameRejected(f"The server would refuse the folder name {part!r}: {problem}.")
+
+
+def _connect_with(
+    vault: Any,
+    creds: Credentials,
+    root_folder: str,
+    *,
+    is_app_password: bool,
+    upload_manifest: bool,
+    auto_retry: bool,
+    client_factory: ClientFactory | None,
+) -> ConnectionSettings:
+    if vault.get_connection() is not None:
+        raise ConnectionSettingsError(
+            "This vault already has a Nextcloud connection (one per vault, as in Tella); "
+            "disconnect it first."
+        )
+    parts = _root_segments(root_folder)
+    client = (client_factory or NextcloudClient)(creds)
+    try:
+        client.status()
+        caps = client.capabilities()
+        user = client.current_user()
+        _check_root(parts, caps.name_rules)
+        root = "/".join(parts)
+        client.ensure_folder(root)
+        settings = ConnectionSettings(
+            server_url=getattr(client, "base_url", creds.server_url),
+            login=creds.login,
+            user_id=user.id,
+            password=creds.password,
+            is_app_password=is_app_password,
+            root_folder=root,
+            allow_insecure_http=creds.allow_insecure_http,
+            upload_manifest=upload_manifest,
+            auto_retry=auto_retry,
+        )
+        vault.set_connection(settings)
+        return settings
+    finally:
+        client.close()
+
+
+def connect(
+    vault: Any,
+    server_url: str,
+    login: str | None,
+    password: str | None,
+    root_folder: str,
+    *,
+    allow_insecure_http: bool = False,
+    login_flow: bool = False,
+    on_login_url: Callable[[str], None] | None = None,
+    login_timeout: float = LOGIN_FLOW_TIMEOUT,
+    upload_manifest: bool = True,
+    auto_retry: bool = False,
+    client_factory: ClientFactory | None = None,
+) -> ConnectionSettings:
+    """Connect ``vault`` to a Nextcloud account and store the connection in its index.
+
+    With ``login_flow=True`` the login and password are not used: a Login Flow v2 is started,
+    ``on_login_url(url)`` is called so the caller can show the address to open in a browser,
+    and this call blocks (up to ``login_timeout`` s) until access is granted. The result holds
+    an app password. For a non-blocking flow use :func:`start_login` + :func:`finish_login`.
+
+    Raises the protocol layer's errors (ConnectionLost, NotNextcloud, TLSFailure,
+    AuthenticationFailed, TwoFactorRequired, ServerUnavailable, InsecureURL) or NameRejected
+    for a root folder name the server refuses; nothing is stored unless every check passed.
+    """
+    if login_flow:
+        if on_login_url is None:
+            raise ValueError("login_flow=True needs on_login_url to show the address to open")
+        flow = start_login(server_url, allow_insecure_http=allow_insecure_http)
+        on_login_url(flow.login_url)
+        return finish_login(
+            vault,
+            flow,
+            root_folder,
+            timeout=login_timeout,
+            upload_manifest=upload_manifest,
+            auto_retry=auto_retry,
+            client_factory=client_factory,
+        )
+    if not login or password is None:
+        raise ConnectionSettingsError("Enter the login name and password (or use Login Flow).")
+    creds = Credentials(server_url, login, password, allow_insecure_http)
+    return _connect_with(
+        vault,
+        creds,
+        root_folder,
+        is_app_password=False,
+        upload_manifest=upload_manifest,
+        auto_retry=auto_retry,
+        client_factory=client_factory,
+    )
+
+
+def start_login(server_url: str, *, allow_insecure_http: bool = False) -> LoginFlow:
+    """Start Login Flow v2; open ``flow.login_url`` in a browser, then call finish_login."""
+    return start_login_flow(server_url, allow_insecure_http=allow_insecure_http)
+
+
+def finish_login(
+    vault: Any,
+    flow: LoginFlow,
+    root_folder: str,
+    *,
+    timeout: float = LOGIN_FLOW_TIMEOUT,
+    interval: float = 2.0,
+    cancel: Any = None,
+    upload_manifest: bool = True,
+    auto_retry: bool = False,
+    client_factory: ClientFactory | None = None,
+) -> ConnectionSettings:
+    """Wait for the browser to grant access, then connect with the app password it issued.
+
+    If anything fails after the app password was issued, it is revoked again on the server,
+    so a failed connect leaves no stray credential behind.
+    """
+    creds = poll_login_flow(flow, timeout=timeout, interval=interval, cancel=cancel)
+    try:
+        return _connect_with(
+            vault,
+            creds,
+            root_folder,
+            is_app_password=True,
+            upload_manifest=upload_manifest,
+            auto_retry=auto_retry,
+            client_factory=client_factory,
+        )
+    except BaseException:
+        _revoke_quietly(creds, client_factory)
+        raise
+
+
+def _revoke_quietly(creds: Credentials, client_factory: ClientFactory | None) -> None:
+    try:
+        with (client_factory or NextcloudClient)(creds) as client:
+            client.revoke_app_password()
+    except Exception as exc:  # best effort: the original error is what the caller needs
+        log.warning("could not revoke the unused app password: %s", type(exc).__name__)
+
+
+def disconnect(
+    vault: Any,
+    *,
+    force: bool = False,
+    submitter: Any = None,
+    client_factory: ClientFactory | None = None,
+) -> bool:
+    """Forget the vault's connection; revoke its app password on the server first.
+
+    Local reports stay (drafts, outbox and submitted). Running uploads of ``submitter`` are
+    paused first. Returns True when an app password was revoked. If revoking fails (server
+    unreachable), the connection is kept and the error raised, unless ``force=True``: then it
+    is forgotten anyway and False is returned (revoke it in the server's security settings).
+    """
+    settings = vault.get_connection()
+    if settings is None:
+        raise NoConnection("This vault has no Nextcloud connection.")
+    if submitter is not None:
+        for report_id in submitter.active():
+            submitter.pause(report_id)
+    revoked = False
+    if settings.is_app_password:
+        creds = Credentials(
+            settings.server_url, settings.login, settings.password, settings.allow_insecure_http
+        )
+        try:
+            with (client_factory or NextcloudClient)(creds) as client:
+                client.revoke_app_password()
+            revoked = True
+        except ServerError:
+            if not force:
+                raise
+            log.warning("the app password could not be revoked; forgetting it anyway")
+    vault.delete_connection()
+    return revoked

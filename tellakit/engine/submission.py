@@ -1,0 +1,301 @@
+"""One report's way to the server: runs the step plan (see plan.py), recording each step.
+
+The folder step is where duplicate and empty folders are avoided:
+
+* Fresh report: each candidate name ("Title", "Title (2)", ...) is recorded in the index as the
+  report's folder *before* its MKCOL; 201 means it is ours, 405 means taken -> next candidate.
+* Report with a recorded folder and content already confirmed (description or a file sent):
+  the folder is ours; one MKCOL makes sure it still exists (405 is fine).
+* Recorded but unconfirmed folder (a kill between recording and MKCOL, or between MKCOL and the
+  next step): MKCOL 201 -> ours now. 405 -> PROPFIND Depth 1: when the folder holds nothing but
+  names this report would create (description.txt, manifest.json, its chosen file names, with
+  sizes no larger than ours) it is ours and is reused; otherwise someone else took the name
+  and the next candidate is tried. So a resume never leaves an empty extra folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+from tellakit.engine.chunking import Tuning
+from tellakit.engine.control import StopToken, check
+from tellakit.engine.manifest import build_manifest, description_bytes
+from tellakit.engine.naming import (
+    DESCRIPTION_NAME,
+    MANIFEST_NAME,
+    assign_file_names,
+    candidates,
+    join_remote,
+    sanitize_name,
+)
+from tellakit.engine.plan import StepKind, plan
+from tellakit.engine.transfer import FileTransfer
+from tellakit.errors import VerificationFailed
+from tellakit.nextcloud.models import Capabilities, PutResult
+from tellakit.reports import Attachment, FileState, Report, Status
+
+log = logging.getLogger(__name__)
+
+MAX_FOLDER_CANDIDATES = 1000
+
+# (attachment or None, bytes sent of that file, file state or None)
+ProgressHook = Callable[[Report, "Attachment | None", int], None]
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _sha256_of(hashes: Mapping[str, str]) -> str | None:
+    for key, value in hashes.items():
+        if key.lower().replace("-", "") == "sha256" and value:
+            return value.lower()
+    return None
+
+
+class ReportSubmission:
+    """Runs the remaining steps of one report with one client; raises on stop or error."""
+
+    def __init__(
+        self,
+        *,
+        vault: Any,
+        client: Any,
+        chunked_upload_cls: Any,
+        capabilities: Capabilities,
+        root_folder: str,
+        upload_manifest: bool,
+        report_id: str,
+        token: StopToken,
+        tuning: Tuning,
+        on_progress: ProgressHook,
+        tellakit_version: str,
+    ):
+        self.vault = vault
+        self.client = client
+        self.chunked_upload_cls = chunked_upload_cls
+        self.caps = capabilities
+        self.rules = capabilities.name_rules
+        self.root = root_folder.strip("/")
+        self.upload_manifest = upload_manifest
+        self.report_id = report_id
+        self.token = token
+        self.tuning = tuning.for_server(capabilities.max_chunk_size)
+        self.on_progress = on_progress
+        self.version = tellakit_version
+        self.report: Report = vault.get_report(report_id)
+        self._put_results: dict[str, PutResult | None] = {}
+
+    # --- driver -----------------------------------------------------------------------
+
+    def run(self) -> Report:
+        """Run every remaining step; returns the report, now SUBMITTED."""
+        for step in plan(self.report, upload_manifest=self.upload_manifest):
+            check(self.token)
+            if step.kind is StepKind.NAMES:
+                self._choose_file_names()
+            elif step.kind is StepKind.FOLDER:
+                self._choose_folder()
+            elif step.kind is StepKind.DESCRIPTION:
+                self._send_description()
+            elif step.kind is StepKind.UPLOAD:
+                self._upload(self._att(step.attachment_id))
+            elif step.kind is StepKind.VERIFY:
+                self._verify(self._att(step.attachment_id))
+            elif step.kind is StepKind.MANIFEST:
+                self._send_manifest()
+            elif step.kind is StepKind.FINISH:
+                self._finish()
+        return self.report
+
+    def _att(self, attachment_id: str | None) -> Attachment:
+        for a in self.report.attachments:
+            if a.id == attachment_id:
+                return a
+        raise KeyError(attachment_id)
+
+    def _record(self, **fields: Any) -> None:
+        self.vault.update_report_submission(self.report_id, **fields)
+        for key, value in fields.items():
+            setattr(self.report, key, value)
+
+    def _record_file(self, att: Attachment, **fields: Any) -> None:
+        self.vault.update_attachment(self.report_id, att.id, **fields)
+        for key, value in fields.items():
+            setattr(att, key, value)
+
+    # --- 1. names -----------------------------------------------------------------------
+
+    def _choose_file_names(self) -> None:
+        atts = sorted(self.report.attachments, key=lambda a: a.position)
+        fixed = [a.remote_name for a in atts if a.remote_name is not None]
+        todo = [a for a in atts if a.remote_name is None]
+        taken = [DESCRIPTION_NAME, MANIFEST_NAME, *fixed]
+        names = assign_file_names([a.name for a in todo], self.rules, taken=taken)
+        for att, name in zip(todo, names, strict=True):
+            self._record_file(att, remote_name=name)
+
+    # --- 2. folder ----------------------------------------------------------------------
+
+    def _content_confirmed(self) -> bool:
+        return self.report.description_sent or any(
+            a.state in (FileState.UPLOADED, FileState.VERIFIED) or a.bytes_sent > 0
+            for a in self.report.attachments
+        )  # the description is sent first, so this is "description sent" in practice
+
+    def _looks_ours(self, folder: str) -> bool:
+        """True when ``folder`` holds only what this report could have put there unrecorded.
+
+        Called only while nothing is confirmed (the description goes first, so no file was
+        sent either): the folder is ours if it is empty, or holds just our description.txt
+        (same size, and same SHA-256 when the server tells it), sent right before a kill.
+        """
+        entries = self.client.propfind(folder, depth=1)
+        own = folder.strip("/")
+        desc = description_bytes(self.report)
+        for entry in entries:
+            if entry.path.strip("/") == own:
+                continue
+            if entry.is_dir or entry.name != DESCRIPTION_NAME or entry.size != len(desc):
+                return False
+            sha = _sha256_of(self.client.file_hashes(join_remote(own, DESCRIPTION_NAME)))
+            if sha is not None and sha != hashlib.sha256(desc).hexdigest():
+                return False
+        return True
+
+    def _choose_folder(self) -> None:
+        self.client.ensure_folder(self.root)
+        recorded = self.report.remote_folder
+        title = sanitize_name(self.report.title, self.rules, is_file=False)
+        names = candidates(title, is_file=False)
+        if recorded:
+            if self._content_confirmed():
+                self.client.mkcol(recorded)  # still there? (405 = yes, it is ours)
+                return
+            if self.client.mkcol(recorded) or self._looks_ours(recorded):
+                return
+            # Someone else holds that name: continue with the candidates after it.
+            taken = recorded.rsplit("/", 1)[-1]
+            for name in names:
+                if name == taken:
+                    break
+        for _ in range(MAX_FOLDER_CANDIDATES):
+            check(self.token)
+            path = join_remote(self.root, next(names))
+            # Recorded before the MKCOL: a kill between the two is caught by _looks_ours.
+            self._record(remote_folder=path)
+            if self.client.mkcol(path):
+                return
+        raise VerificationFailed(
+            f"no free folder name for this report in {self.root} after "
+            f"{MAX_FOLDER_CANDIDATES} tries"
+        )
+
+    def _folder(self) -> str:
+        assert self.report.remote_folder is not None
+        return self.report.remote_folder
+
+    # --- 3. description -----------------------------------------------------------------
+
+    def _send_description(self) -> None:
+        data = description_bytes(self.report)
+        self.client.put(
+            join_remote(self._folder(), DESCRIPTION_NAME),
+            io.BytesIO(data),
+            len(data),
+            cancel=self.token,
+            checksum_sha256_hex=hashlib.sha256(data).hexdigest(),
+        )
+        self._record(description_sent=True)
+        self.on_progress(self.report, None, 0)
+
+    # --- 4. files -----------------------------------------------------------------------
+
+    def _upload(self, att: Attachment) -> None:
+        assert att.remote_name is not None
+        remote_path = join_remote(self._folder(), att.remote_name)
+        if att.state is FileState.FAILED:
+            # A failed verification: start the file again from nothing.
+            self._record_file(att, transfer_id=None, bytes_sent=0, chunk_size=None)
+        captured = None
+        try:
+            captured = self.vault.get_file(att.file_id).imported_at
+        except Exception:  # the mtime is a nicety; never fail an upload over it
+            captured = None
+        transfer = FileTransfer(
+            vault=self.vault,
+            client=self.client,
+            chunked_upload_cls=self.chunked_upload_cls,
+            report_id=self.report_id,
+            attachment=att,
+            remote_path=remote_path,
+            tuning=self.tuning,
+            token=self.token,
+            on_progress=lambda n: self.on_progress(self.report, att, n),
+            mtime=captured,
+        )
+        self.on_progress(self.report, att, att.bytes_sent)
+        self._put_results[att.id] = transfer.run()
+        self.on_progress(self.report, att, att.size)
+
+    # --- 5. verify ----------------------------------------------------------------------
+
+    def _verify(self, att: Attachment) -> None:
+        path = att.remote_path or join_remote(self._folder(), att.remote_name or "")
+        entries = self.client.propfind(path, depth=0)
+        size = entries[0].size if entries else None
+        problem = None
+        server_sha = None
+        if size != att.size:
+            problem = f"the server holds {size} bytes of {att.name!r}, the vault {att.size}"
+        else:
+            result = self._put_results.get(att.id)
+            server_sha = _sha256_of(result.hashes) if result is not None else None
+            if server_sha is None:
+                server_sha = _sha256_of(self.client.file_hashes(path))
+            if server_sha is not None and server_sha != att.sha256.lower():
+                problem = f"the server's SHA-256 of {att.name!r} differs from the vault's"
+        if problem is not None:
+            self._record_file(att, state=FileState.FAILED, error=problem)
+            self.on_progress(self.report, att, 0)
+            raise VerificationFailed(f"Verification failed: {problem}.", path=path)
+        checksum = f"SHA256:{server_sha}" if server_sha else None
+        self._record_file(att, state=FileState.VERIFIED, checksum=checksum, verified_at=_now())
+        self.on_progress(self.report, att, att.size)
+
+    # --- 6. manifest, 7. finish ---------------------------------------------------------
+
+    def _send_manifest(self) -> None:
+        captured: dict[str, datetime | None] = {}
+        for a in self.report.attachments:
+            try:
+                captured[a.file_id] = self.vault.get_file(a.file_id).imported_at
+            except Exception:
+                captured[a.file_id] = None
+        submitted_at = _now()
+        data = build_manifest(
+            self.report,
+            folder_name=self._folder().rsplit("/", 1)[-1],
+            submitted_at=submitted_at,
+            captured_at=captured,
+            tellakit_version=self.version,
+        )
+        self.client.put(
+            join_remote(self._folder(), MANIFEST_NAME),
+            io.BytesIO(data),
+            len(data),
+            cancel=self.token,
+            checksum_sha256_hex=hashlib.sha256(data).hexdigest(),
+        )
+        self._record(manifest_sent=True, submitted_at=submitted_at)
+
+    def _finish(self) -> None:
+        check(self.token)
+        if self.report.submitted_at is None:
+            self._record(submitted_at=_now())
+        self.report = self.vault.set_status(self.report_id, Status.SUBMITTED)

@@ -1,0 +1,282 @@
+"""Sending one attachment from the vault to the server: one PUT, or a resumable chunked upload.
+
+Plaintext only ever exists in memory: the vault's BlobReader decrypts (and authenticates) as the
+request body is read, one age chunk at a time, and seeks to the first byte a resumed upload still
+needs. A chunked upload records in the index, in this order: the transfer id (before the MKCOL
+that creates the upload folder), the size of the chunk about to be sent (before sending it), and
+the byte count confirmed (after the server answered). Resume lists the upload folder (PROPFIND)
+and trusts the chunks the index confirms plus, at most, the one that was in flight if its size
+is exactly what was being sent; everything after that is sent again. So a cut or a kill re-sends
+at most the one chunk that was in flight.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from tellakit.engine.chunking import ChunkSizer, Tuning
+from tellakit.engine.control import StopToken, check
+from tellakit.errors import UploadExpired, VaultError
+from tellakit.nextcloud.models import PutResult
+from tellakit.reports import Attachment, FileState
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int], None]  # running byte count of this file
+
+
+class AttachmentStore(Protocol):
+    """The part of the Vault a transfer uses (kept small so it is easy to reason about)."""
+
+    def open_file(self, file_id: str) -> Any: ...  # pragma: no cover - protocol
+
+    def update_attachment(self, report_id: str, attachment_id: str, **fields: Any) -> None: ...
+
+
+class GuardedReader:
+    """A view of the vault reader that remembers the first vault error it raised.
+
+    The protocol layer may turn an exception raised inside a request body into a transport
+    error; this keeps the real cause (e.g. VaultCorrupted) so the engine reports it truly.
+    """
+
+    def __init__(self, reader: Any):
+        self._reader = reader
+        self.error: VaultError | None = None
+
+    def read(self, n: int = -1) -> bytes:
+        try:
+            return bytes(self._reader.read(n))
+        except VaultError as exc:
+            self.error = exc
+            raise
+
+    def readinto(self, buf: Any) -> int:
+        try:
+            if hasattr(self._reader, "readinto"):
+                return int(self._reader.readinto(buf))
+            data = self._reader.read(len(buf))
+            buf[: len(data)] = data
+            return len(data)
+        except VaultError as exc:
+            self.error = exc
+            raise
+
+    def seek(self, offset: int) -> None:
+        self._reader.seek(offset)
+
+
+@dataclass(frozen=True)
+class ResumePoint:
+    """Where a chunked upload goes on: byte offset and the next chunk number (1-based)."""
+
+    offset: int
+    next_number: int
+
+
+def resume_point(
+    received: list[tuple[str, int]], *, confirmed: int, in_flight: int | None, total: int
+) -> ResumePoint:
+    """Decide which received chunks to keep.
+
+    Chunks are kept in number order while they lie within the ``confirmed`` byte count the index
+    recorded; after that, one more is kept only when it starts exactly at ``confirmed`` and has
+    exactly the size that was in flight (or completes the file), i.e. it arrived whole but the
+    confirmation was never recorded. A partial or stray chunk ends the kept run.
+    """
+    sizes: dict[int, int] = {}
+    for name, size in received:
+        if name.isdigit():
+            sizes[int(name)] = size
+    offset, number = 0, 1
+    while number in sizes:
+        size = sizes[number]
+        if size <= 0:
+            break
+        whole_in_flight = offset == confirmed and (size == in_flight or offset + size == total)
+        if offset + size > confirmed and not whole_in_flight:
+            break
+        if offset + size > total:
+            break
+        offset += size
+        number += 1
+        if offset > confirmed:
+            break  # only one unconfirmed chunk may be kept
+    return ResumePoint(offset, number)
+
+
+class FileTransfer:
+    """Uploads one attachment to ``remote_path``; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        vault: AttachmentStore,
+        client: Any,
+        chunked_upload_cls: Any,
+        report_id: str,
+        attachment: Attachment,
+        remote_path: str,
+        tuning: Tuning,
+        token: StopToken,
+        on_progress: Progress,
+        mtime: datetime | None = None,
+        use_chunks: bool | None = None,
+    ):
+        self.vault = vault
+        self.client = client
+        self.chunked_upload_cls = chunked_upload_cls
+        self.report_id = report_id
+        self.att = attachment
+        self.remote_path = remote_path
+        self.tuning = tuning
+        self.token = token
+        self.on_progress = on_progress
+        self.mtime = int(mtime.timestamp()) if mtime is not None else None
+        self.use_chunks = tuning.use_chunks(attachment.size) if use_chunks is None else use_chunks
+        self.requests_sent = 0
+
+    def _update(self, **fields: Any) -> None:
+        self.vault.update_attachment(self.report_id, self.att.id, **fields)
+        for key, value in fields.items():
+            setattr(self.att, key, value)
+
+    def run(self) -> PutResult | None:
+        """Send the file; returns the server's answer to the final PUT/MOVE (None if adopted)."""
+        check(self.token)
+        self._update(state=FileState.UPLOADING, remote_path=self.remote_path, error=None)
+        if self.use_chunks:
+            return self._chunked()
+        return self._single()
+
+    # --- one PUT ------------------------------------------------------------------------
+
+    def _single(self) -> PutResult:
+        self._update(bytes_sent=0)
+        with self.vault.open_file(self.att.file_id) as raw:
+            reader = GuardedReader(raw)
+            try:
+                result = self.client.put(
+                    self.remote_path,
+                    reader,
+                    self.att.size,
+                    on_progress=self.on_progress,
+                    cancel=self.token,
+                    mtime=self.mtime,
+                    checksum_sha256_hex=self.att.sha256,
+                )
+            except Exception:
+                if reader.error is not None:
+                    raise reader.error from None
+                raise
+        self._update(state=FileState.UPLOADED, bytes_sent=self.att.size)
+        return result
+
+    # --- chunked ------------------------------------------------------------------------
+
+    def _new_upload(self) -> Any:
+        transfer_id = f"tellakit-{uuid.uuid4().hex}"
+        # Persist the id before the MKCOL, so a kill right after it can still find the folder.
+        self._update(transfer_id=transfer_id, bytes_sent=0, chunk_size=None)
+        upload = self._upload_obj(transfer_id)
+        check(self.token)
+        upload.start()
+        return upload
+
+    def _upload_obj(self, transfer_id: str) -> Any:
+        return self.chunked_upload_cls(
+            self.client,
+            self.remote_path,
+            self.att.size,
+            transfer_id,
+            chunk_size=self.att.chunk_size or self.tuning.initial_chunk,
+            mtime=self.mtime,
+        )
+
+    def _already_on_server(self) -> bool:
+        """True when the destination holds exactly our file (a MOVE whose answer was lost)."""
+        try:
+            entries = self.client.propfind(self.remote_path, depth=0)
+        except Exception:
+            return False
+        if not entries or entries[0].is_dir or entries[0].size != self.att.size:
+            return False
+        hashes = self.client.file_hashes(self.remote_path)
+        sha = hashes.get("sha256") or hashes.get("SHA256")
+        return bool(sha) and sha.lower() == self.att.sha256.lower()
+
+    def _chunked(self) -> PutResult | None:
+        total = self.att.size
+        point = ResumePoint(0, 1)
+        upload = None
+        if self.att.transfer_id:
+            upload = self._upload_obj(self.att.transfer_id)
+            try:
+                received = upload.received_chunks()
+            except UploadExpired:
+                upload = None
+                if self._already_on_server():
+                    self._update(state=FileState.UPLOADED, bytes_sent=total)
+                    return None
+            else:
+                point = resume_point(
+                    received,
+                    confirmed=self.att.bytes_sent,
+                    in_flight=self.att.chunk_size,
+                    total=total,
+                )
+                if point.offset != self.att.bytes_sent:
+                    self._update(bytes_sent=point.offset)
+        if upload is None:
+            upload = self._new_upload()
+        try:
+            return self._send_chunks(upload, point)
+        except UploadExpired:
+            # The server dropped the folder mid-way (expiry): start this file again, cleanly.
+            log.info("chunked upload expired on the server; restarting the file")
+            upload = self._new_upload()
+            return self._send_chunks(upload, ResumePoint(0, 1))
+
+    def _send_chunks(self, upload: Any, point: ResumePoint) -> PutResult:
+        total = self.att.size
+        sizer = ChunkSizer(self.tuning, start=self.att.chunk_size)
+        offset, number = point.offset, point.next_number
+        self.on_progress(offset)
+        with self.vault.open_file(self.att.file_id) as raw:
+            reader = GuardedReader(raw)
+            while offset < total:
+                check(self.token)
+                size = sizer.next_size(offset, total, number)
+                self._update(chunk_size=size)  # the chunk in flight, before it is sent
+                reader.seek(offset)
+                base = offset
+                started = time.monotonic()
+                try:
+                    upload.upload_chunk(
+                        number,
+                        reader,
+                        size,
+                        on_progress=lambda n, base=base: self.on_progress(base + n),
+                        cancel=self.token,
+                    )
+                except Exception:
+                    if reader.error is not None:
+                        raise reader.error from None
+                    raise
+                sizer.observe(size, time.monotonic() - started)
+                offset += size
+                number += 1
+                self._update(bytes_sent=offset)
+                self.on_progress(offset)
+            if reader.error is not None:  # belt and braces: never MOVE after a vault error
+                raise reader.error
+        check(self.token)
+        result: PutResult = upload.finish()
+        self._update(state=FileState.UPLOADED, bytes_sent=total)
+        return result
