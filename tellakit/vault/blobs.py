@@ -12,6 +12,7 @@ import hashlib
 import io
 import os
 import secrets
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from typing import Any, BinaryIO
 
 from tellakit.errors import AgeError, VaultCorrupted, VaultLocked
 from tellakit.vault import age
+from tellakit.vault.age.header import b64encode
 from tellakit.vault.fsutil import fsync_dir
 
 PARTIAL = ".partial"
@@ -74,8 +76,40 @@ class BlobStore:
         except BaseException:
             partial.unlink(missing_ok=True)
             raise
-        mac = age.header.b64encode(header.mac)
+        mac = b64encode(header.mac)
         return WrittenBlob(relpath, size, digest.hexdigest(), mac)
+
+    def adopt(self, source: BinaryIO, identity: age.X25519Identity) -> WrittenBlob:
+        """Copy an existing age file (already encrypted to the vault) in as a new blob.
+
+        The copy is decrypted once, chunk by chunk, to verify it and compute the plaintext
+        SHA-256; nothing decrypted is written anywhere.
+        """
+        name = secrets.token_hex(16)
+        relpath = f"{name[:2]}/{name}"
+        final = self.path(relpath)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        partial = final.with_name(final.name + PARTIAL)
+        digest = hashlib.sha256()
+        try:
+            with open(partial, "xb") as raw:
+                shutil.copyfileobj(source, raw, READ_SIZE)
+                raw.flush()
+                os.fsync(raw.fileno())
+            with open(partial, "rb") as raw:
+                reader = age.AgeReader(raw, [identity])
+                while True:
+                    data = reader.read(READ_SIZE)
+                    if not data:
+                        break
+                    digest.update(data)
+                size, mac = reader.size, reader.header.mac
+            os.replace(partial, final)
+            fsync_dir(final.parent)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        return WrittenBlob(relpath, size, digest.hexdigest(), b64encode(mac))
 
     def remove(self, relpath: str) -> None:
         """Delete a blob (missing is fine)."""
@@ -141,7 +175,7 @@ class BlobReader(io.RawIOBase):
         except AgeError as exc:
             f.close()
             raise VaultCorrupted(f"The blob of {name!r} failed authentication: {exc}") from exc
-        if age.header.b64encode(self._reader.header.mac) != header_mac:
+        if b64encode(self._reader.header.mac) != header_mac:
             self._reader.close()
             raise VaultCorrupted(
                 f"The blob of {name!r} is not the one the index recorded (swapped or replaced)."

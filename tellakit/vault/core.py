@@ -38,7 +38,7 @@ from tellakit.reports import (
     check_transition,
 )
 from tellakit.vault import age, keys
-from tellakit.vault.blobs import BlobReader, BlobStore
+from tellakit.vault.blobs import BlobReader, BlobStore, WrittenBlob
 from tellakit.vault.fsutil import fsync_dir
 from tellakit.vault.index import Index, now
 from tellakit.vault.models import ConnectionSettings, VaultFile
@@ -218,22 +218,7 @@ class Vault:
             else fileobj
         )
         written = self._blobs.write(source, identity.recipient())
-        vfile = VaultFile(
-            id=uuid.uuid4().hex,
-            name=name,
-            mime=_guess_mime(name, mime),
-            size=written.size,
-            sha256=written.sha256,
-            imported_at=now(),
-        )
-        try:
-            with self._state:
-                self._id()
-                self._index.add_file(vfile, written.relpath, written.header_mac)
-        except BaseException:
-            self._blobs.remove(written.relpath)
-            raise
-        return vfile
+        return self._record(written, name, mime)
 
     def import_bytes(self, data: bytes, name: str, mime: str | None = None) -> VaultFile:
         """Encrypt ``data`` into the vault as a file called ``name``."""
@@ -257,6 +242,37 @@ class Vault:
             vfile = self.import_fileobj(f, name or source.name, mime)
         if remove_original:
             source.unlink()
+        return vfile
+
+    def import_age(
+        self, path: str | os.PathLike[str], *, name: str, mime: str | None = None
+    ) -> VaultFile:
+        """Take in a file someone encrypted with stock ``age -r <vault recipient>``.
+
+        The age file is copied in as it is (no plaintext is written) after every chunk is
+        verified with the vault identity; AgeError subclasses say why a file is refused.
+        """
+        identity = self._id()
+        with open(path, "rb") as f:
+            written = self._blobs.adopt(f, identity)
+        return self._record(written, name, mime)
+
+    def _record(self, written: WrittenBlob, name: str, mime: str | None) -> VaultFile:
+        vfile = VaultFile(
+            id=uuid.uuid4().hex,
+            name=name,
+            mime=_guess_mime(name, mime),
+            size=written.size,
+            sha256=written.sha256,
+            imported_at=now(),
+        )
+        try:
+            with self._state:
+                self._id()
+                self._index.add_file(vfile, written.relpath, written.header_mac)
+        except BaseException:
+            self._blobs.remove(written.relpath)
+            raise
         return vfile
 
     def get_file(self, file_id: str) -> VaultFile:
@@ -354,33 +370,33 @@ class Vault:
         self._id()
         if not report.title or not report.title.strip():
             raise MissingTitle("A report needs a title before it can be saved.")
-        with self._index.transaction():  # one lock-held unit: check then write
+        with self._index.transaction():  # one lock-held unit: check, then write
             stored = self._index.get_report(report.id)
             if stored.status is not Status.DRAFT:
                 raise InvalidTransition(
                     stored.status.value, Status.DRAFT.value, "only drafts can be edited"
                 )
-        known = {a.id: a for a in stored.attachments}
-        attachments = []
-        for position, a in enumerate(report.attachments):
-            f = self._index.get_file(a.file_id)[0]  # the file must still be in the vault
-            kept = known.get(a.id)
-            if kept is not None and kept.file_id == a.file_id:
-                kept.position, kept.name = position, a.name or kept.name
-                attachments.append(kept)
-            else:
-                name = a.name or f.name
-                mime = a.mime or f.mime
-                attachments.append(
-                    Attachment(
-                        a.id or uuid.uuid4().hex, f.id, name, mime, f.size, f.sha256, position
+            known = {a.id: a for a in stored.attachments}
+            attachments = []
+            for position, a in enumerate(report.attachments):
+                f = self._index.get_file(a.file_id)[0]  # the file must still be in the vault
+                kept = known.get(a.id)
+                if kept is not None and kept.file_id == a.file_id:
+                    kept.position, kept.name = position, a.name or kept.name
+                    attachments.append(kept)
+                else:
+                    name = a.name or f.name
+                    mime = a.mime or f.mime
+                    attachments.append(
+                        Attachment(
+                            a.id or uuid.uuid4().hex, f.id, name, mime, f.size, f.sha256, position
+                        )
                     )
-                )
-        stored.title = report.title.strip()
-        stored.description = report.description
-        stored.attachments = attachments
-        stored.updated_at = now()
-        self._index.update_report_draft(stored)
+            stored.title = report.title.strip()
+            stored.description = report.description
+            stored.attachments = attachments
+            stored.updated_at = now()
+            self._index.update_report_draft(stored)
         return self._index.get_report(report.id)
 
     def get_report(self, report_id: str) -> Report:

@@ -55,17 +55,27 @@ class StreamWriter:
         self._closed = False
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
-        """Buffer ``data``; full chunks are sealed once more data is known to follow."""
+        """Encrypt ``data``; full chunks are sealed once more data is known to follow."""
         if self._closed:
             raise ValueError("write to a closed age writer")
-        self._buf += data
+        view = memoryview(data).cast("B")
+        size = len(view)
         # Keep up to one full chunk back: only close() knows which chunk is the last.
-        while len(self._buf) > CHUNK:
-            self._seal(bytes(self._buf[:CHUNK]), last=False)
-            del self._buf[:CHUNK]
-        return len(data)
+        if self._buf:
+            take = min(CHUNK - len(self._buf), len(view))
+            self._buf += view[:take]
+            view = view[take:]
+            if not view:
+                return size
+            self._seal(bytes(self._buf), last=False)
+            self._buf.clear()
+        while len(view) > CHUNK:
+            self._seal(view[:CHUNK], last=False)
+            view = view[CHUNK:]
+        self._buf += view
+        return size
 
-    def _seal(self, chunk: bytes, *, last: bool) -> None:
+    def _seal(self, chunk: bytes | memoryview, *, last: bool) -> None:
         self._raw.write(self._aead.encrypt(_nonce(self._index, last), chunk, None))
         self._index += 1
 
