@@ -31,11 +31,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tellakit.errors import ManifestError, TellakitError
+from tellakit.reports import OUTBOX, Report, Status
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from tellakit.reports import Report
     from tellakit.vault import Vault
 
 __all__ = [
@@ -236,8 +236,6 @@ class ImportResult:
 
 def _import_row(vault: Vault, row: ManifestRow, outbox: bool) -> Report:
     """Import one row's files, then create its report; undo the files on any failure."""
-    from tellakit.reports import Status
-
     file_ids: list[str] = []
     report = None
     try:
@@ -363,16 +361,190 @@ def submit_many(
     report_ids: Sequence[str] | None = None,
     *,
     submitter: Any = None,
-    max_parallel: int = 4,
+    max_parallel: int = 2,
     max_attempts: int = 5,
+    retry_delay: float = 0.5,
     progress: bool = True,
     timeout: float | None = None,
 ) -> BatchSummary:
-    """Submit ``report_ids`` (default: the whole outbox) and wait until each is done.
+    """Submit ``report_ids`` (default: the whole outbox, oldest first) and wait for the end.
 
-    Placeholder until the engine lands; see :mod:`tellakit.engine`.
+    At most ``max_parallel`` reports are handed to the engine at a time (the engine's
+    :class:`~tellakit.engine.Submitter` does the uploads; pass your own ``submitter`` to share
+    one with a view). A report stopped by a retryable error (lost connection, 5xx, 423, 429) is
+    sent again after a short, growing pause, up to ``max_attempts`` tries; it resumes where it
+    stopped, so nothing is sent twice. A fatal error (login refused, quota full, a refused name)
+    stops the batch: reports already on their way finish, none is started after it, and the
+    returned :class:`BatchSummary` says what went out, what failed and why, and what was not
+    attempted (those keep their state). ``progress`` shows one bar for the whole batch
+    (``tqdm.auto``: a widget in notebooks, text in terminals). Ctrl-C pauses the reports in
+    flight and re-raises ``KeyboardInterrupt``.
     """
-    raise NotImplementedError
+    if report_ids is None:
+        outbox_reports = sorted(vault.list_reports(OUTBOX), key=lambda r: r.created_at)
+        report_ids = [r.id for r in outbox_reports]
+    run = _BatchRun(vault, _ids(report_ids), max_parallel, max_attempts, retry_delay)
+    own = submitter is None
+    if own:
+        from tellakit.engine import Submitter
+
+        submitter = Submitter(vault, max_parallel_reports=max_parallel, auto_retry=False)
+    unsubscribe = submitter.subscribe(run.on_event)
+    bar = _progress_bar(run.total_bytes, "B", "submit", enabled=progress)
+    try:
+        run.drive(submitter, bar, timeout)
+    except KeyboardInterrupt:
+        for report_id in list(run.in_flight):
+            with contextlib.suppress(TellakitError):
+                submitter.pause(report_id)
+        raise
+    finally:
+        unsubscribe()
+        bar.close()
+        if own:
+            submitter.close()
+    return run.summary()
+
+
+class _BatchRun:
+    """Book-keeping of one :func:`submit_many` call (main thread, plus events from workers)."""
+
+    def __init__(
+        self,
+        vault: Vault,
+        report_ids: list[str],
+        max_parallel: int,
+        max_attempts: int,
+        retry_delay: float,
+    ) -> None:
+        import queue
+
+        self.vault = vault
+        self.ids = report_ids
+        self.window = max(1, max_parallel)
+        self.max_attempts = max(1, max_attempts)
+        self.retry_delay = retry_delay
+        self.reports = {rid: vault.get_report(rid) for rid in report_ids}
+        self.total_bytes = sum(r.total_bytes for r in self.reports.values())
+        self.waiting = list(report_ids)  # not yet handed to the engine, in order
+        self.in_flight: set[str] = set()
+        self.retry_at: dict[str, float] = {}
+        self.tries: dict[str, int] = {}
+        self.stuck: dict[str, int] = {}
+        self.sent_bytes = {rid: r.bytes_sent for rid, r in self.reports.items()}
+        self.done: list[str] = []
+        self.failed: dict[str, str] = {}
+        self.stopped_by: str | None = None
+        self.finished: queue.Queue[str] = queue.Queue()
+
+    # worker threads: keep it tiny, no vault calls
+    def on_event(self, event: Any) -> None:
+        if event.report_id not in self.sent_bytes:
+            return
+        self.sent_bytes[event.report_id] = event.report_bytes_sent
+        if event.attachment_id is None and event.state in ("submitted", "interrupted", "paused"):
+            self.finished.put(event.report_id)
+
+    def drive(self, submitter: Any, bar: Any, timeout: float | None) -> None:
+        import queue
+        import time
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for rid, report in self.reports.items():
+            if report.status is Status.SUBMITTED:  # nothing to send
+                self.waiting.remove(rid)
+                self.done.append(rid)
+        while (self.waiting and self.stopped_by is None) or self.in_flight or self.retry_at:
+            now = time.monotonic()
+            if deadline is not None and now > deadline:
+                self._give_up(submitter, f"timed out after {timeout:g} s")
+                break
+            self._dispatch(submitter, now)
+            with contextlib.suppress(queue.Empty):
+                self.finished.get(timeout=0.2)
+                while True:  # drain: one look at the engine covers them all
+                    self.finished.get_nowait()
+            for rid in list(self.in_flight):
+                if submitter.wait(rid, timeout=0):  # idle: read what the engine recorded
+                    self._settle(rid, time.monotonic())
+            self._show(bar)
+        self._show(bar)
+
+    def _dispatch(self, submitter: Any, now: float) -> None:
+        free = self.window - len(self.in_flight)
+        due = [rid for rid, at in self.retry_at.items() if at <= now]
+        for rid in due[: max(0, free)]:
+            del self.retry_at[rid]
+            self._start(submitter, rid)
+            free -= 1
+        while free > 0 and self.waiting and self.stopped_by is None:
+            self._start(submitter, self.waiting.pop(0))
+            free -= 1
+
+    def _start(self, submitter: Any, rid: str) -> None:
+        self.tries[rid] = self.tries.get(rid, 0) + 1
+        try:
+            submitter.submit(rid)
+        except TellakitError as exc:  # e.g. deleted meanwhile, or a transition refused
+            self.failed[rid] = str(exc)
+            return
+        self.in_flight.add(rid)
+
+    def _settle(self, rid: str, now: float) -> None:
+        report = self.vault.get_report(rid)
+        if report.status is Status.UPLOADING:
+            # Idle but still "uploading": picked up again between our looks, or a worker died
+            # without recording a result; give it a few seconds before calling it failed.
+            self.stuck[rid] = self.stuck.get(rid, 0) + 1
+            if self.stuck[rid] < 50:
+                return
+            report.reason = "the engine stopped without recording a result"
+        self.stuck.pop(rid, None)
+        self.in_flight.discard(rid)
+        self.reports[rid] = report
+        if report.status is Status.SUBMITTED:
+            self.done.append(rid)
+            self.sent_bytes[rid] = report.total_bytes
+            self.failed.pop(rid, None)
+            return
+        reason = report.reason or report.status.value
+        if report.status is Status.PAUSED:
+            self.failed[rid] = "paused while the batch ran"
+        elif report.retryable and self.tries[rid] < self.max_attempts and not self.stopped_by:
+            self.failed[rid] = reason  # until a retry succeeds
+            self.retry_at[rid] = now + min(30.0, self.retry_delay * 2 ** (self.tries[rid] - 1))
+        else:
+            self.failed[rid] = reason
+            if not report.retryable and self.stopped_by is None:
+                self.stopped_by = reason
+                self.retry_at.clear()  # a retry would meet the same refusal
+
+    def _give_up(self, submitter: Any, why: str) -> None:
+        for rid in list(self.in_flight):
+            with contextlib.suppress(TellakitError):
+                submitter.pause(rid)
+            self.failed[rid] = why
+        self.in_flight.clear()
+        self.retry_at.clear()
+        self.stopped_by = why
+
+    def _show(self, bar: Any) -> None:
+        sent = min(sum(self.sent_bytes.values()), self.total_bytes)
+        bar.update(sent - bar.n)
+        bar.set_postfix_str(
+            f"{len(self.done)}/{len(self.ids)} reports"
+            + (f", {len(self.failed)} failed" if self.failed else ""),
+            refresh=False,
+        )
+
+    def summary(self) -> BatchSummary:
+        started = set(self.tries) | set(self.done)
+        return BatchSummary(
+            submitted=[rid for rid in self.ids if rid in self.done],
+            failed={rid: self.failed[rid] for rid in self.ids if rid in self.failed},
+            not_attempted=[rid for rid in self.ids if rid not in started],
+            stopped_by=self.stopped_by,
+        )
 
 
 def _ids(items: Iterable[str]) -> list[str]:

@@ -8,8 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tellakit.batch import read_manifest
+from tellakit.batch import import_manifest, read_manifest
 from tellakit.errors import ManifestError
+from tellakit.reports import Status
 
 
 @pytest.fixture
@@ -137,3 +138,73 @@ def test_dataframe_rows_are_numbered_by_index_label_and_folder_is_explicit(media
     assert [r.row for r in manifest.rows] == [10, 12]
     assert manifest.rows[1].description == ""
     assert manifest.rows[1].files == ()
+
+
+# --- importing into a real vault -------------------------------------------------------------
+
+
+@pytest.fixture
+def vault(tmp_path: Path):
+    from tellakit.vault import create_vault
+
+    with create_vault(tmp_path / "vault", "correct horse", work_factor=LOW_WORK_FACTOR) as v:
+        yield v
+
+
+LOW_WORK_FACTOR = 10  # scrypt log2(N) for test vaults; real vaults use age's 18
+
+
+def test_strict_import_of_a_bad_manifest_imports_nothing(media, vault):
+    path = write_csv(media, "title,files\nGood,site-a/1.jpg\nBad,site-a/missing.jpg\n")
+    with pytest.raises(ManifestError) as info:
+        import_manifest(vault, path)
+    assert info.value.problems[0][0] == 3
+    assert vault.list_reports() == []
+    assert vault.list_files() == []
+
+
+def test_lenient_import_takes_the_good_rows_whole(media, vault):
+    path = write_csv(
+        media,
+        "title,description,files\n"
+        "Site A,two photos,site-a/*.jpg\n"
+        ",no title,site-a/notes.txt\n"
+        "Site B,,site-b/3.jpg\n",
+    )
+    result = import_manifest(vault, path, strict=False)
+    assert result.skipped == [(3, "empty title")]
+    assert sorted(result.report_ids) == [2, 4]
+    a = vault.get_report(result.report_ids[2])
+    assert a.status is Status.DRAFT
+    assert a.description == "two photos"
+    assert [att.name for att in a.attachments] == ["1.jpg", "2.jpg"]
+    with vault.open_file(a.attachments[1].file_id) as reader:
+        assert reader.read() == (media / "site-a" / "2.jpg").read_bytes()
+    assert len(vault.list_files()) == 3  # notes.txt of the bad row was never imported
+
+
+def test_outbox_import_queues_every_report(media, vault):
+    path = write_csv(media, "title,files\nA,site-a/1.jpg\nB,site-b/3.jpg\n")
+    result = import_manifest(vault, path, outbox=True)
+    assert {vault.get_report(rid).status for rid in result.ids} == {Status.QUEUED}
+
+
+def test_a_row_failing_during_import_leaves_no_files_behind(media, vault):
+    path = write_csv(media, "title,files\nA,site-b/3.jpg\nB,site-a/1.jpg;site-a/2.jpg\n")
+    manifest = read_manifest(path)
+    (media / "site-a" / "2.jpg").unlink()  # vanishes after the check, before the import
+    result = import_manifest(vault, manifest, strict=False)
+    assert list(result.report_ids) == [2]
+    assert result.skipped[0][0] == 3
+    assert "import failed" in result.skipped[0][1]
+    assert [f.name for f in vault.list_files()] == ["3.jpg"]  # 1.jpg of row 3 was undone
+
+
+def test_strict_import_failing_midway_undoes_every_report(media, vault):
+    path = write_csv(media, "title,files\nA,site-b/3.jpg\nB,site-a/1.jpg;site-a/2.jpg\n")
+    manifest = read_manifest(path)
+    (media / "site-a" / "2.jpg").unlink()
+    with pytest.raises(ManifestError, match="row 3: import failed"):
+        import_manifest(vault, manifest)
+    assert vault.list_reports() == []
+    assert vault.list_files() == []

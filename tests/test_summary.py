@@ -211,3 +211,73 @@ def test_submissions_plot_has_one_bar_per_period():
     hist = summary.history_frame(summary.reports_frame(reports))
     ax = summary.plot_submissions(hist)
     assert [p.get_height() for p in ax.patches] == [1, 0, 1, 0, 1]
+
+
+# --- read from a real vault ------------------------------------------------------------
+
+
+PATHS = {
+    Status.DRAFT: [],
+    Status.QUEUED: [Status.QUEUED],
+    Status.UPLOADING: [Status.UPLOADING],
+    Status.PAUSED: [Status.UPLOADING, Status.PAUSED],
+    Status.INTERRUPTED: [Status.UPLOADING, Status.INTERRUPTED],
+    Status.SUBMITTED: [Status.UPLOADING, Status.SUBMITTED],
+}
+
+
+@pytest.fixture
+def vault_every_state(tmp_path):
+    """A vault holding one report in every status, with bookkeeping as the engine writes it."""
+    from tellakit.vault import create_vault
+
+    with create_vault(tmp_path / "v", "passphrase", work_factor=10) as vault:
+        for n, (status, path) in enumerate(PATHS.items()):
+            files = [
+                vault.import_bytes(b"x" * (n + 1) * 100, f"{status.value}-{i}.jpg") for i in (1, 2)
+            ]
+            report = vault.create_report(f"{status.value} report", "", [f.id for f in files])
+            for step in path:
+                reason = "The server is unavailable" if step is Status.INTERRUPTED else None
+                vault.set_status(report.id, step, reason=reason, retryable=bool(reason) or None)
+            if path:
+                folder = f"Tella/{status.value} report"
+                vault.update_report_submission(report.id, remote_folder=folder, attempts=1)
+                first = report.attachments[0]
+                vault.update_attachment(
+                    report.id,
+                    first.id,
+                    state=FileState.VERIFIED if status is Status.SUBMITTED else FileState.UPLOADED,
+                    bytes_sent=first.size,
+                    remote_path=f"{folder}/{first.name}",
+                )
+        yield vault
+
+
+def test_vault_frames_have_columns_and_dtypes_for_reports_in_every_state(vault_every_state):
+    frame = summary.reports(vault_every_state)
+    assert dtypes(frame) == REPORT_DTYPES
+    assert sorted(frame["status"]) == sorted(s.value for s in Status)
+    row = frame.set_index("status").loc["interrupted"]
+    assert row["reason"] == "The server is unavailable"
+    assert row["attempts"] == 1
+    assert row["bytes_sent"] == 500  # the first of two 500-byte files
+    assert row["bytes"] == 1000
+    done = frame.set_index("status").loc["submitted"]
+    assert not pd.isna(done["submitted_at"])
+    assert done["remote_path"] == "Tella/submitted report"
+    assert dtypes(summary.files(vault_every_state)) == FILE_DTYPES
+    assert len(summary.files(vault_every_state)) == 2 * len(Status)
+
+
+def test_outbox_and_submitted_views_filter_by_status(vault_every_state):
+    assert set(summary.outbox(vault_every_state)["status"]) == {s.value for s in OUTBOX}
+    done = summary.submitted(vault_every_state)
+    assert list(done["status"]) == ["submitted"]
+    assert dtypes(done) == REPORT_DTYPES
+
+
+def test_history_of_a_vault_counts_the_submitted_report(vault_every_state):
+    hist = summary.history(vault_every_state, freq="D")
+    assert hist["reports"].sum() == 1
+    assert hist["bytes"].sum() == summary.submitted(vault_every_state)["bytes"].sum()
