@@ -1,0 +1,57 @@
+"""Connecting to things that are not a working Nextcloud: each gives its own clear error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tellakit.errors import ConnectionLost, InsecureURL, NotNextcloud, TLSFailure
+from tellakit.nextcloud import Credentials, NextcloudClient
+
+from .servers import plain_html_server, unused_port
+
+pytestmark = pytest.mark.timeout(30)
+
+
+def _client(url: str) -> NextcloudClient:
+    return NextcloudClient(Credentials(url, "alice", "s3cret-pw"))
+
+
+def test_unreachable_port_is_connection_lost() -> None:
+    with (
+        _client(f"http://127.0.0.1:{unused_port()}") as client,
+        pytest.raises(ConnectionLost) as info,
+    ):
+        client.status()
+    assert "s3cret-pw" not in str(info.value)
+    assert info.value.method == "GET" and info.value.path == "/status.php"
+
+
+def test_plain_web_server_is_not_nextcloud() -> None:
+    with plain_html_server() as url, _client(url) as client, pytest.raises(NotNextcloud):
+        client.status()
+
+
+def test_self_signed_certificate_is_tls_failure(tmp_path: Path) -> None:
+    with (
+        plain_html_server(tls_dir=tmp_path) as url,
+        _client(url) as client,
+        pytest.raises(TLSFailure) as info,
+    ):
+        client.status()
+    assert "certificate" in str(info.value)
+
+
+def test_http_to_remote_host_refused_before_any_network_access(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import socket
+
+    def no_network(*args: object, **kwargs: object) -> None:
+        raise AssertionError("network access attempted")
+
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    monkeypatch.setattr(socket, "getaddrinfo", no_network)
+    with pytest.raises(InsecureURL):
+        _client("http://cloud.example.org")
