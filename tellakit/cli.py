@@ -96,7 +96,15 @@ def build_parser() -> argparse.ArgumentParser:
     common = [_common()]
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    _add(sub, "init", "create a new vault (asks for a passphrase twice)", common)
+    p = _add(sub, "init", "create a new vault (asks for a passphrase twice)", common)
+    p.add_argument(
+        "--work-factor",
+        type=int,
+        default=None,
+        metavar="N",
+        help="scrypt cost log2(N) protecting the passphrase (default 18, as age; lower only "
+        "for throwaway test vaults)",
+    )
     _add(sub, "info", "open the vault and show what it holds and where it submits", common)
 
     p = _add(
@@ -251,7 +259,8 @@ def _cmd_init(args: argparse.Namespace) -> int:
     passphrase = _secret(
         args.passphrase_file, ENV_PASSPHRASE, "New vault passphrase: ", confirm=True
     )
-    with create_vault(path, passphrase) as vault:
+    extra = {} if args.work_factor is None else {"work_factor": args.work_factor}
+    with create_vault(path, passphrase, **extra) as vault:
         print(f"Created vault {vault.path}")
         print(f"Recipient: {vault.recipient}")
     return EXIT_OK
@@ -411,10 +420,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 def _cmd_export(args: argparse.Namespace) -> int:
     with _open(args) as vault:
-        dest = args.dest
-        if dest.is_dir():
-            dest = dest / Path(vault.get_file(args.file_id).name).name
-        written = vault.export_file(args.file_id, dest)
+        written = vault.export_file(args.file_id, args.dest)
         print(f"Wrote {written}")
     return EXIT_OK
 
@@ -486,6 +492,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return COMMANDS[args.command](args)
     except (TellakitError, UsageError) as exc:
         print(f"tellakit {args.command}: {exc}", file=sys.stderr)
+        return EXIT_FATAL
+    except OSError as exc:  # a local file: missing, unreadable, already there
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"tellakit {args.command}:{where} {exc.strerror or exc}", file=sys.stderr)
         return EXIT_FATAL
     except KeyboardInterrupt:
         print(f"tellakit {args.command}: interrupted", file=sys.stderr)

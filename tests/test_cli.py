@@ -1,0 +1,259 @@
+"""The ``tellakit`` command: help, passphrases, exit codes, and each subcommand end to end."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from tellakit import cli, summary
+from tellakit.reports import Status
+
+PASSPHRASE = "correct horse battery"
+SUBCOMMANDS = [
+    "init",
+    "info",
+    "connect",
+    "import",
+    "files",
+    "report",
+    "batch",
+    "submit",
+    "pause",
+    "resume",
+    "status",
+    "export",
+    "lab",
+]
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    """A fresh vault path in $TELLAKIT_VAULT and the passphrase in $TELLAKIT_PASSPHRASE."""
+    monkeypatch.setenv("TELLAKIT_VAULT", str(tmp_path / "vault"))
+    monkeypatch.setenv("TELLAKIT_PASSPHRASE", PASSPHRASE)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def vault_dir(env, capsys):
+    assert cli.main(["init", "--work-factor", "10"]) == 0
+    capsys.readouterr()
+    return env / "vault"
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("command", SUBCOMMANDS)
+def test_every_subcommand_has_help(capsys, command):
+    code, out, _ = run(capsys, command, "--help")
+    assert code == 0
+    assert f"tellakit {command}" in out
+
+
+def test_help_documents_the_exit_codes_and_the_passphrase_warning(capsys):
+    code, out, _ = run(capsys, "--help")
+    assert code == 0
+    for line in ("0  success", "1  partial failure", "2  fatal error"):
+        assert line in out
+    assert "TELLAKIT_PASSPHRASE" in out
+    assert "trust" in out
+
+
+def test_usage_errors_exit_2(capsys):
+    assert run(capsys)[0] == 2
+    assert run(capsys, "no-such-command")[0] == 2
+    assert run(capsys, "status", "nonsense")[0] == 2
+
+
+def test_init_then_info_with_passphrase_from_environment(capsys, vault_dir):
+    code, out, _ = run(capsys, "info")
+    assert code == 0
+    assert "Recipient: age1" in out
+    assert "0 draft" in out
+    assert "Connection: none" in out
+
+
+def test_passphrase_file_wins_over_environment(capsys, vault_dir, tmp_path, monkeypatch):
+    secret = tmp_path / "pass.txt"
+    secret.write_text(PASSPHRASE + "\n")
+    monkeypatch.setenv("TELLAKIT_PASSPHRASE", "wrong")
+    assert run(capsys, "info", "--passphrase-file", str(secret))[0] == 0
+
+
+def test_wrong_passphrase_is_one_line_exit_2_without_traceback(capsys, vault_dir, monkeypatch):
+    monkeypatch.setenv("TELLAKIT_PASSPHRASE", "not it")
+    code, _, err = run(capsys, "info")
+    assert code == 2
+    assert err.count("\n") == 1
+    assert err.startswith("tellakit info: ")
+    assert "Traceback" not in err
+    assert "not it" not in err
+
+
+def test_no_passphrase_and_no_terminal_is_a_clear_usage_error(capsys, vault_dir, monkeypatch):
+    monkeypatch.delenv("TELLAKIT_PASSPHRASE")
+    monkeypatch.setattr("sys.stdin", io.StringIO())
+    code, _, err = run(capsys, "info")
+    assert code == 2
+    assert "TELLAKIT_PASSPHRASE" in err
+
+
+def test_prompted_passphrase_must_be_typed_twice_alike(capsys, env, monkeypatch):
+    monkeypatch.delenv("TELLAKIT_PASSPHRASE")
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True, raising=False)
+    answers = iter(["first", "second"])
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": next(answers))
+    code, _, err = run(capsys, "init", "--work-factor", "10")
+    assert code == 2
+    assert "differ" in err
+    assert not (env / "vault" / "tellakit-vault.json").exists()
+
+
+def test_import_report_files_and_export_round_trip(capsys, vault_dir, tmp_path):
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(b"\xff\xd8 not really a jpeg" * 100)
+    code, out, _ = run(capsys, "import", str(photo))
+    assert code == 0
+    file_id = out.split()[0]
+    note = tmp_path / "note.txt"
+    note.write_text("seen at noon")
+    code, out, err = run(
+        capsys,
+        "report",
+        "Market fire",
+        "--description",
+        "d",
+        "--file",
+        file_id,
+        "--file",
+        str(note),
+        "--queue",
+    )
+    assert code == 0, err
+    report_id, status = out.split()[:2]
+    assert status == "queued"
+    code, out, _ = run(capsys, "files")
+    assert "photo.jpg" in out and "note.txt" in out
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    assert run(capsys, "export", file_id, str(out_dir))[0] == 0
+    assert (out_dir / "photo.jpg").read_bytes() == photo.read_bytes()
+    code, _, err = run(capsys, "export", file_id, str(out_dir))  # refuses to overwrite
+    assert code == 2
+    assert "exists" in err
+    code, out, _ = run(capsys, "status", "outbox")
+    assert report_id in out and "Market fire" in out
+
+
+def test_import_of_a_missing_file_is_exit_2_with_its_name(capsys, vault_dir, tmp_path):
+    code, _, err = run(capsys, "import", str(tmp_path / "absent.jpg"))
+    assert code == 2
+    assert "absent.jpg" in err
+    assert "Traceback" not in err
+
+
+def test_status_csv_reads_back_with_summary_read_csv(capsys, vault_dir, tmp_path):
+    for title in ("One", "Two"):
+        assert run(capsys, "report", title)[0] == 0
+    target = tmp_path / "drafts.csv"
+    assert run(capsys, "status", "drafts", "--csv", str(target))[0] == 0
+    frame = summary.read_csv(target)
+    assert sorted(frame["title"]) == ["One", "Two"]
+    assert str(frame["created"].dtype) == "datetime64[us, UTC]"
+
+
+def test_pause_moves_a_queued_report_out_of_the_queue(capsys, vault_dir):
+    code, out, _ = run(capsys, "report", "Later", "--queue")
+    report_id = out.split()[0]
+    code, out, _ = run(capsys, "pause", report_id)
+    assert code == 0
+    assert "paused" in out
+    code, _, err = run(capsys, "pause", "0" * 32)
+    assert code == 2
+    assert err.startswith("tellakit pause: ")
+
+
+def write_manifest(folder: Path, rows: str) -> Path:
+    (folder / "media").mkdir(exist_ok=True)
+    for name in ("a.jpg", "b.jpg"):
+        (folder / "media" / name).write_bytes(name.encode() * 50)
+    path = folder / "media" / "manifest.csv"
+    path.write_text("title,description,files\n" + rows)
+    return path
+
+
+def test_batch_check_lists_every_bad_row_and_imports_nothing(capsys, vault_dir, tmp_path):
+    path = write_manifest(tmp_path, "Good,,a.jpg\n,,b.jpg\nMissing,,c.jpg\n")
+    code, out, err = run(capsys, "batch", str(path), "--check")
+    assert code == 2
+    assert "row 3: empty title" in err
+    assert "row 4: file not found" in err
+    code, _, err = run(capsys, "batch", str(path))  # strict by default
+    assert code == 2
+    assert "Nothing imported" in err
+    code, out, _ = run(capsys, "status", "drafts")
+    assert "No reports" in out
+
+
+def test_batch_lenient_imports_good_rows_and_exits_1(capsys, vault_dir, tmp_path):
+    path = write_manifest(tmp_path, "Good,,a.jpg\n,,b.jpg\nAlso good,,*.jpg\n")
+    code, out, _ = run(capsys, "batch", str(path), "--lenient", "--queue")
+    assert code == 1
+    assert "Imported 2 report(s); skipped 1 row(s)." in out
+    code, out, _ = run(capsys, "status", "outbox", "--csv", "-")
+    frame = summary.read_csv(io.StringIO(out))
+    assert sorted(frame["title"]) == ["Also good", "Good"]
+    assert set(frame["status"]) == {Status.QUEUED.value}
+    assert frame.set_index("title").loc["Also good", "files"] == 2
+
+
+# --- against the development server -------------------------------------------------------
+
+
+@pytest.fixture
+def connected(capsys, vault_dir, devserver, tmp_path, monkeypatch):
+    monkeypatch.setenv("TELLAKIT_SERVER_PASSWORD", "secret")
+    code, out, err = run(capsys, "connect", devserver.url, "--login", "alice")
+    assert code == 0, err
+    assert "secret" not in out + err
+    return devserver
+
+
+def test_submit_all_sends_the_outbox_and_exits_0(capsys, connected, tmp_path):
+    path = write_manifest(tmp_path, "First,,a.jpg\nSecond,,b.jpg\n")
+    assert run(capsys, "batch", str(path), "--queue")[0] == 0
+    code, out, err = run(capsys, "submit", "--all")
+    assert code == 0, err
+    assert "2 submitted, 0 failed, 0 not attempted" in out
+    tella = connected.files_root("alice") / "Tella"
+    assert (tella / "First" / "a.jpg").read_bytes() == (tmp_path / "media" / "a.jpg").read_bytes()
+    code, out, _ = run(capsys, "status", "submitted")
+    assert "First" in out and "Second" in out
+    code, out, _ = run(capsys, "submit", "--all")
+    assert code == 0
+    assert "outbox is empty" in out
+
+
+def test_submit_refused_login_stops_with_exit_2(capsys, connected, tmp_path):
+    path = write_manifest(tmp_path, "First,,a.jpg\nSecond,,b.jpg\nThird,,*.jpg\n")
+    assert run(capsys, "batch", str(path), "--queue")[0] == 0
+    connected.faults.respond(401, times=0)  # every request from now on: login refused
+    code, out, err = run(capsys, "submit", "--all", "--parallel", "1")
+    assert code == 2
+    assert "0 submitted, 1 failed, 2 not attempted" in out
+    assert "stopped:" in out
+    assert "secret" not in out + err
+
+
+def test_devserver_subcommand_is_dispatched(capsys):
+    code = cli.main(["devserver", "--help"])
+    out, _ = capsys.readouterr()
+    assert code == 0
+    assert "--port" in out
