@@ -1,0 +1,262 @@
+"""Fault injection: cut connections, answer chosen statuses, add latency, cap bandwidth.
+
+Rules match on method (None = any) and a regular expression searched in the request
+path. They are checked in the order added; the first rule that fires wins.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class ConnectionCut(Exception):
+    """Raised inside the server after the connection was dropped on purpose."""
+
+
+@dataclass
+class Rule:
+    """One fault rule."""
+
+    kind: str  # "cut", "respond", "latency", "probability"
+    method: str | None
+    path: re.Pattern[str] | None
+    status: int = 0
+    nbytes: int = 0
+    seconds: float = 0.0
+    nth: int = 1
+    times: int = 1  # how many times it fires (cut/respond); <= 0 = forever
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    p: float = 0.0
+    rng: random.Random | None = None
+    seen: int = 0  # matching requests so far
+    fired: int = 0
+
+    def matches(self, method: str, path: str) -> bool:
+        """Whether the rule applies to this request."""
+        if self.method and self.method.upper() != method.upper():
+            return False
+        return self.path is None or self.path.search(path) is not None
+
+    def exhausted(self) -> bool:
+        return self.times > 0 and self.fired >= self.times
+
+
+@dataclass
+class Decision:
+    """What the injector decided for one request."""
+
+    status: int | None = None
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    cut_after: int | None = None
+    latency: float = 0.0
+    bandwidth: int | None = None
+
+
+class Faults:
+    """The fault injector of one server (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rules: list[Rule] = []
+        self._bandwidth: int | None = None
+
+    @staticmethod
+    def _compile(path: str | None) -> re.Pattern[str] | None:
+        return re.compile(path) if path else None
+
+    def cut_after(
+        self, nbytes: int, *, method: str | None = None, path: str | None = None, times: int = 1
+    ) -> None:
+        """Drop the TCP connection after ``nbytes`` of a matching request's body were read."""
+        self._add(Rule("cut", method, self._compile(path), nbytes=nbytes, times=times))
+
+    def respond(
+        self,
+        status: int,
+        *,
+        method: str | None = None,
+        path: str | None = None,
+        nth: int = 1,
+        times: int = 1,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """Answer ``status`` to the ``nth`` matching request (and the ``times - 1`` after it)."""
+        hdrs = list((headers or {}).items())
+        self._add(
+            Rule(
+                "respond",
+                method,
+                self._compile(path),
+                status=status,
+                nth=nth,
+                times=times,
+                headers=hdrs,
+            )
+        )
+
+    def latency(
+        self, seconds: float, *, method: str | None = None, path: str | None = None
+    ) -> None:
+        """Wait ``seconds`` before handling each matching request."""
+        self._add(Rule("latency", method, self._compile(path), seconds=seconds, times=0))
+
+    def bandwidth(self, bytes_per_second: int | None) -> None:
+        """Cap each request's body and response speed (None removes the cap)."""
+        with self._lock:
+            self._bandwidth = bytes_per_second
+
+    def probability(
+        self,
+        status: int,
+        p: float,
+        *,
+        method: str | None = None,
+        path: str | None = None,
+        seed: int = 0,
+    ) -> None:
+        """Answer ``status`` to each matching request with probability ``p`` (seeded)."""
+        self._add(
+            Rule(
+                "probability",
+                method,
+                self._compile(path),
+                status=status,
+                p=p,
+                times=0,
+                rng=random.Random(seed),
+            )
+        )
+
+    def clear(self) -> None:
+        """Remove every rule and the bandwidth cap."""
+        with self._lock:
+            self._rules.clear()
+            self._bandwidth = None
+
+    def _add(self, rule: Rule) -> None:
+        with self._lock:
+            self._rules.append(rule)
+
+    def decide(self, method: str, path: str) -> Decision:
+        """Apply the rules to one request."""
+        decision = Decision(bandwidth=self._bandwidth)
+        with self._lock:
+            for rule in self._rules:
+                if not rule.matches(method, path):
+                    continue
+                if rule.kind == "latency":
+                    decision.latency += rule.seconds
+                    continue
+                if rule.exhausted() or decision.status is not None:
+                    continue
+                if decision.cut_after is not None:
+                    continue
+                rule.seen += 1
+                if rule.kind == "respond" and rule.seen >= rule.nth:
+                    rule.fired += 1
+                    decision.status = rule.status
+                    decision.headers = list(rule.headers)
+                elif rule.kind == "probability" and rule.rng is not None:
+                    if rule.rng.random() < rule.p:
+                        rule.fired += 1
+                        decision.status = rule.status
+                elif rule.kind == "cut":
+                    rule.fired += 1
+                    decision.cut_after = rule.nbytes
+        return decision
+
+    def add_spec(self, spec: str) -> None:
+        """Add a rule from a CLI spec ``METHOD:PATH_REGEX:KIND:ARG[:ARG]``.
+
+        ``*`` or an empty field means any. Kinds: ``cut:N`` (bytes), ``status:CODE[:NTH]``,
+        ``latency:SECONDS``, ``bandwidth:BYTES_PER_S``, ``prob:CODE:P``.
+        Example: ``PUT:/uploads/:cut:1048576``.
+        """
+        parts = spec.split(":")
+        if len(parts) < 4:
+            raise ValueError(f"fault spec needs METHOD:PATH:KIND:ARG, got {spec!r}")
+        method = None if parts[0] in ("", "*") else parts[0]
+        path = None if parts[1] in ("", "*") else parts[1]
+        kind, args = parts[2], parts[3:]
+        if kind == "cut":
+            self.cut_after(int(args[0]), method=method, path=path, times=0)
+        elif kind == "status":
+            nth = int(args[1]) if len(args) > 1 else 1
+            self.respond(int(args[0]), method=method, path=path, nth=nth)
+        elif kind == "latency":
+            self.latency(float(args[0]), method=method, path=path)
+        elif kind == "bandwidth":
+            self.bandwidth(int(args[0]))
+        elif kind == "prob":
+            self.probability(int(args[0]), float(args[1]), method=method, path=path)
+        else:
+            raise ValueError(f"unknown fault kind {kind!r} in {spec!r}")
+
+
+class Throttle:
+    """Sleeps so that the bytes passed through stay under a rate."""
+
+    def __init__(self, bytes_per_second: int | None) -> None:
+        self.rate = bytes_per_second
+        self.start = time.monotonic()
+        self.count = 0
+
+    def passed(self, n: int) -> None:
+        """Account for ``n`` bytes, sleeping if ahead of the rate."""
+        if not self.rate:
+            return
+        self.count += n
+        ahead = self.count / self.rate - (time.monotonic() - self.start)
+        if ahead > 0:
+            time.sleep(ahead)
+
+
+class CountingInput:
+    """Wraps ``wsgi.input``: counts bytes, applies the bandwidth cap and the cut."""
+
+    def __init__(self, raw: Any, throttle: Throttle, cut_after: int | None, cut: Any) -> None:
+        self._raw = raw
+        self._throttle = throttle
+        self._cut_after = cut_after
+        self._cut = cut
+        self.count = 0
+
+    def _limit(self, size: int) -> int:
+        if self._cut_after is None:
+            return size
+        room = self._cut_after - self.count
+        if room <= 0:
+            self._cut()
+            raise ConnectionCut("connection cut by the fault injector")
+        return room if size is None or size < 0 else min(size, room)
+
+    def read(self, size: int = -1) -> bytes:
+        """Read like a file."""
+        data = self._raw.read(self._limit(size))
+        self._account(data)
+        return data
+
+    def readline(self, size: int = -1) -> bytes:
+        """Read a line like a file."""
+        data = self._raw.readline(self._limit(size))
+        self._account(data)
+        return data
+
+    def _account(self, data: bytes) -> None:
+        self.count += len(data)
+        self._throttle.passed(len(data))
+        if self._cut_after is not None and self.count >= self._cut_after:
+            self._cut()
+            raise ConnectionCut("connection cut by the fault injector")
+
+    def __iter__(self) -> Any:
+        while True:
+            line = self.readline()
+            if not line:
+                return
+            yield line

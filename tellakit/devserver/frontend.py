@@ -1,0 +1,153 @@
+"""Outermost WSGI layer: request log, access log line, fault injection."""
+
+from __future__ import annotations
+
+import errno
+import socket
+import struct
+import time
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from tellakit.devserver.faults import CountingInput, Faults, Throttle
+from tellakit.devserver.reqlog import RequestLog, RequestRecord, log_line
+from tellakit.devserver.responses import (
+    Environ,
+    StartResponse,
+    drain,
+    respond,
+    sabre_error_body,
+)
+
+
+def request_path(environ: Environ) -> str:
+    """The decoded URL path (cheroot hands it over as latin-1 of the raw bytes)."""
+    raw = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+    try:
+        return raw.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return raw
+
+
+class Frontend:
+    """Wraps the Nextcloud application with the fault injector and the request log."""
+
+    def __init__(self, app: Any, faults: Faults, log: RequestLog) -> None:
+        self.app = app
+        self.faults = faults
+        self.log = log
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET").upper()
+        path = request_path(environ)
+        record = RequestRecord(method, path, 0, 0, 0, time.time())
+        decision = self.faults.decide(method, path)
+        throttle = Throttle(decision.bandwidth)
+        cut_state = {"cut": False}
+
+        def cut() -> None:
+            cut_state["cut"] = True
+            _drop_connection(environ.get("tellakit.conn"))
+
+        counting = CountingInput(environ["wsgi.input"], throttle, decision.cut_after, cut)
+        environ["wsgi.input"] = counting
+        if decision.latency:
+            time.sleep(decision.latency)
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            if cut_state["cut"]:
+                raise ConnectionResetError(errno.ECONNRESET, "connection cut by fault injector")
+            record.status = int(status.split(" ", 1)[0])
+            return start_response(status, headers, exc_info)
+
+        def finish() -> None:
+            if getattr(finish, "done", False):
+                return
+            finish.done = True  # type: ignore[attr-defined]
+            record.bytes_in = counting.count
+            if cut_state["cut"]:
+                record.status = 0
+            self.log.append(record)
+            log_line(environ.get("REMOTE_ADDR", "-"), record)
+
+        try:
+            if decision.status is not None:
+                drain(environ)
+                result: Iterable[bytes] = _fault_response(start, path, decision)
+            else:
+                result = self.app(environ, start)
+        except BaseException:
+            finish()
+            if cut_state["cut"]:
+                raise ConnectionResetError(
+                    errno.ECONNRESET, "connection cut by fault injector"
+                ) from None
+            raise
+        return self._iterate(result, record, throttle, finish, cut_state)
+
+    def _iterate(
+        self,
+        result: Iterable[bytes],
+        record: RequestRecord,
+        throttle: Throttle,
+        finish: Any,
+        cut_state: dict[str, bool],
+    ) -> Iterator[bytes]:
+        # One block of look-ahead: the record is complete before the last block goes out,
+        # so a test that got the whole response always finds its request in the log.
+        iterator = iter(result)
+        try:
+            try:
+                pending = next(iterator)
+            except StopIteration:
+                finish()
+                return
+            while True:
+                try:
+                    following = next(iterator)
+                except StopIteration:
+                    record.bytes_out += len(pending)
+                    finish()
+                    throttle.passed(len(pending))
+                    yield pending
+                    return
+                record.bytes_out += len(pending)
+                throttle.passed(len(pending))
+                yield pending
+                pending = following
+        except BaseException:
+            finish()
+            if cut_state["cut"]:
+                raise ConnectionResetError(
+                    errno.ECONNRESET, "connection cut by fault injector"
+                ) from None
+            raise
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+            finish()
+
+
+def _fault_response(start: StartResponse, path: str, decision: Any) -> list[bytes]:
+    status = int(decision.status)
+    headers = list(decision.headers)
+    if path.startswith("/remote.php/"):
+        body = sabre_error_body(status, f"Injected fault: HTTP {status}")
+        return respond(
+            start, status, body, content_type="application/xml; charset=utf-8", headers=headers
+        )
+    return respond(start, status, b"", headers=headers)
+
+
+def _drop_connection(conn: Any) -> None:
+    """Reset the TCP connection under the running request."""
+    sock = getattr(conn, "socket", None)
+    if sock is None:
+        return
+    try:
+        # Linger 0: the kernel sends RST, so the client sees the connection die at once.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
