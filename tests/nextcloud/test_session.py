@@ -1,0 +1,98 @@
+"""Status -> error mapping in one place, checked through the development server's fault injector."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from tellakit.errors import (
+    AuthenticationFailed,
+    ConnectionLost,
+    QuotaExceeded,
+    RateLimited,
+    ResourceLocked,
+    RetryableError,
+    ServerUnavailable,
+    UnexpectedResponse,
+)
+from tellakit.nextcloud import NextcloudClient
+from tellakit.nextcloud.session import NextcloudSession, retry_after_seconds, user_agent
+
+from .conftest import PASSWORD, assert_no_secret
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def test_retry_after_accepts_seconds_and_http_dates() -> None:
+    now = datetime(2026, 11, 28, 16, 0, tzinfo=timezone.utc)
+    assert retry_after_seconds("7") == 7.0
+    assert retry_after_seconds("Sat, 28 Nov 2026 16:00:30 GMT", now=now) == 30.0
+    assert retry_after_seconds("Sat, 28 Nov 2026 15:00:00 GMT", now=now) == 0.0
+    assert retry_after_seconds("soon") is None
+    assert retry_after_seconds(None) is None
+    assert now + timedelta(seconds=1) > now
+
+
+def test_session_sets_user_agent_and_hides_password() -> None:
+    session = NextcloudSession("alice", PASSWORD)
+    assert session.headers["User-Agent"] == user_agent()
+    assert user_agent().startswith("tellakit/")
+    assert session.verify is True
+    assert_no_secret(repr(session))
+    assert_no_secret(repr(session.auth))
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [
+        (500, ServerUnavailable),
+        (502, ServerUnavailable),
+        (503, ServerUnavailable),
+        (507, QuotaExceeded),
+        (401, AuthenticationFailed),
+        (423, ResourceLocked),
+        (418, UnexpectedResponse),
+    ],
+)
+@pytest.mark.parametrize("method", ["PUT", "MKCOL", "PROPFIND"])
+def test_status_maps_to_error(
+    devserver: Any, client: NextcloudClient, status: int, error: type, method: str
+) -> None:
+    client.mkcol("base")
+    devserver.faults.respond(status, method=method)
+    with pytest.raises(error) as info:
+        if method == "PUT":
+            client.put("base/f.txt", io.BytesIO(b"abc"), 3)
+        elif method == "MKCOL":
+            client.mkcol("base/new")
+        else:
+            client.propfind("base")
+    exc = info.value
+    assert exc.status == status and exc.method == method
+    assert exc.path and exc.path.startswith("/remote.php/dav/files/alice/base")
+    assert method in str(exc)
+    assert_no_secret(str(exc))
+    assert isinstance(exc, RetryableError) == (status in (500, 502, 503, 423))
+
+
+def test_429_carries_retry_after(devserver: Any, client: NextcloudClient) -> None:
+    devserver.faults.respond(429, method="PROPFIND", headers={"Retry-After": "7"})
+    with pytest.raises(RateLimited) as info:
+        client.propfind("")
+    assert info.value.retry_after == 7.0
+    assert isinstance(info.value, RetryableError)
+
+
+def test_connection_cut_mid_body_is_connection_lost(
+    devserver: Any, client: NextcloudClient
+) -> None:
+    devserver.faults.cut_after(100_000, method="PUT")
+    size = 2 * 1024 * 1024
+    with pytest.raises(ConnectionLost) as info:
+        client.put("cut.bin", io.BytesIO(bytes(size)), size)
+    assert info.value.method == "PUT"
+    assert_no_secret(str(info.value))
+    assert client.stat("cut.bin") is None
