@@ -197,12 +197,13 @@ class Vault:
 
         Anyone holding that file can read every blob: keep it offline. Refuses to overwrite.
         """
+        identity = self._id()
         target = Path(dest)
         if target.is_dir():
             target = target / "tellakit-identity.txt"
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as f:
-            f.write(keys.identity_text(self._id()))
+            f.write(keys.identity_text(identity))
         return target
 
     # --- files --------------------------------------------------------------------------------

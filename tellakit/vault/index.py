@@ -125,7 +125,7 @@ def _ts(value: datetime | None) -> str | None:
         return None
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).isoformat()
+    return value.astimezone(timezone.utc).isoformat(timespec="microseconds")
 
 
 def _dt(value: str | None) -> datetime | None:

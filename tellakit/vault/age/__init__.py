@@ -182,7 +182,7 @@ class AgeReader(io.RawIOBase):
             index, within = divmod(self._pos, CHUNK)
             chunk = self._chunk(index)
             n = min(len(view) - done, len(chunk) - within)
-            view[done : done + n] = chunk[within : within + n]
+            view[done : done + n] = memoryview(chunk)[within : within + n]
             done += n
             self._pos += n
         return done
