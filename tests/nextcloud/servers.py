@@ -56,6 +56,58 @@ def plain_html_server(tls_dir: Path | None = None) -> Iterator[str]:
         httpd.server_close()
 
 
+_FORBIDDEN_BODY = (
+    b'<?xml version="1.0" encoding="utf-8"?>\n'
+    b'<d:error xmlns:d="DAV:" xmlns:s="http://sabredav.org/ns" '
+    b'xmlns:o="http://owncloud.org/ns">'
+    b"<s:exception>OCA\\DAV\\Connector\\Sabre\\Exception\\PasswordLoginForbidden"
+    b"</s:exception><s:message></s:message>"
+    b'<o:hint xmlns:o="o:">password login forbidden</o:hint></d:error>'
+)
+
+
+class _TwoFactor(http.server.BaseHTTPRequestHandler):
+    """What Nextcloud answers a 2FA account's main password: plain OCS 401, DAV with a hint.
+
+    (lib/private/User/Session.php logClientIn throws PasswordLoginForbiddenException; OCS
+    swallows it in tryBasicAuthLogin, apps/dav Auth.php turns it into PasswordLoginForbidden.)
+    """
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        if self.path.startswith("/remote.php/dav"):
+            body, ctype = _FORBIDDEN_BODY, "application/xml; charset=utf-8"
+        else:
+            body = b'{"ocs":{"meta":{"status":"failure","statuscode":997,"message":""},"data":[]}}'
+            ctype = "application/json"
+        self.send_response(401)
+        self.send_header("WWW-Authenticate", 'Basic realm="Nextcloud", charset="UTF-8"')
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_PROPFIND = _answer
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def two_factor_server() -> Iterator[str]:
+    """A loopback server answering like Nextcloud does for a 2FA account's main password."""
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _TwoFactor)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
 def self_signed_cert(folder: Path) -> tuple[Path, Path]:
     """A throwaway self-signed certificate for 127.0.0.1 (generated, never stored in git)."""
     key = ec.generate_private_key(ec.SECP256R1())

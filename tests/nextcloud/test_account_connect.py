@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from tellakit.errors import ConnectionLost, InsecureURL, NotNextcloud, TLSFailure
+from tellakit.errors import ConnectionLost, InsecureURL, NotNextcloud, TLSFailure, TwoFactorRequired
 from tellakit.nextcloud import Credentials, NextcloudClient
 
-from .servers import plain_html_server, unused_port
+from .servers import plain_html_server, two_factor_server, unused_port
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -55,3 +55,15 @@ def test_http_to_remote_host_refused_before_any_network_access(
     monkeypatch.setattr(socket, "getaddrinfo", no_network)
     with pytest.raises(InsecureURL):
         _client("http://cloud.example.org")
+
+
+def test_password_login_forbidden_is_two_factor_required() -> None:
+    with (
+        two_factor_server() as url,
+        _client(url) as client,
+        pytest.raises(TwoFactorRequired) as info,
+    ):
+        client.current_user()
+    message = str(info.value)
+    assert "Login Flow" in message and "app password" in message
+    assert "s3cret-pw" not in message

@@ -38,3 +38,28 @@ def test_sanitized_names_land_inside_the_root_folder(
         assert target.read_bytes() == b"x"
         assert client.stat(f"Tella/{folder}/{name}") is not None
         client.delete(f"Tella/{folder}")
+
+
+@pytest.fixture(scope="module")
+def windows_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A development server with Nextcloud's Windows-compatible name rules switched on."""
+    from tellakit.devserver import DevServer
+
+    with DevServer(tmp_path_factory.mktemp("winsrv"), windows_compatible=True) as srv:
+        yield srv
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(name=nasty)
+def test_windows_rules_from_capabilities_are_honoured(windows_server: Any, name: str) -> None:
+    with NextcloudClient(Credentials(windows_server.url, "alice", "secret")) as client:
+        rules = client.capabilities().name_rules
+        assert "con" in rules.forbidden_basenames and ":" in rules.forbidden_characters
+        safe = sanitize_name(name, rules)
+        client.put(safe, io.BytesIO(b"w"), 1)
+        assert (windows_server.files_root("alice") / safe).read_bytes() == b"w"
+        client.delete(safe)
