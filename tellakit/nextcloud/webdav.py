@@ -14,7 +14,7 @@ from typing import Any
 import requests
 
 from tellakit.errors import UnexpectedResponse
-from tellakit.nextcloud.cancel import Cancelled, CancelToken
+from tellakit.nextcloud.cancel import Cancelled, CancelToken, is_cancelled
 from tellakit.nextcloud.models import DavEntry, PutResult
 from tellakit.nextcloud.session import (
     NextcloudSession,
@@ -56,8 +56,13 @@ def put(
     body = StreamBody(source, size, on_progress=on_progress, cancel=cancel)
     all_headers = {"Content-Type": "application/octet-stream"}
     all_headers.update(headers or {})
+    # requests would send an empty iterable with chunked transfer encoding; Nextcloud wants
+    # Content-Length, so an empty body goes as b"" ("Content-Length: 0").
+    data: StreamBody | bytes = body if size > 0 else b""
+    if size == 0 and is_cancelled(cancel):
+        raise Cancelled()
     try:
-        resp = session.request("PUT", url, data=body, headers=all_headers, allow_redirects=False)
+        resp = session.request("PUT", url, data=data, headers=all_headers, allow_redirects=False)
     except Cancelled:
         raise
     except requests.RequestException as exc:

@@ -108,6 +108,36 @@ def two_factor_server() -> Iterator[str]:
         httpd.server_close()
 
 
+@contextmanager
+def capture_server() -> Iterator[tuple[str, list[dict[str, str]]]]:
+    """A loopback server answering 201 to anything; yields (URL, list of request headers)."""
+    seen: list[dict[str, str]] = []
+
+    class Capture(http.server.BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            seen.append({k.lower(): v for k, v in self.headers.items()})
+            length = int(self.headers.get("Content-Length") or 0)
+            if length:
+                self.rfile.read(length)
+            self.send_response(201)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_PUT = _answer
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Capture)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}", seen
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
 def self_signed_cert(folder: Path) -> tuple[Path, Path]:
     """A throwaway self-signed certificate for 127.0.0.1 (generated, never stored in git)."""
     key = ec.generate_private_key(ec.SECP256R1())

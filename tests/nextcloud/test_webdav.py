@@ -12,7 +12,10 @@ from typing import Any
 import pytest
 
 from tellakit.errors import NameRejected, UnexpectedResponse
-from tellakit.nextcloud import Cancelled, NextcloudClient
+from tellakit.nextcloud import Cancelled, NextcloudClient, webdav
+from tellakit.nextcloud.session import NextcloudSession
+
+from .servers import capture_server
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -150,3 +153,15 @@ def test_cancel_mid_body_stops_the_upload(devserver: Any, client: NextcloudClien
         time.sleep(0.05)
     assert records, list(devserver.log)
     assert records[-1].bytes_in < size
+
+
+@pytest.mark.parametrize("size", [0, 1, 300_000])
+def test_put_sends_content_length_never_chunked_encoding(size: int) -> None:
+    with capture_server() as (url, seen):
+        session = NextcloudSession("alice", "pw")
+        webdav.put(session, f"{url}/f", io.BytesIO(bytes(size)), size)
+        session.close()
+    headers = seen[-1]
+    assert headers["content-length"] == str(size)
+    assert "transfer-encoding" not in headers
+    assert headers["user-agent"].startswith("tellakit/")
