@@ -1,0 +1,184 @@
+"""Add the Nextcloud server: URL, login, password and folder name, or Login Flow v2.
+
+Every check (is it Nextcloud, may we log in, may the folder be created) happens in
+``tellakit.engine.connect``; the form shows ``str(error)`` of what it raises.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as w
+
+from tellakit.engine import connect, finish_login, start_login
+from tellakit.ui.common import Message
+from tellakit.ui.defaults import ServerPrefill
+from tellakit.ui.fmt import esc
+from tellakit.ui.screen import Screen
+from tellakit.ui.tasks import Task
+
+if TYPE_CHECKING:
+    from tellakit.ui.app import App
+    from tellakit.vault import ConnectionSettings
+
+
+class ConnectionForm(Screen):
+    """Settings › Servers › + › Nextcloud."""
+
+    title = "Add Nextcloud server"
+
+    def __init__(self, app: App, prefill: ServerPrefill) -> None:
+        self._prefill = prefill
+        self._task: Task[Any] | None = None
+        self._cancel_flow = threading.Event()
+        wide = w.Layout(width="32em")
+        style = {"description_width": "9em"}
+        self.url = w.Text(
+            value=prefill.url,
+            description="Server URL",
+            placeholder="https://cloud.example.org",
+            layout=wide,
+            style=style,
+        )
+        self.login = w.Text(
+            value=prefill.login,
+            description="Login",
+            placeholder="user name",
+            layout=wide,
+            style=style,
+        )
+        # The known password stays in Python (see defaults.py); the field only says it is known.
+        self.password = w.Password(
+            description="Password",
+            placeholder="(known from tellakit lab)" if prefill.password else "password",
+            layout=wide,
+            style=style,
+        )
+        self.folder = w.Text(
+            value=prefill.root_folder, description="Folder name", layout=wide, style=style
+        )
+        self.allow_http = w.Checkbox(
+            value=False,
+            description="Allow plain http to a remote host (unencrypted, not advised)",
+            indent=False,
+        )
+        self.connect_button = w.Button(description="Connect", button_style="primary", icon="plug")
+        self.login_flow_button = w.Button(
+            description="Log in with Nextcloud",
+            icon="external-link",
+            layout=w.Layout(width="auto"),
+        )
+        self.cancel_button = w.Button(description="Cancel")
+        self.login_link = w.HTML()
+        self.message = Message()
+        for widget, css in (
+            (self.url, "tk-server-url"),
+            (self.login, "tk-server-login"),
+            (self.password, "tk-server-password"),
+            (self.folder, "tk-server-folder"),
+            (self.connect_button, "tk-connect"),
+            (self.login_flow_button, "tk-login-flow"),
+            (self.cancel_button, "tk-cancel"),
+            (self.login_link, "tk-login-link"),
+        ):
+            widget.add_class(css)
+        super().__init__(
+            app,
+            [
+                w.HTML(
+                    "<h3>Add a Nextcloud server</h3><p>Reports are saved in a folder of "
+                    "this name on the server, one sub-folder per report.</p>"
+                ),
+                self.url,
+                self.login,
+                self.password,
+                self.folder,
+                self.allow_http,
+                w.HBox([self.connect_button, self.login_flow_button, self.cancel_button]),
+                self.login_link,
+                self.message,
+            ],
+        )
+        self.connect_button.on_click(self._on_connect_button_click)
+        self.login_flow_button.on_click(self._on_login_flow_button_click)
+        self.cancel_button.on_click(self._on_cancel_button_click)
+
+    # --- state shown while a check runs ---------------------------------------------------
+
+    @property
+    def busy(self) -> bool:
+        """True while a connection check or a Login Flow is running."""
+        return self._task is not None and self._task.running
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the running check or Login Flow has finished (notebooks, tests)."""
+        return self._task is None or self._task.wait(timeout)
+
+    def _set_busy(self, busy: bool) -> None:
+        self.connect_button.disabled = busy
+        self.login_flow_button.disabled = busy
+
+    def _done(self, settings: ConnectionSettings) -> None:
+        self._set_busy(False)
+        self.login_link.value = ""
+        self.message.show(f"Connected to {settings.server_url} as {settings.user_id}.", "success")
+        self._app.connected()
+
+    def _failed(self, error: BaseException) -> None:
+        self._set_busy(False)
+        self.login_link.value = ""
+        if self._cancel_flow.is_set():
+            self.message.show("Login cancelled.")
+            return
+        self.message.error(error)
+
+    # --- handlers -----------------------------------------------------------------------
+
+    def _on_connect_button_click(self, _: w.Button) -> None:
+        url, login = self.url.value.strip(), self.login.value.strip()
+        password = self.password.value or self._prefill.password_for(url, login) or ""
+        self.password.value = ""  # never keep a password in widget state
+        folder, allow_http = self.folder.value, self.allow_http.value
+        vault = self._app.vault
+        self.message.show(f"Checking {url}…")
+        self._set_busy(True)
+        self._task = Task(
+            lambda: connect(vault, url, login, password, folder, allow_insecure_http=allow_http),
+            on_done=self._done,
+            on_error=self._failed,
+            name="tellakit-connect",
+        )
+
+    def _on_login_flow_button_click(self, _: w.Button) -> None:
+        url, folder, allow_http = self.url.value.strip(), self.folder.value, self.allow_http.value
+        vault = self._app.vault
+        self._cancel_flow = cancel = threading.Event()
+        self.message.show(f"Asking {url} for a login page…")
+        self._set_busy(True)
+
+        def flow() -> ConnectionSettings:
+            started = start_login(url, allow_insecure_http=allow_http)
+            self.login_link.value = (
+                f'<p>Open <a href="{esc(started.login_url)}" target="_blank" '
+                f'rel="noopener noreferrer">{esc(started.login_url)}</a> in your browser, '
+                "log in and grant access. This form finishes by itself.</p>"
+            )
+            self.login_url = started.login_url
+            self.message.show("Waiting for you to grant access in the browser…")
+            return finish_login(vault, started, folder, cancel=cancel)
+
+        self._task = Task(flow, on_done=self._done, on_error=self._failed, name="tellakit-login")
+
+    def _on_cancel_button_click(self, _: w.Button) -> None:
+        if self.busy:
+            self._cancel_flow.set()
+            return
+        self._app.show_home()
+
+    def dispose(self) -> None:
+        """Stop a waiting Login Flow when the form goes away."""
+        self._cancel_flow.set()
+        super().dispose()
+
+    login_url: str = ""

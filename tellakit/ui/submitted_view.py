@@ -1,0 +1,92 @@
+"""A submitted report, read only: where each file is on the server and its verified checksum."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import ipywidgets as w
+
+from tellakit.reports import Report
+from tellakit.ui.common import Confirm, Message
+from tellakit.ui.fmt import esc, human_date, human_size
+from tellakit.ui.screen import Screen
+
+if TYPE_CHECKING:
+    from tellakit.ui.app import App
+
+
+def files_table(report: Report) -> str:
+    """HTML table: name, size, server path, checksum and when it was verified."""
+    rows = []
+    for a in sorted(report.attachments, key=lambda a: a.position):
+        check = esc(a.checksum) if a.checksum else f"SHA256:{esc(a.sha256)} (size checked)"
+        verified = f"✓ {esc(human_date(a.verified_at))}" if a.verified_at else esc(a.state.value)
+        rows.append(
+            f"<tr><td>{esc(a.name)}</td><td>{esc(human_size(a.size))}</td>"
+            f"<td><code>{esc(a.remote_path or '')}</code></td>"
+            f"<td><code style='overflow-wrap:anywhere'>{check}</code></td><td>{verified}</td></tr>"
+        )
+    head = (
+        "<tr><th>File</th><th>Size</th><th>On the server</th><th>Checksum</th>"
+        "<th>Verified</th></tr>"
+    )
+    return (
+        f"<table class='tk-submitted-files' style='border-collapse:collapse' border='1' "
+        f"cellpadding='4'>{head}{''.join(rows)}</table>"
+    )
+
+
+class SubmittedView(Screen):
+    """Submitted tab › a report."""
+
+    title = "Submitted report"
+
+    def __init__(self, app: App, report: Report) -> None:
+        self.report = report
+        self.back_button = w.Button(description="Back", icon="arrow-left")
+        self.back_button.add_class("tk-back")
+        self.delete_button = w.Button(
+            description="Delete from this computer",
+            icon="trash",
+            button_style="danger",
+            layout=w.Layout(width="auto"),
+        )
+        self.delete_button.add_class("tk-delete")
+        self.confirm = Confirm(yes="Delete")
+        self.message = Message()
+        info = (
+            f"<p>Submitted {esc(human_date(report.submitted_at))} to "
+            f"<code>{esc(report.remote_folder or '')}</code></p>"
+            f"<p style='white-space:pre-wrap'>{esc(report.description)}</p>"
+        )
+        super().__init__(
+            app,
+            [
+                w.HBox(
+                    [
+                        self.back_button,
+                        w.HTML(f"<h3 style='margin:0 1em'>{esc(report.title)}</h3>"),
+                    ],
+                    layout=w.Layout(align_items="center"),
+                ),
+                w.HTML(info),
+                w.HTML(files_table(report)),
+                self.delete_button,
+                self.confirm,
+                self.message,
+            ],
+        )
+        self.add_class("tk-submitted-view")
+        self.back_button.on_click(lambda _: app.show_reports("Submitted"))
+        self.delete_button.on_click(self._on_delete_button_click)
+
+    def _on_delete_button_click(self, _: w.Button) -> None:
+        self.confirm.ask(
+            f"Delete “{self.report.title}” from this computer? The copy on the Nextcloud server "
+            "stays.",
+            self._delete,
+        )
+
+    def _delete(self) -> None:
+        self._app.submitter.delete(self.report.id)
+        self._app.show_reports("Submitted")

@@ -1,0 +1,260 @@
+"""The upload summary: a bar per file and for the report, Pause / Resume, Delete.
+
+The view follows the engine: it subscribes to progress events and reads a snapshot when it
+opens, so closing and reopening it shows the live state; the upload itself runs in the
+engine's worker threads and does not care whether a view is open.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING
+
+import ipywidgets as w
+
+from tellakit.engine import FileProgress, ProgressEvent, ReportProgress
+from tellakit.errors import TellakitError
+from tellakit.reports import Status
+from tellakit.ui.bridge import Throttle
+from tellakit.ui.common import Confirm, Message
+from tellakit.ui.fmt import esc, human_size, human_speed, percent
+from tellakit.ui.screen import Screen
+
+if TYPE_CHECKING:
+    from tellakit.ui.app import App
+
+_STATE_TEXT = {
+    "queued": "In the outbox (submit later)",
+    "uploading": "Uploading…",
+    "paused": "Paused",
+    "interrupted": "Interrupted",
+    "submitted": "Submitted",
+}
+
+
+def progress_text(sent: int, total: int, speed: float) -> str:
+    """``'3.1 MB of 10.0 MB · 31% · 1.2 MB/s'``."""
+    parts = [
+        f"{human_size(min(sent, total))} of {human_size(total)}",
+        f"{percent(sent, total):.0f}%",
+    ]
+    if speed > 0:
+        parts.append(human_speed(speed))
+    return " · ".join(parts)
+
+
+class ProgressRow(w.HBox):
+    """Name, bar (0-100) and "bytes of total · % · speed" for one file or the whole report."""
+
+    def __init__(self, name: str, total: int, *, css: str) -> None:
+        self.total = total
+        self.bar = w.FloatProgress(value=0.0, min=0.0, max=100.0, layout=w.Layout(width="18em"))
+        self.bar.add_class(css)
+        self.detail = w.HTML()
+        self.state = ""
+        super().__init__(
+            [
+                w.HTML(
+                    f"<span style='overflow-wrap:anywhere'>{esc(name)}</span>",
+                    layout=w.Layout(width="16em"),
+                ),
+                self.bar,
+                self.detail,
+            ],
+            layout=w.Layout(align_items="center"),
+        )
+        self.add_class("tk-progress-row")
+
+    def update(self, sent: int, speed: float = 0.0, state: str = "") -> None:
+        """Show ``sent`` bytes of the total (and the file's state when it has one)."""
+        done = state in ("uploaded", "verified")
+        value = 100.0 if done else percent(sent, self.total)
+        self.bar.value = value
+        self.bar.bar_style = (
+            "success" if value >= 100.0 else ("danger" if state == "failed" else "")
+        )
+        self.state = state
+        text = progress_text(self.total if done else sent, self.total, speed)
+        if state == "verified":
+            text += " · verified ✓"
+        self.detail.value = f"<small>{esc(text)}</small>"
+
+
+class UploadView(Screen):
+    """The report's submission screen (Tella's summary with a progress bar per file)."""
+
+    title = "Upload"
+
+    def __init__(self, app: App, report_id: str) -> None:
+        self.report_id = report_id
+        self._throttle = Throttle(app.update_rate)
+        submitter = app.submitter
+        # Subscribe first, then read the snapshot: nothing that happens in between is lost.
+        self._unsubscribe = submitter.subscribe(self._on_engine_event)
+        snapshot = submitter.snapshot(report_id)
+        report = app.vault.get_report(report_id)
+        self.status = w.HTML()
+        self.status.add_class("tk-upload-status")
+        self.total_row = ProgressRow("Report", snapshot.total, css="tk-total-bar")
+        self.file_rows = {
+            f.attachment_id: ProgressRow(f.name, f.total, css="tk-file-bar") for f in snapshot.files
+        }
+        self.pause_button = w.Button(description="Pause", icon="pause")
+        self.resume_button = w.Button(description="Resume", icon="play", button_style="success")
+        self.delete_button = w.Button(description="Delete", icon="trash", button_style="danger")
+        self.view_button = w.Button(description="View submitted report", icon="check")
+        self.back_button = w.Button(description="Back", icon="arrow-left")
+        for widget, css in (
+            (self.pause_button, "tk-pause"),
+            (self.resume_button, "tk-resume"),
+            (self.delete_button, "tk-delete"),
+            (self.view_button, "tk-view"),
+            (self.back_button, "tk-back"),
+        ):
+            widget.add_class(css)
+        self.message = Message()
+        self.confirm = Confirm(yes="Delete report")
+        description = (
+            f"<p style='white-space:pre-wrap'>{esc(report.description)}</p>"
+            if report.description
+            else ""
+        )
+        super().__init__(
+            app,
+            [
+                w.HBox(
+                    [
+                        self.back_button,
+                        w.HTML(f"<h3 style='margin:0 1em'>{esc(report.title)}</h3>"),
+                    ],
+                    layout=w.Layout(align_items="center"),
+                ),
+                w.HTML(description),
+                self.status,
+                self.total_row,
+                w.HTML("<b>Files</b>"),
+                *self.file_rows.values(),
+                w.HBox(
+                    [self.pause_button, self.resume_button, self.delete_button, self.view_button]
+                ),
+                self.confirm,
+                self.message,
+            ],
+        )
+        self.add_class("tk-upload-view")
+        self.pause_button.on_click(self._on_pause_button_click)
+        self.resume_button.on_click(self._on_resume_button_click)
+        self.delete_button.on_click(self._on_delete_button_click)
+        self.view_button.on_click(self._on_view_button_click)
+        self.back_button.on_click(self._on_back_button_click)
+        self.apply_snapshot(snapshot)
+
+    # --- rendering -----------------------------------------------------------------------------
+
+    def apply_snapshot(self, snapshot: ReportProgress) -> None:
+        """Show the engine's view of the report (on open, and after each state change)."""
+        for f in snapshot.files:
+            row = self.file_rows.get(f.attachment_id)
+            if row is not None:
+                row.update(f.bytes_sent, 0.0, f.state)
+                self._file_error(f)
+        self.total_row.update(snapshot.bytes_sent, snapshot.speed_bps)
+        self.render_state(snapshot.state, snapshot.reason)
+
+    def _file_error(self, f: FileProgress) -> None:
+        if f.error and f.state == "failed":
+            row = self.file_rows[f.attachment_id]
+            row.detail.value += f"<br><small style='color:#b3261e'>{esc(f.error)}</small>"
+
+    @property
+    def state(self) -> str:
+        """The report state shown now."""
+        return self._state
+
+    def render_state(self, state: str, reason: str | None) -> None:
+        """Status line and which buttons make sense in ``state``."""
+        self._state = state
+        text = _STATE_TEXT.get(state, state)
+        if reason and state in ("interrupted", "paused"):
+            text = f"{text}: {reason}"
+        if state == "submitted":
+            text = "Submitted ✓ every file is on the server and verified."
+        self.status.value = f'<b class="tk-state-{esc(state)}">{esc(text)}</b>'
+        active = state == Status.UPLOADING.value
+        self.pause_button.layout.display = "" if active else "none"
+        self.resume_button.layout.display = (
+            "" if state in ("queued", "paused", "interrupted") else "none"
+        )
+        self.resume_button.description = "Submit" if state == "queued" else "Resume"
+        self.view_button.layout.display = "" if state == "submitted" else "none"
+        self.delete_button.layout.display = "none" if state == "submitted" else ""
+
+    # --- engine events (worker threads) -------------------------------------------------------
+
+    def _on_engine_event(self, event: ProgressEvent) -> None:
+        if event.report_id != self.report_id:
+            return
+        post = self._throttle.post
+        row = self.file_rows.get(event.attachment_id or "")
+        if row is not None:
+            post(
+                ("file", event.attachment_id),
+                lambda: row.update(event.bytes_sent, event.speed_bps, event.file_state or ""),
+            )
+        if event.report_total:
+            post("total", lambda: self.total_row.update(event.report_bytes_sent, event.speed_bps))
+        if event.state != self._state or event.attachment_id is None:
+            post("state", self._refresh)
+
+    def _refresh(self) -> None:
+        with contextlib.suppress(TellakitError):  # the report was deleted meanwhile
+            self.apply_snapshot(self._app.submitter.snapshot(self.report_id))
+
+    def flush(self) -> None:
+        """Apply pending progress now (tests; the throttle does it within 0.1 s anyway)."""
+        self._throttle.flush()
+
+    # --- buttons -----------------------------------------------------------------------------
+
+    def _on_pause_button_click(self, _: w.Button) -> None:
+        try:
+            self._app.submitter.pause(self.report_id)
+        except TellakitError as exc:
+            self.message.error(exc)
+        self._refresh()
+
+    def _on_resume_button_click(self, _: w.Button) -> None:
+        try:
+            self._app.submitter.resume(self.report_id)
+        except TellakitError as exc:
+            self.message.error(exc)
+        self._refresh()
+
+    def _on_delete_button_click(self, _: w.Button) -> None:
+        self.confirm.ask(
+            "Delete this report? Its upload stops and it is deleted from this computer. Files "
+            "already on the Nextcloud server, complete or partial, stay there.",
+            self._delete,
+        )
+
+    def _delete(self) -> None:
+        try:
+            self._app.submitter.delete(self.report_id)
+        except TellakitError as exc:
+            self.message.error(exc)
+            return
+        self._app.show_reports("Outbox")
+
+    def _on_view_button_click(self, _: w.Button) -> None:
+        self._app.open_report(self.report_id)
+
+    def _on_back_button_click(self, _: w.Button) -> None:
+        self._app.show_reports("Submitted" if self._state == "submitted" else "Outbox")
+
+    def dispose(self) -> None:
+        """Stop following the engine; the upload goes on."""
+        self._unsubscribe()
+        self._throttle.close()
+        super().dispose()
+
+    _state = ""
