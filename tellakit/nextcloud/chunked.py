@@ -10,9 +10,10 @@ Protocol (reference/nextcloud-protocol.md §2):
 - Chunks are named ``00001`` .. ``10000`` (numeric for v2, zero-padded so v1's natural-order
   assembly agrees).
 - ``finish()`` MOVEs ``.file`` onto the destination with ``OC-Total-Length`` and ``X-OC-MTime``.
-- A folder the server has dropped (its cleanup job runs after 24 h of inactivity) answers 404,
-  and a v2 upload whose metadata expired answers 412; both raise ``UploadExpired`` so the
-  caller restarts that file with a new transfer id.
+- A folder the server has dropped (its cleanup job runs after 24 h of inactivity) answers 404
+  (409 for a chunk PUT), and a v2 upload whose metadata expired answers 412; all raise
+  ``UploadExpired`` so the caller restarts that file with a new transfer id.
+- v2 servers refuse chunks under 5 MiB except the last (object-store multipart rule).
 """
 
 from __future__ import annotations
@@ -156,7 +157,8 @@ class ChunkedUpload:
                 cancel=cancel,
             )
         except ServerError as exc:
-            if exc.status in (404, 412) and not self._folder_exists():
+            # A PUT into a vanished folder answers 409 (Sabre: parent missing) or 404.
+            if exc.status in (404, 409, 412) and not self._folder_exists():
                 raise self._expired("PUT") from None
             if exc.status == 412 and self.protocol == 2:
                 # v2 metadata gone from the server's cache: this upload cannot be finished.

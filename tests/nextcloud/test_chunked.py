@@ -24,7 +24,7 @@ from tellakit.nextcloud.chunked import chunk_name
 
 pytestmark = pytest.mark.timeout(90)
 
-CHUNK = 1024 * 1024
+CHUNK = 5 * 1024 * 1024  # v2's minimum for every chunk but the last
 
 
 def _send(upload: ChunkedUpload, data: bytes, numbers: range | list[int]) -> None:
@@ -43,20 +43,15 @@ def test_chunk_names_are_zero_padded_and_bounded() -> None:
 
 def test_v2_upload_assembles_the_file(devserver: Any, client: NextcloudClient) -> None:
     client.mkcol("Tella")
-    data = os.urandom(3 * CHUNK + 123)
+    data = os.urandom(2 * CHUNK + 123)
     upload = ChunkedUpload(
         client, "Tella/big.bin", len(data), new_transfer_id(), chunk_size=CHUNK, mtime=1.7e9
     )
     assert upload.start() is True
     assert upload.protocol == 2
-    assert upload.chunk_count == 4
-    _send(upload, data, range(1, 5))
-    assert upload.received_chunks() == [
-        ("00001", CHUNK),
-        ("00002", CHUNK),
-        ("00003", CHUNK),
-        ("00004", 123),
-    ]
+    assert upload.chunk_count == 3
+    _send(upload, data, range(1, 4))
+    assert upload.received_chunks() == [("00001", CHUNK), ("00002", CHUNK), ("00003", 123)]
     result = upload.finish()
     assert result.status in (201, 204)
     assert result.etag and result.file_id
@@ -88,7 +83,7 @@ def test_v1_fallback_when_mkcol_with_destination_is_refused(
 def test_resume_in_a_new_object_lists_received_chunks(
     devserver: Any, client: NextcloudClient
 ) -> None:
-    data = os.urandom(4 * CHUNK)
+    data = os.urandom(3 * CHUNK + 1)
     tid = new_transfer_id()
     first = ChunkedUpload(client, "resumed.bin", len(data), tid, chunk_size=CHUNK)
     first.start()
@@ -100,7 +95,7 @@ def test_resume_in_a_new_object_lists_received_chunks(
         have = again.received_chunks()
         assert have == [("00001", CHUNK), ("00002", CHUNK)]
         devserver.log.clear()
-        _send(again, data, [3, 4])
+        _send(again, data, [3, 4])  # chunk 4 holds the last byte
         again.finish()
         chunk_puts = [r for r in devserver.log if r.method == "PUT"]
         assert len(chunk_puts) == 2  # nothing re-sent
@@ -139,21 +134,22 @@ def test_abort_deletes_the_upload_folder(client: NextcloudClient) -> None:
 
 
 def test_cancel_mid_chunk(devserver: Any, client: NextcloudClient) -> None:
-    size = 6 * CHUNK
+    size = CHUNK
     upload = ChunkedUpload(client, "c.bin", size, new_transfer_id(), chunk_size=size)
     upload.start()
-    devserver.faults.bandwidth(512 * 1024)
+    devserver.faults.bandwidth(512 * 1024)  # the chunk would take ~10 s
     cancel = threading.Event()
+    mib = 1024 * 1024
 
     def on_progress(n: int) -> None:
-        if n >= CHUNK:
+        if n >= mib:
             cancel.set()
 
     with pytest.raises(Cancelled) as info:
         upload.upload_chunk(1, io.BytesIO(bytes(size)), size, on_progress, cancel)
     devserver.faults.clear()
-    assert CHUNK <= info.value.bytes_sent < size
-    # the partial chunk is not kept as complete
+    assert mib <= info.value.bytes_sent < size
+    # the partial chunk is not kept as a complete one
     assert all(s == size for _, s in upload.received_chunks())
 
 
