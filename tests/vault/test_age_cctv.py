@@ -60,7 +60,7 @@ def test_cctv_vector(name: str) -> None:
     fields, body = _load(name)
     reason = _skip_reason(name, fields)
     if reason:
-        pytest.skip(reason)
+        pytest.skip(f"{name}: {reason}")
     identities: list[age.Identity] = [
         age.X25519Identity.parse(i) for i in fields.get("identity", [])
     ]

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tellakit.errors import VaultCorrupted
-from tellakit.vault import Vault, age
+from tellakit.vault import Vault, age, create_vault
 from tellakit.vault.blobs import BlobReader
+
+from .conftest import FAST_WORK_FACTOR, PASSPHRASE
 
 CHUNK = age.CHUNK
 ENC = age.ENC_CHUNK
@@ -185,3 +190,34 @@ def test_full_read_checks_the_recorded_sha256(vault: Vault) -> None:
         cur.execute("UPDATE files SET sha256 = ? WHERE id = ?", ("0" * 64, f.id))
     with pytest.raises(VaultCorrupted, match="SHA-256"):
         _read_all(vault.open_file(f.id))
+
+
+@pytest.fixture(scope="module")
+def shared_vault(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Vault]:
+    v = create_vault(
+        tmp_path_factory.mktemp("hyp") / "vault", PASSPHRASE, work_factor=FAST_WORK_FACTOR
+    )
+    yield v
+    v.close()
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    size=st.one_of(
+        st.integers(0, 3).map(lambda k: k * CHUNK),
+        st.tuples(st.integers(0, 3), st.integers(-3, 3)).map(lambda t: max(0, t[0] * CHUNK + t[1])),
+        st.integers(0, 3 * CHUNK + 100),
+    ),
+    offset=st.integers(0, 3 * CHUNK + 100),
+)
+def test_vault_round_trip_and_seek_for_sizes_around_chunk_boundaries(
+    shared_vault: Vault, size: int, offset: int
+) -> None:
+    data = _data(size, b"hyp")
+    f = shared_vault.import_bytes(data, "h.bin")
+    assert (f.size, f.sha256) == (size, hashlib.sha256(data).hexdigest())
+    with shared_vault.open_file(f.id) as reader:
+        assert reader.read() == data
+        reader.seek(offset)
+        assert reader.read(CHUNK + 1) == data[offset : offset + CHUNK + 1]
+    shared_vault.delete_file(f.id)
