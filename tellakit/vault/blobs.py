@@ -232,7 +232,7 @@ class BlobReader(io.RawIOBase):
 
     def readall(self) -> bytes:
         """Read to the end in 1 MiB steps (the default would use 8 KiB reads)."""
-        parts = []
+        parts: list[bytes] = []
         while True:
             data = self.read(READ_SIZE)
             if not data:
