@@ -6,6 +6,7 @@ path. They are checked in the order added; the first rule that fires wins.
 
 from __future__ import annotations
 
+import logging
 import random
 import re
 import threading
@@ -15,7 +16,18 @@ from typing import Any
 
 
 class ConnectionCut(Exception):
-    """Raised inside the server after the connection was dropped on purpose."""
+    """Raised inside the server when the fault injector cuts a request."""
+
+
+class _HideCuts(logging.Filter):
+    """wsgidav logs a traceback for every failed PUT; a deliberate cut is not news."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, ConnectionCut)
+
+
+logging.getLogger("wsgidav.request_server").addFilter(_HideCuts())
 
 
 @dataclass

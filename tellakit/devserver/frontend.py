@@ -47,7 +47,9 @@ class Frontend:
 
         def cut() -> None:
             cut_state["cut"] = True
-            _drop_connection(environ.get("tellakit.conn"))
+            finish()  # logged before the client can notice the cut
+            # The socket is reset once the handlers below have unwound (part files gone,
+            # busy marks released), in _reset().
 
         counting = CountingInput(environ["wsgi.input"], throttle, decision.cut_after, cut)
         environ["wsgi.input"] = counting
@@ -56,7 +58,7 @@ class Frontend:
 
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             if cut_state["cut"]:
-                raise ConnectionResetError(errno.ECONNRESET, "connection cut by fault injector")
+                _reset(environ)
             record.status = int(status.split(" ", 1)[0])
             return start_response(status, headers, exc_info)
 
@@ -79,14 +81,13 @@ class Frontend:
         except BaseException:
             finish()
             if cut_state["cut"]:
-                raise ConnectionResetError(
-                    errno.ECONNRESET, "connection cut by fault injector"
-                ) from None
+                _reset(environ)
             raise
-        return self._iterate(result, record, throttle, finish, cut_state)
+        return self._iterate(environ, result, record, throttle, finish, cut_state)
 
     def _iterate(
         self,
+        environ: Environ,
         result: Iterable[bytes],
         record: RequestRecord,
         throttle: Throttle,
@@ -118,9 +119,7 @@ class Frontend:
         except BaseException:
             finish()
             if cut_state["cut"]:
-                raise ConnectionResetError(
-                    errno.ECONNRESET, "connection cut by fault injector"
-                ) from None
+                _reset(environ)
             raise
         finally:
             close = getattr(result, "close", None)
@@ -138,6 +137,12 @@ def _fault_response(start: StartResponse, path: str, decision: Any) -> list[byte
             start, status, body, content_type="application/xml; charset=utf-8", headers=headers
         )
     return respond(start, status, b"", headers=headers)
+
+
+def _reset(environ: Environ) -> None:
+    """Reset the connection of a cut request and leave the request."""
+    _drop_connection(environ.get("tellakit.conn"))
+    raise ConnectionResetError(errno.ECONNRESET, "connection cut by fault injector")
 
 
 def _drop_connection(conn: Any) -> None:

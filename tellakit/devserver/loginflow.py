@@ -44,7 +44,8 @@ _PAGE = """<!DOCTYPE html>
 <title>{title} - Nextcloud (tellakit devserver)</title>
 <style>body{{font-family:sans-serif;max-width:28em;margin:4em auto}}
 label{{display:block;margin:.6em 0}}
-input{{width:100%;padding:.4em}} button{{padding:.5em 1.2em;margin-top:1em}} .err{{color:#b00}}</style>
+input{{width:100%;padding:.4em}} button{{padding:.5em 1.2em;margin-top:1em}}
+.err{{color:#b00}}</style>
 </head><body><h1>{title}</h1>{body}</body></html>"""
 
 

@@ -37,6 +37,8 @@ class DevServer:
 
     ``users`` maps user id to password (login name = user id); add more with
     :meth:`add_user`. Without ``data_dir`` a temporary folder is used and removed on stop.
+    ``max_chunk_size`` is what capabilities advertise as files.chunked_upload.max_size
+    (a client hint, as in Nextcloud).
     """
 
     def __init__(
@@ -48,6 +50,7 @@ class DevServer:
         windows_compatible: bool = False,
         brute_force_protection: bool = False,
         login_flow_expiry_seconds: float = 1200,
+        max_chunk_size: int = 100 * 1024 * 1024,
         host: str = "127.0.0.1",
         port: int = 0,
         threads: int = 16,
@@ -66,6 +69,7 @@ class DevServer:
             chunk_expiry_seconds=chunk_expiry_seconds,
             login_flow_expiry_seconds=login_flow_expiry_seconds,
             brute_force_protection=brute_force_protection,
+            max_chunk_size=max_chunk_size,
         )
         for uid, password in ({"alice": "secret"} if users is None else users).items():
             self.add_user(uid, password)

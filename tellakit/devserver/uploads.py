@@ -1,16 +1,412 @@
-"""Chunked uploads (placeholder)."""
+"""Chunked upload below /remote.php/dav/uploads/{uid}/: v1 semantics, v2 rules when the
+MKCOL carried a Destination, assembly by streaming concatenation, idle expiry."""
 
 from __future__ import annotations
 
-from typing import Any
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+import time
+from email.utils import formatdate
+from pathlib import Path
+from urllib.parse import quote, unquote, urlparse
+from xml.sax.saxutils import escape
 
-from tellakit.devserver.context import Context
-from tellakit.devserver.responses import respond
+from tellakit.devserver.context import Context, FileBusy
+from tellakit.devserver.davfs import HASHES, wanted_hashes
+from tellakit.devserver.meta import INSTANCE_ID
+from tellakit.devserver.responses import (
+    Environ,
+    StartResponse,
+    dav_error,
+    drain,
+    invalid_path,
+    respond,
+)
+
+PREFIX = "/remote.php/dav/uploads/"
+FILES_PREFIX = "/remote.php/dav/files/"
+V2_MIN_CHUNK = 5 * 1024 * 1024
+V2_MAX_CHUNK = 5 * 1024 * 1024 * 1024
+BUFFER = 256 * 1024
+_V2_NAME = re.compile(r"^[0-9]+$")
+
+
+def natural_key(name: str) -> list[object]:
+    """Sort key of PHP's strnatcmp (numbers compared as numbers)."""
+    return [(0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"(\d+)", name) if p]
+
+
+def _http_date(ts: float) -> str:
+    return formatdate(ts, usegmt=True)
 
 
 class Uploads:
+    """Handles the uploads endpoint for one server."""
+
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
-    def handle(self, environ: Any, start_response: Any, path: str, uid: str) -> Any:
-        return respond(start_response, 404)
+    # --- housekeeping --------------------------------------------------------------------------
+    def expire(self, uid: str) -> None:
+        """Delete upload folders idle for longer than the configured time."""
+        now = time.time()
+        root = self.ctx.uploads_root(uid)
+        for folder in root.iterdir():
+            try:
+                last = max([folder.stat().st_mtime] + [c.stat().st_mtime for c in folder.iterdir()])
+            except OSError:
+                continue
+            if now - last > self.ctx.chunk_expiry_seconds:
+                shutil.rmtree(folder, ignore_errors=True)
+                self.ctx.meta.drop_upload(uid, folder.name)
+
+    def _dest(self, environ: Environ, uid: str) -> str | None:
+        raw = environ.get("HTTP_DESTINATION")
+        if raw is None:
+            return None
+        path = unquote(urlparse(raw).path)
+        prefix = FILES_PREFIX + uid
+        if path == prefix or path.startswith(prefix + "/"):
+            return path[len(prefix) :].strip("/")
+        return ""  # present, but outside the user's files
+
+    def _chunks(self, folder: Path) -> list[Path]:
+        return sorted(
+            (p for p in folder.iterdir() if p.is_file()), key=lambda p: natural_key(p.name)
+        )
+
+    # --- dispatch ------------------------------------------------------------------------------
+    def handle(
+        self, environ: Environ, start_response: StartResponse, path: str, uid: str
+    ) -> list[bytes]:
+        """Answer one request below /remote.php/dav/uploads/."""
+        method = environ.get("REQUEST_METHOD", "GET").upper()
+        owner, _, sub = path[len(PREFIX) :].partition("/")
+        if owner != uid:
+            drain(environ)
+            return dav_error(start_response, 403, f"Access to {path} is not allowed")
+        self.expire(uid)
+        parts = [p for p in sub.split("/") if p]
+        if any(p in (".", "..") or p.startswith(".tmp") for p in parts) or len(parts) > 2:
+            drain(environ)
+            return dav_error(start_response, 404, f"File with name {path} could not be located")
+        if not parts:
+            return self.home(environ, start_response, uid, method)
+        folder = self.ctx.uploads_root(uid) / parts[0]
+        if len(parts) == 1:
+            return self.folder(environ, start_response, uid, folder, method)
+        return self.chunk(environ, start_response, uid, folder, parts[1], method)
+
+    def home(
+        self, environ: Environ, start_response: StartResponse, uid: str, method: str
+    ) -> list[bytes]:
+        if method == "PROPFIND":
+            drain(environ)
+            root = self.ctx.uploads_root(uid)
+            entries = [self._entry(f"{PREFIX}{uid}/", root, is_dir=True)]
+            if environ.get("HTTP_DEPTH", "1") != "0":
+                entries += [
+                    self._entry(f"{PREFIX}{uid}/{f.name}/", f, is_dir=True)
+                    for f in sorted(root.iterdir())
+                ]
+            return _multistatus(start_response, entries)
+        drain(environ)
+        if method == "MKCOL":
+            return dav_error(start_response, 405, "The resource you tried to create already exists")
+        return dav_error(start_response, 403, "Permission denied to create file")
+
+    def folder(
+        self, environ: Environ, start_response: StartResponse, uid: str, folder: Path, method: str
+    ) -> list[bytes]:
+        """MKCOL, PROPFIND, DELETE of an upload folder."""
+        drain(environ)
+        href = f"{PREFIX}{uid}/{folder.name}/"
+        if method == "MKCOL":
+            if folder.exists():
+                return dav_error(
+                    start_response, 405, "The resource you tried to create already exists"
+                )
+            dest = self._dest(environ, uid)
+            if dest == "":
+                return dav_error(start_response, 400, "Destination outside of the user's files")
+            folder.mkdir()
+            self.ctx.meta.set_upload(uid, folder.name, dest)
+            return respond(start_response, 201)
+        if method == "PUT":  # a file directly below /uploads/{uid}/
+            return dav_error(start_response, 403, "Permission denied to create file")
+        if not folder.is_dir():
+            return dav_error(start_response, 404, f"File with name {href} could not be located")
+        if method == "PROPFIND":
+            entries = [self._entry(href, folder, is_dir=True)]
+            if environ.get("HTTP_DEPTH", "1") != "0":
+                chunks = self._chunks(folder)
+                entries += [self._entry(href + quote(c.name), c) for c in chunks]
+                total = sum(c.stat().st_size for c in chunks)
+                entries.append(self._entry(href + ".file", folder, size=total))
+            return _multistatus(start_response, entries)
+        if method == "DELETE":
+            shutil.rmtree(folder, ignore_errors=True)
+            self.ctx.meta.drop_upload(uid, folder.name)
+            return respond(start_response, 204)
+        if method in ("GET", "HEAD"):
+            return dav_error(start_response, 405, "Reading intermediate uploads is not allowed")
+        return dav_error(start_response, 403, f"{method} is not allowed here")
+
+    def chunk(
+        self,
+        environ: Environ,
+        start_response: StartResponse,
+        uid: str,
+        folder: Path,
+        name: str,
+        method: str,
+    ) -> list[bytes]:
+        """PUT, DELETE, PROPFIND of a chunk; MOVE of .file assembles."""
+        if method == "PUT":
+            return self.put_chunk(environ, start_response, uid, folder, name)
+        if method == "MOVE" and name == ".file":
+            drain(environ)
+            return self.assemble(environ, start_response, uid, folder)
+        drain(environ)
+        href = f"{PREFIX}{uid}/{folder.name}/{quote(name)}"
+        if method == "MKCOL":
+            return dav_error(start_response, 403, "Permission denied to create directory")
+        if not folder.is_dir():
+            return dav_error(start_response, 404, f"File with name {href} could not be located")
+        chunk = folder / name
+        if method == "PROPFIND" and (chunk.is_file() or name == ".file"):
+            if name == ".file":
+                total = sum(c.stat().st_size for c in self._chunks(folder))
+                return _multistatus(start_response, [self._entry(href, folder, size=total)])
+            return _multistatus(start_response, [self._entry(href, chunk)])
+        if method == "DELETE" and chunk.is_file():
+            chunk.unlink()
+            return respond(start_response, 204)
+        if method in ("GET", "HEAD"):
+            return dav_error(start_response, 405, "Reading intermediate uploads is not allowed")
+        if method in ("MOVE", "COPY"):
+            return dav_error(start_response, 403, "Only .file can be moved")
+        return dav_error(start_response, 404, f"File with name {href} could not be located")
+
+    # --- chunk PUT -----------------------------------------------------------------------------
+    def put_chunk(
+        self, environ: Environ, start_response: StartResponse, uid: str, folder: Path, name: str
+    ) -> list[bytes]:
+        if not folder.is_dir():
+            drain(environ)
+            return dav_error(
+                start_response, 409, "Files cannot be created in non-existent collections"
+            )
+        v2 = self.ctx.meta.upload_destination(uid, folder.name) is not None
+        length = environ.get("CONTENT_LENGTH")
+        expected = int(length) if length and length.isdigit() else None
+        if v2:
+            if "HTTP_DESTINATION" not in environ:
+                drain(environ)
+                return dav_error(
+                    start_response, 400, "Destination header is required for chunked upload v2"
+                )
+            if not _V2_NAME.match(name) or not 1 <= int(name) <= 10000:
+                drain(environ)
+                return dav_error(
+                    start_response, 400, "Invalid chunk name, must be numeric between 1 and 10000"
+                )
+            if expected is not None and expected > V2_MAX_CHUNK:
+                drain(environ)
+                return dav_error(start_response, 400, "Chunk is larger than 5 GiB")
+        elif name == ".file":
+            drain(environ)
+            return dav_error(start_response, 403, "Permission denied to create file")
+        free = self.ctx.free_bytes(uid)
+        total = environ.get("HTTP_OC_TOTAL_LENGTH", "")
+        if free is not None and "HTTP_DESTINATION" in environ and total.isdigit():
+            dest = self._dest(environ, uid) or ""
+            if int(total) > free:
+                drain(environ)
+                return dav_error(
+                    start_response,
+                    507,
+                    f"Insufficient space in {dest}, {total} required, {free} available",
+                )
+        target = folder / name
+        existed = target.exists()
+        try:
+            with self.ctx.writing(uid, f"\0uploads/{folder.name}/{name}"):
+                count = _stream_to(environ["wsgi.input"], target, self.ctx.tmp_dir, expected)
+        except FileBusy:
+            drain(environ)
+            return dav_error(start_response, 423, f'"{name}" is locked')
+        if expected is not None and count != expected:
+            return dav_error(
+                start_response,
+                400,
+                f"Expected filesize of {expected} bytes but read (from Nextcloud client) and "
+                f"wrote (to Nextcloud storage) {count} bytes.",
+            )
+        os.utime(folder)
+        return respond(start_response, 204 if existed else 201)
+
+    # --- assembly ------------------------------------------------------------------------------
+    def assemble(
+        self, environ: Environ, start_response: StartResponse, uid: str, folder: Path
+    ) -> list[bytes]:
+        """MOVE .file: check, concatenate the chunks into the destination, drop the folder."""
+        if not folder.is_dir():
+            return dav_error(
+                start_response, 404, f"File with name {folder.name}/.file could not be located"
+            )
+        if "HTTP_DESTINATION" not in environ:
+            return dav_error(start_response, 400, "The destination header was not supplied")
+        dest = self._dest(environ, uid)
+        if not dest:
+            return dav_error(start_response, 403, "Destination outside of the user's files")
+        reason = self.ctx.rules.check(dest.rsplit("/", 1)[-1])
+        if reason:
+            return invalid_path(start_response, reason)
+        disk = self.ctx.files_root(uid) / dest
+        existed = disk.exists()
+        if existed and environ.get("HTTP_OVERWRITE", "T").upper() == "F":
+            return dav_error(
+                start_response,
+                412,
+                "The destination node already exists, and the overwrite header is set to false",
+            )
+        if disk.is_dir():
+            return dav_error(start_response, 400, f"The given destination {dest} is a directory.")
+        if not disk.parent.is_dir():
+            return dav_error(start_response, 409, "The destination node is not found")
+        mtime_header = environ.get("HTTP_X_OC_MTIME")
+        mtime = None
+        if mtime_header is not None:
+            try:
+                mtime = int(float(mtime_header))
+            except ValueError:
+                return dav_error(
+                    start_response, 400, "X-OC-MTime header must be an integer (unix timestamp)."
+                )
+        chunks = self._chunks(folder)
+        total = sum(c.stat().st_size for c in chunks)
+        expected = environ.get("HTTP_OC_TOTAL_LENGTH")
+        if expected is not None and expected.isdigit() and int(expected) != total:
+            return dav_error(
+                start_response,
+                400,
+                f"Chunks on server do not sum up to {expected} but to {total} bytes",
+            )
+        if self.ctx.meta.upload_destination(uid, folder.name) is not None:
+            for c in chunks[:-1]:
+                if c.stat().st_size < V2_MIN_CHUNK:
+                    return dav_error(
+                        start_response,
+                        400,
+                        f"Chunk {c.name} is smaller than the minimum chunk size of 5 MiB "
+                        "(only the last chunk may be smaller)",
+                    )
+        free = self.ctx.free_bytes(uid)
+        if free is not None:
+            if existed:
+                free += disk.stat().st_size
+            if total > free:
+                return dav_error(
+                    start_response,
+                    507,
+                    f"Insufficient space in {dest}, {total} required, {free} available",
+                )
+        try:
+            with self.ctx.writing(uid, dest):
+                digests = _concatenate(chunks, disk, self.ctx.tmp_dir, wanted_hashes(environ))
+        except FileBusy:
+            return dav_error(start_response, 423, f'"{dest}" is locked')
+        headers: list[tuple[str, str]] = []
+        if mtime is not None:
+            os.utime(disk, (mtime, mtime))
+            headers.append(("X-OC-MTime", "accepted"))
+        meta = self.ctx.meta
+        meta.set_checksum(uid, dest, environ.get("HTTP_OC_CHECKSUM") or None)
+        meta.touch(uid, dest)
+        shutil.rmtree(folder, ignore_errors=True)
+        meta.drop_upload(uid, folder.name)
+        etag = meta.etag(uid, dest, disk)
+        headers += [
+            ("ETag", f'"{etag}"'),
+            ("OC-ETag", f'"{etag}"'),
+            ("OC-FileId", f"{meta.fileid(uid, dest):08d}{INSTANCE_ID}"),
+            ("X-NC-OwnerId", uid),
+            ("X-NC-Permissions", "RGDNVW"),
+        ]
+        headers += [(f"X-Hash-{HASHES[a]}", d) for a, d in digests.items()]
+        return respond(start_response, 204 if existed else 201, headers=headers)
+
+    # --- PROPFIND entries ----------------------------------------------------------------------
+    def _entry(
+        self, href: str, disk: Path, *, is_dir: bool = False, size: int | None = None
+    ) -> str:
+        st = disk.stat()
+        props = [f"<d:getlastmodified>{_http_date(st.st_mtime)}</d:getlastmodified>"]
+        etag = hashlib.md5(f"{href}:{st.st_mtime_ns}:{st.st_size}".encode(), usedforsecurity=False)
+        props.append(f'<d:getetag>"{etag.hexdigest()[:13]}"</d:getetag>')
+        if is_dir:
+            props.append("<d:resourcetype><d:collection/></d:resourcetype>")
+        else:
+            length = st.st_size if size is None else size
+            props.append("<d:resourcetype/>")
+            props.append(f"<d:getcontentlength>{length}</d:getcontentlength>")
+            props.append(f"<oc:size>{length}</oc:size>")
+        return (
+            f"<d:response><d:href>{escape(href)}</d:href><d:propstat><d:prop>{''.join(props)}"
+            "</d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>"
+        )
+
+
+def _multistatus(start_response: StartResponse, entries: list[str]) -> list[bytes]:
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?>\n<d:multistatus xmlns:d="DAV:" '
+        'xmlns:s="http://sabredav.org/ns" xmlns:oc="http://owncloud.org/ns" '
+        'xmlns:nc="http://nextcloud.org/ns">' + "".join(entries) + "</d:multistatus>\n"
+    ).encode()
+    return respond(start_response, 207, body, content_type="application/xml; charset=utf-8")
+
+
+def _stream_to(stream: object, target: Path, tmp_dir: Path, expected: int | None) -> int:
+    """Copy a request body into ``target`` via a part file; returns the bytes read."""
+    fd, part = tempfile.mkstemp(dir=tmp_dir, suffix=".chunk")
+    count = 0
+    try:
+        with os.fdopen(fd, "wb") as out:
+            while True:
+                want = BUFFER if expected is None else min(BUFFER, expected - count)
+                if want <= 0:
+                    break
+                data = stream.read(want)  # type: ignore[attr-defined]
+                if not data:
+                    break
+                out.write(data)
+                count += len(data)
+        if expected is None or count == expected:
+            os.replace(part, target)
+    finally:
+        Path(part).unlink(missing_ok=True)
+    return count
+
+
+def _concatenate(
+    chunks: list[Path], target: Path, tmp_dir: Path, algorithms: list[str]
+) -> dict[str, str]:
+    """Stream the chunks, in order, into ``target`` (atomically); returns hashes asked for."""
+    hashes = {a: hashlib.new(a, usedforsecurity=False) for a in algorithms}
+    fd, part = tempfile.mkstemp(dir=tmp_dir, suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for chunk in chunks:
+                with open(chunk, "rb") as src:
+                    while block := src.read(1024 * 1024):
+                        out.write(block)
+                        for h in hashes.values():
+                            h.update(block)
+        os.replace(part, target)
+    finally:
+        Path(part).unlink(missing_ok=True)
+    return {a: h.hexdigest() for a, h in hashes.items()}

@@ -1,0 +1,174 @@
+"""Chunked upload below /remote.php/dav/uploads/{uid}/ (v1 semantics and v2 rules)."""
+
+from __future__ import annotations
+
+import time
+
+from defusedxml import ElementTree
+
+from tests.devserver.helpers import dav, error_parts, files_url
+
+MIB = 1024 * 1024
+
+
+def up(srv, path=""):
+    return f"{srv.url}/remote.php/dav/uploads/alice/{path}"
+
+
+def listing(srv, transfer):
+    r = dav("PROPFIND", up(srv, transfer), headers={"Depth": "1"})
+    assert r.status_code == 207, r.text
+    out = {}
+    for resp in ElementTree.fromstring(r.content).iter("{DAV:}response"):
+        href = resp.find("{DAV:}href").text
+        length = resp.find(".//{DAV:}getcontentlength")
+        out[href.rsplit("/", 2)[-1] if not href.endswith("/") else ""] = (
+            None if length is None else int(length.text)
+        )
+    return out
+
+
+def test_v1_upload_assembles_in_natural_order_and_removes_the_folder(devserver):
+    assert dav("MKCOL", up(devserver, "t1")).status_code == 201
+    # Natural order: "2" before "10" (strnatcmp), whatever the upload order.
+    for name, data in (("10", b"C"), ("2", b"B"), ("1", b"A")):
+        assert dav("PUT", up(devserver, f"t1/{name}"), data=data).status_code == 201
+    assert dav("PUT", up(devserver, "t1/1"), data=b"A").status_code == 204  # re-sent chunk
+    seen = listing(devserver, "t1")
+    assert seen == {"": None, "1": 1, "2": 1, "10": 1, ".file": 3}
+    r = dav(
+        "MOVE",
+        up(devserver, "t1/.file"),
+        headers={
+            "Destination": files_url(devserver, "joined.txt"),
+            "OC-Total-Length": "3",
+            "X-OC-MTime": "1600000000",
+            "OC-Checksum": "SHA1:feed",
+            "X-Hash": "sha256",
+        },
+    )
+    assert r.status_code == 201, r.text
+    assert r.headers["X-OC-MTime"] == "accepted"
+    assert r.headers["OC-FileId"] and r.headers["ETag"] == r.headers["OC-ETag"]
+    assert "X-Hash-SHA256" in r.headers
+    target = devserver.files_root("alice") / "joined.txt"
+    assert target.read_bytes() == b"ABC"
+    assert target.stat().st_mtime == 1600000000
+    assert dav("PROPFIND", up(devserver, "t1"), headers={"Depth": "0"}).status_code == 404
+
+
+def test_assembly_over_existing_file_keeps_its_fileid(devserver):
+    first = dav("PUT", files_url(devserver, "same.bin"), data=b"old")
+    dav("MKCOL", up(devserver, "t2"))
+    dav("PUT", up(devserver, "t2/00001"), data=b"new content")
+    r = dav(
+        "MOVE", up(devserver, "t2/.file"), headers={"Destination": files_url(devserver, "same.bin")}
+    )
+    assert r.status_code == 204
+    assert r.headers["OC-FileId"] == first.headers["OC-FileId"]
+    assert (devserver.files_root("alice") / "same.bin").read_bytes() == b"new content"
+
+
+def test_total_length_mismatch_is_400(devserver):
+    dav("MKCOL", up(devserver, "t3"))
+    dav("PUT", up(devserver, "t3/1"), data=b"12345")
+    r = dav(
+        "MOVE",
+        up(devserver, "t3/.file"),
+        headers={"Destination": files_url(devserver, "x.bin"), "OC-Total-Length": "9"},
+    )
+    assert r.status_code == 400
+    assert error_parts(r)[1] == "Chunks on server do not sum up to 9 but to 5 bytes"
+    assert not (devserver.files_root("alice") / "x.bin").exists()
+
+
+def test_move_errors_directory_missing_parent_overwrite_false(devserver):
+    dav("MKCOL", files_url(devserver, "adir"))
+    dav("PUT", files_url(devserver, "exists.txt"), data=b"e")
+    dav("MKCOL", up(devserver, "t4"))
+    dav("PUT", up(devserver, "t4/1"), data=b"z")
+    to_dir = dav(
+        "MOVE", up(devserver, "t4/.file"), headers={"Destination": files_url(devserver, "adir")}
+    )
+    assert to_dir.status_code == 400
+    assert error_parts(to_dir)[1] == "The given destination adir is a directory."
+    no_parent = dav(
+        "MOVE",
+        up(devserver, "t4/.file"),
+        headers={"Destination": files_url(devserver, "nowhere/f")},
+    )
+    assert no_parent.status_code == 409
+    no_over = dav(
+        "MOVE",
+        up(devserver, "t4/.file"),
+        headers={"Destination": files_url(devserver, "exists.txt"), "Overwrite": "F"},
+    )
+    assert no_over.status_code == 412
+    bad_name = dav(
+        "MOVE", up(devserver, "t4/.file"), headers={"Destination": files_url(devserver, "a.part")}
+    )
+    assert bad_name.status_code == 400
+    assert "InvalidPath" in error_parts(bad_name)[0]
+    assert dav("MOVE", up(devserver, "t4/.file")).status_code == 400  # no Destination
+
+
+def test_upload_folder_statuses(devserver):
+    assert dav("MKCOL", up(devserver, "t5")).status_code == 201
+    assert dav("MKCOL", up(devserver, "t5")).status_code == 405
+    assert dav("MKCOL", up(devserver, "t5/sub")).status_code == 403
+    assert dav("PUT", up(devserver, "direct.bin"), data=b"x").status_code == 403
+    assert dav("PUT", up(devserver, "missing/1"), data=b"x").status_code == 409
+    dav("PUT", up(devserver, "t5/1"), data=b"x")
+    assert dav("GET", up(devserver, "t5/1")).status_code == 405
+    assert dav("DELETE", up(devserver, "t5/1")).status_code == 204
+    assert dav("DELETE", up(devserver, "t5")).status_code == 204
+    assert dav("DELETE", up(devserver, "t5")).status_code == 404
+    devserver.add_user("bob", "pw")
+    assert dav("MKCOL", f"{devserver.url}/remote.php/dav/uploads/bob/x").status_code == 403
+
+
+def test_v2_rules_when_mkcol_had_destination(devserver):
+    dest = {"Destination": files_url(devserver, "v2.bin")}
+    assert dav("MKCOL", up(devserver, "v2"), headers=dest).status_code == 201
+    bad = dav("PUT", up(devserver, "v2/abc"), data=b"x", headers=dest)
+    assert bad.status_code == 400
+    assert error_parts(bad)[1] == "Invalid chunk name, must be numeric between 1 and 10000"
+    assert dav("PUT", up(devserver, "v2/10001"), data=b"x", headers=dest).status_code == 400
+    assert dav("PUT", up(devserver, "v2/1"), data=b"x").status_code == 400  # no Destination
+    # A small chunk that is not the last one is refused at assembly.
+    dav("PUT", up(devserver, "v2/1"), data=b"a" * 10, headers=dest)
+    dav("PUT", up(devserver, "v2/2"), data=b"b" * 10, headers=dest)
+    small = dav("MOVE", up(devserver, "v2/.file"), headers=dest)
+    assert small.status_code == 400
+    # 5 MiB chunks and a short last one assemble.
+    part1 = b"1" * (5 * MIB)
+    dav("PUT", up(devserver, "v2/1"), data=part1, headers=dest)
+    total = len(part1) + 10
+    r = dav("MOVE", up(devserver, "v2/.file"), headers={**dest, "OC-Total-Length": str(total)})
+    assert r.status_code == 201, r.text
+    assert (devserver.files_root("alice") / "v2.bin").read_bytes() == part1 + b"b" * 10
+
+
+def test_quota_early_check_on_chunk_and_at_assembly(devserver):
+    devserver.set_quota("alice", 100)
+    dest = {"Destination": files_url(devserver, "q.bin")}
+    dav("MKCOL", up(devserver, "q"))
+    early = dav("PUT", up(devserver, "q/1"), data=b"x", headers={**dest, "OC-Total-Length": "500"})
+    assert early.status_code == 507
+    dav("PUT", up(devserver, "q/1"), data=b"x" * 80)
+    dav("PUT", up(devserver, "q/2"), data=b"x" * 80)
+    late = dav("MOVE", up(devserver, "q/.file"), headers=dest)
+    assert late.status_code == 507
+    assert error_parts(late)[1] == "Insufficient space in q.bin, 160 required, 100 available"
+
+
+def test_idle_upload_folders_expire(tmp_path):
+    from tellakit.devserver import DevServer
+
+    with DevServer(tmp_path, chunk_expiry_seconds=0.5) as srv:
+        dav("MKCOL", up(srv, "old"))
+        dav("PUT", up(srv, "old/1"), data=b"x")
+        assert dav("PROPFIND", up(srv, "old"), headers={"Depth": "1"}).status_code == 207
+        time.sleep(1.2)
+        assert dav("PROPFIND", up(srv, "old"), headers={"Depth": "1"}).status_code == 404
+        assert not (tmp_path / "alice" / "uploads" / "old").exists()
