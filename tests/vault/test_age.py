@@ -165,3 +165,19 @@ def test_bech32_refuses_mixed_case_and_bad_checksum() -> None:
         bech32.decode(s[:-1] + ("q" if s[-1] != "q" else "p"))
     with pytest.raises(ValueError):
         bech32.decode(s[:5] + s[5].upper() + s[6:])
+
+
+@pytest.mark.parametrize("body_len", [0, 1, 32, 47, 48, 49, 96, 200])
+def test_stanza_bodies_serialise_canonically_and_parse_back(body_len: int) -> None:
+    from tellakit.vault.age.header import Stanza, parse, serialise
+
+    stanza = Stanza("grease", ["a", "b!"], bytes(range(body_len)))
+    lines = stanza.serialise().split(b"\n")[1:-1]
+    assert all(len(line) == 64 for line in lines[:-1])
+    assert len(lines[-1]) < 64  # a full last line is followed by an empty one
+    data = serialise([stanza], bytes(16))
+    header = parse(io.BytesIO(data))
+    assert header.stanzas == [stanza]
+    assert header.length == len(data)
+    assert header.verify_mac(bytes(16))
+    assert not header.verify_mac(bytes(15) + b"\x01")

@@ -446,3 +446,35 @@ def test_concurrent_imports_and_updates_from_threads(vault: Vault) -> None:
         t.join(timeout=60)
     assert not errors, errors
     assert len(vault.list_files()) == 30
+
+
+def test_lock_while_threads_work_stops_them_with_vault_locked(vault: Vault) -> None:
+    report = vault.create_report("Busy")
+    outcomes: list[BaseException | None] = []
+    started = threading.Barrier(5)
+
+    def work() -> None:
+        started.wait()
+        try:
+            for i in range(10_000):
+                vault.update_report_submission(report.id, attempts=i)
+                vault.import_bytes(b"x" * 100, "x")
+            outcomes.append(None)
+        except BaseException as exc:  # collected and checked in the main thread
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    started.wait()
+    vault.lock()
+    for t in threads:
+        t.join(timeout=60)
+    assert len(outcomes) == 4
+    assert all(isinstance(o, VaultLocked) for o in outcomes), outcomes
+    with open_vault(vault.path, PASSPHRASE) as again:  # consistent afterwards
+        files = again.list_files()
+        for f in files:
+            assert again.open_file(f.id).read() == b"x" * 100
+        blobs = [p for p in (vault.path / "blobs").rglob("*") if p.is_file()]
+        assert len(blobs) == len(files)
