@@ -23,3 +23,10 @@ def assert_no_secret(text: str, *secrets: str) -> None:
     """Fail when any secret appears in ``text``."""
     for secret in (PASSWORD, *secrets):
         assert secret not in text, "a credential leaked into a message or repr"
+
+
+@pytest.fixture
+def shared_client(devserver_session: Any) -> Iterator[NextcloudClient]:
+    """A client for alice on the session's development server (faults reset per test)."""
+    with NextcloudClient(Credentials(devserver_session.url, "alice", PASSWORD)) as c:
+        yield c

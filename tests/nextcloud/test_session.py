@@ -59,10 +59,11 @@ def test_session_sets_user_agent_and_hides_password() -> None:
 )
 @pytest.mark.parametrize("method", ["PUT", "MKCOL", "PROPFIND"])
 def test_status_maps_to_error(
-    devserver: Any, client: NextcloudClient, status: int, error: type, method: str
+    devserver_session: Any, shared_client: NextcloudClient, status: int, error: type, method: str
 ) -> None:
+    client = shared_client
     client.mkcol("base")
-    devserver.faults.respond(status, method=method)
+    devserver_session.faults.respond(status, method=method)
     with pytest.raises(error) as info:
         if method == "PUT":
             client.put("base/f.txt", io.BytesIO(b"abc"), 3)
@@ -78,10 +79,10 @@ def test_status_maps_to_error(
     assert isinstance(exc, RetryableError) == (status in (500, 502, 503, 423))
 
 
-def test_429_carries_retry_after(devserver: Any, client: NextcloudClient) -> None:
-    devserver.faults.respond(429, method="PROPFIND", headers={"Retry-After": "7"})
+def test_429_carries_retry_after(devserver_session: Any, shared_client: NextcloudClient) -> None:
+    devserver_session.faults.respond(429, method="PROPFIND", headers={"Retry-After": "7"})
     with pytest.raises(RateLimited) as info:
-        client.propfind("")
+        shared_client.propfind("")
     assert info.value.retry_after == 7.0
     assert isinstance(info.value, RetryableError)
 
