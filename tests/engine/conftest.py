@@ -1,7 +1,8 @@
 """Fixtures for engine tests: a small-KDF vault connected to the development server.
 
-Sizes are shrunk through ``Tuning`` so chunked uploads use 64 KiB chunks and the fault matrix
-stays fast; the code paths are the production ones.
+Sizes are shrunk through ``Tuning``: files from 1 MiB go chunked, in fixed 5 MiB chunks (the
+smallest Nextcloud's chunked upload v2 allows, which the dev server enforces), so the fault
+matrix stays fast; the code paths are the production ones.
 """
 
 from __future__ import annotations
@@ -15,14 +16,10 @@ import pytest
 from tellakit.engine import Submitter, Tuning, connect
 from tellakit.vault import create_vault
 
-KiB = 1024
+MiB = 1024 * 1024
 PASSPHRASE = "correct horse battery staple"
 SMALL = Tuning(
-    single_put_limit=128 * KiB,
-    initial_chunk=64 * KiB,
-    min_chunk=64 * KiB,
-    max_chunk=256 * KiB,
-    target_seconds=0.5,
+    single_put_limit=1 * MiB, initial_chunk=5 * MiB, min_chunk=5 * MiB, max_chunk=5 * MiB
 )
 
 

@@ -34,3 +34,43 @@ def server_tree(root: Path) -> dict[str, bytes]:
         for f in filenames:
             out[f"{rel}/{f}" if rel != "." else f] = (Path(dirpath) / f).read_bytes()
     return out
+
+
+def wait_for(predicate: Any, timeout: float = 30.0, interval: float = 0.02) -> None:
+    """Poll ``predicate`` until true; fail the test after ``timeout`` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(interval)
+
+
+def layout_problems(tree: dict[str, bytes], folders: dict[str, list[str]]) -> list[str]:
+    """What is wrong with the server tree around the given report folders.
+
+    ``folders`` maps each report folder (e.g. "Tella/Title") to the file names it must hold,
+    exactly: no missing file, no extra file (a second copy), no subfolder, and no extra or
+    empty folder next to them under the same root.
+    """
+    problems: list[str] = []
+    dirs = {k.rstrip("/") for k in tree if k.endswith("/")}
+    files = {k for k in tree if not k.endswith("/")}
+    for root in {f.rsplit("/", 1)[0] for f in folders}:
+        present = {d for d in dirs if d.rsplit("/", 1)[0] == root and "/" in d}
+        if present != set(folders) & {d for d in dirs if d.startswith(root + "/")} or not all(
+            f in present for f in folders if f.rsplit("/", 1)[0] == root
+        ):
+            problems.append(f"missing report folders under {root}: {sorted(present)}")
+        extra = present - set(folders)
+        if extra:
+            problems.append(f"extra folders under {root}: {sorted(extra)}")
+    for folder, names in folders.items():
+        inside = {f[len(folder) + 1 :] for f in files if f.startswith(folder + "/")}
+        if inside != set(names):
+            problems.append(f"{folder}: {sorted(inside)} != {sorted(names)}")
+        sub = [d for d in dirs if d.startswith(folder + "/")]
+        if sub:
+            problems.append(f"{folder} has subfolders {sub}")
+    return problems

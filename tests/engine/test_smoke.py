@@ -12,7 +12,7 @@ from tellakit.reports import Status
 
 @pytest.mark.timeout(60)
 def test_report_lands_in_tella_layout(connected, submitter, devserver):
-    big = random_bytes(700 * 1024, 1)
+    big = random_bytes(11 * 1024 * 1024 + 7, 1)
     r = report_with_files(
         connected,
         "Riot / day 1",
@@ -31,3 +31,4 @@ def test_report_lands_in_tella_layout(connected, submitter, devserver):
     assert sha256(tree[f"{folder}/big.bin"]) == sha256(big)
     manifest = json.loads(tree[f"{folder}/manifest.json"])
     assert [f["name"] for f in manifest["files"]] == ["a.jpg", "big.bin", "a (2).jpg"]
+    assert [r.status for r in devserver.log.filter("PUT", "/uploads/")] == [201, 201]

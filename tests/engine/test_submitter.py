@@ -1,0 +1,289 @@
+"""The Submitter against the development server: layout, progress, pause, resume, delete,
+outbox, fatal and retryable errors, verification, orphan recovery."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from engine_helpers import (
+    layout_problems,
+    random_bytes,
+    report_with_files,
+    server_tree,
+    sha256,
+    wait_for,
+)
+
+from tellakit.engine import ProgressEvent, Submitter
+from tellakit.engine.retry import Backoff
+from tellakit.engine.submitter import STOPPED_DURING_UPLOAD, default_client_factory
+from tellakit.nextcloud import NextcloudClient
+from tellakit.reports import FileState, Status
+from tellakit.vault import open_vault
+
+from conftest import PASSPHRASE, SMALL
+
+pytestmark = pytest.mark.timeout(90)
+KiB = 1024
+
+
+def test_submit_returns_at_once_and_lands_in_tella_layout(connected, devserver):
+    files = [
+        ("empty.txt", b""),
+        ("фото 📷.jpg", random_bytes(3000, 1)),
+        ("IMG_0001.jpg", random_bytes(5000, 2)),
+        ("IMG_0001.jpg", random_bytes(6000, 3)),
+        ("description.txt", b"an attachment named like the description"),
+        ("manifest.json", b"{}"),
+    ]
+    report = report_with_files(connected, "Protest: 12/03 <north>", files, "Only this text.")
+    devserver.faults.latency(0.2, method="PUT")
+    with Submitter(connected, tuning=SMALL) as sub:
+        sub.submit(report.id)
+        # Returned before the work is done: the report is uploading, not yet submitted.
+        assert connected.get_report(report.id).status is Status.UPLOADING
+        assert sub.wait(report.id, timeout=60)
+    done = connected.get_report(report.id)
+    assert done.status is Status.SUBMITTED, done.reason
+    assert done.submitted_at is not None
+    folder = "Tella/Protest 12 03 north"
+    assert done.remote_folder == folder
+    tree = server_tree(devserver.files_root("alice"))
+    assert tree[f"{folder}/description.txt"] == b"Only this text."
+    expected = {
+        "empty.txt": files[0][1],
+        "фото 📷.jpg": files[1][1],
+        "IMG_0001.jpg": files[2][1],
+        "IMG_0001 (2).jpg": files[3][1],
+        "description (2).txt": files[4][1],
+        "manifest (2).json": files[5][1],
+    }
+    for name, data in expected.items():
+        assert tree[f"{folder}/{name}"] == data, name
+    assert not layout_problems(tree, {folder: [*expected, "description.txt", "manifest.json"]})
+    manifest = json.loads(tree[f"{folder}/manifest.json"])
+    assert manifest["format"] == "tellakit-report"
+    assert [f["name"] for f in manifest["files"]] == list(expected)
+    assert [f["sha256"] for f in manifest["files"]] == [sha256(d) for d in expected.values()]
+    assert manifest["submitted_at"] and all(f["captured_at"] for f in manifest["files"])
+    for att in done.attachments:
+        assert att.state is FileState.VERIFIED
+        assert att.checksum == f"SHA256:{att.sha256}"
+
+
+def test_progress_events_reach_subscribers_and_snapshot_matches(connected, devserver):
+    data = random_bytes(600 * KiB, 4)
+    report = report_with_files(connected, "progress", [("a.bin", data)])
+    events: list[ProgressEvent] = []
+    devserver.faults.bandwidth(1024 * KiB)
+    with Submitter(connected, tuning=replace(SMALL, single_put_limit=10 << 20)) as sub:
+        off = sub.subscribe(events.append)
+        sub.submit(report.id)
+        assert sub.wait(report.id, timeout=60)
+        off()
+        snap = sub.snapshot(report.id)
+    states = [e.state for e in events if e.attachment_id is None]
+    assert states[0] == "uploading" and states[-1] == "submitted"
+    file_events = [e for e in events if e.attachment_id is not None]
+    sent = [e.bytes_sent for e in file_events]
+    assert sent == sorted(sent) and sent[-1] == len(data)
+    assert len(file_events) >= 3  # intermediate byte progress, not just start and end
+    assert any(e.speed_bps > 0 for e in file_events)
+    assert snap.state == "submitted" and snap.bytes_sent == snap.total == len(data)
+    assert not snap.active and snap.files[0].state == "verified"
+
+
+def test_pause_stops_mid_upload_and_resume_finishes(connected, devserver):
+    data = random_bytes(2048 * KiB, 5)
+    report = report_with_files(connected, "pause me", [("video.mp4", data)])
+    devserver.faults.bandwidth(256 * KiB)
+    events: list[ProgressEvent] = []
+    with Submitter(connected, tuning=replace(SMALL, single_put_limit=10 << 20)) as sub:
+        sub.subscribe(events.append)
+        sub.submit(report.id)
+        wait_for(lambda: any(e.attachment_id and e.bytes_sent > 0 for e in events))
+        sub.pause(report.id)
+        assert connected.get_report(report.id).status is Status.PAUSED
+        assert sub.wait(report.id, timeout=5)
+        wait_for(lambda: devserver.log.filter("PUT", "video.mp4"), 20)  # server saw the drop
+        puts = devserver.log.filter("PUT", "video.mp4")
+        assert max(r.bytes_in for r in puts) < len(data)  # stopped mid-body
+        devserver.faults.bandwidth(None)
+        sub.resume(report.id)
+        assert sub.wait(report.id, timeout=60)
+    assert connected.get_report(report.id).status is Status.SUBMITTED
+    tree = server_tree(devserver.files_root("alice"))
+    assert sha256(tree["Tella/pause me/video.mp4"]) == sha256(data)
+
+
+def test_delete_stops_and_keeps_what_the_server_has(connected, devserver):
+    data = random_bytes(2048 * KiB, 6)
+    report = report_with_files(connected, "delete me", [("v.bin", data)], "desc")
+    devserver.faults.bandwidth(256 * KiB)
+    events: list[ProgressEvent] = []
+    with Submitter(connected, tuning=replace(SMALL, single_put_limit=10 << 20)) as sub:
+        sub.subscribe(events.append)
+        sub.submit(report.id)
+        wait_for(lambda: any(e.attachment_id and e.bytes_sent > 0 for e in events))
+        sub.delete(report.id)
+        assert sub.wait(timeout=5)
+    assert report.id not in {r.id for r in connected.list_reports()}
+    tree = server_tree(devserver.files_root("alice"))
+    assert tree["Tella/delete me/description.txt"] == b"desc"  # stays on the server
+
+
+def test_submit_later_then_outbox(connected, devserver):
+    ids = [report_with_files(connected, f"r{i}", [("a.txt", b"%d" % i)]).id for i in range(3)]
+    with Submitter(connected, tuning=SMALL) as sub:
+        for rid in ids:
+            sub.submit_later(rid)
+        assert {connected.get_report(r).status for r in ids} == {Status.QUEUED}
+        assert set(sub.submit_outbox()) == set(ids)
+        assert sub.wait(timeout=60)
+    assert {connected.get_report(r).status for r in ids} == {Status.SUBMITTED}
+
+
+def test_retryable_error_goes_to_outbox_and_the_batch_goes_on(connected, devserver):
+    a = report_with_files(connected, "A", [("a.txt", b"a")])
+    b = report_with_files(connected, "B", [("b.txt", b"b")])
+    devserver.faults.respond(503, method="PUT", path=r"/A/a\.txt$")
+    with Submitter(connected, tuning=SMALL, max_parallel_reports=1) as sub:
+        sub.submit_later(a.id)
+        sub.submit_later(b.id)
+        sub.submit_outbox()
+        assert sub.wait(timeout=60)
+    ra, rb = connected.get_report(a.id), connected.get_report(b.id)
+    assert ra.status is Status.INTERRUPTED and ra.retryable is True
+    assert "503" in (ra.reason or "") or "unavailable" in (ra.reason or "")
+    assert rb.status is Status.SUBMITTED
+
+
+def test_fatal_auth_error_stops_dispatch_of_the_rest(connected, devserver):
+    ids = [report_with_files(connected, f"F{i}", [("x.txt", b"x")]).id for i in range(3)]
+    devserver.faults.respond(401, times=1000)
+    with Submitter(connected, tuning=SMALL, max_parallel_reports=1) as sub:
+        for rid in ids:
+            sub.submit_later(rid)
+        sub.submit_outbox()
+        assert sub.wait(timeout=60)
+    reports = [connected.get_report(r) for r in ids]
+    assert all(r.status is Status.INTERRUPTED and r.retryable is False for r in reports)
+    tried = [r for r in reports if not (r.reason or "").startswith("Not sent")]
+    assert len(tried) == 1  # only the first was attempted
+    assert "login" in (tried[0].reason or "").lower()
+    # Fix the cause, resume: everything goes.
+    devserver.faults.clear()
+    with Submitter(connected, tuning=SMALL) as sub:
+        sub.submit_outbox()
+        assert sub.wait(timeout=60)
+    assert {connected.get_report(r).status for r in ids} == {Status.SUBMITTED}
+
+
+def test_auto_retry_waits_for_retry_after(connected, devserver):
+    report = report_with_files(connected, "retry", [("a.txt", b"a")])
+    devserver.faults.respond(429, method="PUT", path=r"a\.txt$", headers={"Retry-After": "1"})
+    sub = Submitter(connected, tuning=SMALL, auto_retry=True, backoff=Backoff(base=0.05))
+    try:
+        sub.submit(report.id)
+        wait_for(lambda: connected.get_report(report.id).status is Status.SUBMITTED, 30)
+    finally:
+        sub.close()
+    puts = devserver.log.filter("PUT", "a.txt")
+    assert [r.status for r in puts] == [429, 201]
+    assert puts[1].time - puts[0].time >= 0.9  # Retry-After honoured (a lower bound only)
+
+
+class CorruptingClient(NextcloudClient):
+    """A client whose network path flips one byte of every PUT body of ``victim`` files."""
+
+    victim = "bad.bin"
+
+    def put(self, path, stream, size, **kw):  # type: ignore[override]
+        if path.endswith(self.victim):
+            data = bytearray(stream.read(size))
+            data[len(data) // 2] ^= 0xFF
+            stream = io.BytesIO(bytes(data))
+        return super().put(path, stream, size, **kw)
+
+
+def test_checksum_mismatch_is_never_submitted_and_resume_reuploads(connected, devserver):
+    good, bad = random_bytes(4000, 7), random_bytes(5000, 8)
+    report = report_with_files(connected, "verify", [("good.bin", good), ("bad.bin", bad)])
+
+    def corrupting(settings):
+        client = default_client_factory(settings)
+        client.__class__ = CorruptingClient
+        return client
+
+    with Submitter(connected, tuning=SMALL, client_factory=corrupting) as sub:
+        sub.submit(report.id)
+        assert sub.wait(report.id, timeout=60)
+    r = connected.get_report(report.id)
+    assert r.status is Status.INTERRUPTED and r.retryable is False
+    assert "Verification failed" in (r.reason or "")
+    assert [a.state for a in r.attachments] == [FileState.VERIFIED, FileState.FAILED]
+    with Submitter(connected, tuning=SMALL) as sub:
+        sub.resume(report.id)
+        assert sub.wait(report.id, timeout=60)
+    assert connected.get_report(report.id).status is Status.SUBMITTED
+    tree = server_tree(devserver.files_root("alice"))
+    assert tree["Tella/verify/bad.bin"] == bad
+    assert not layout_problems(
+        tree, {"Tella/verify": ["good.bin", "bad.bin", "description.txt", "manifest.json"]}
+    )
+
+
+@pytest.mark.parametrize("from_end", [20, 75 * 65552], ids=["last-chunk", "middle-chunk"])
+def test_tampered_vault_file_is_never_completed(connected, devserver, from_end):
+    data = random_bytes(11 * 1024 * KiB, 9)  # chunked: 5 MiB + 6 MiB
+    report = report_with_files(connected, "tampered", [("t.bin", data)])
+    blobs = [p for p in (Path(connected.path) / "blobs").rglob("*") if p.is_file()]
+    assert len(blobs) == 1
+    raw = bytearray(blobs[0].read_bytes())
+    raw[-from_end] ^= 0x01  # one bit inside one 64 KiB STREAM chunk
+    blobs[0].write_bytes(bytes(raw))
+    with Submitter(connected, tuning=SMALL) as sub:
+        sub.submit(report.id)
+        assert sub.wait(report.id, timeout=60)
+    r = connected.get_report(report.id)
+    assert r.status is Status.INTERRUPTED and r.retryable is False
+    assert "failed authentication" in (r.reason or "")
+    assert devserver.log.filter("MKCOL", "/uploads/")  # it went the chunked way
+    assert not devserver.log.filter("MOVE")  # ... and was never completed
+    assert not (devserver.files_root("alice") / "Tella" / "tampered" / "t.bin").exists()
+
+
+def test_orphaned_upload_is_shown_interrupted_after_reopen(connected, tmp_path):
+    report = report_with_files(connected, "orphan", [("a.txt", b"a")])
+    connected.set_status(report.id, Status.UPLOADING)  # as if a process died mid-upload
+    path = connected.path
+    connected.close()
+    vault = open_vault(path, PASSPHRASE)
+    try:
+        with Submitter(vault, tuning=SMALL):
+            r = vault.get_report(report.id)
+        assert r.status is Status.INTERRUPTED and r.retryable is True
+        assert r.reason == STOPPED_DURING_UPLOAD
+    finally:
+        vault.close()
+
+
+def test_close_records_running_reports_as_interrupted(connected, devserver):
+    report = report_with_files(connected, "closing", [("v.bin", random_bytes(1024 * KiB, 1))])
+    devserver.faults.bandwidth(128 * KiB)
+    sub = Submitter(connected, tuning=replace(SMALL, single_put_limit=10 << 20))
+    started = threading.Event()
+    sub.subscribe(lambda e: e.bytes_sent > 0 and e.attachment_id and started.set())
+    sub.submit(report.id)
+    assert started.wait(30)
+    t0 = time.monotonic()
+    sub.close()
+    assert time.monotonic() - t0 < 30
+    r = connected.get_report(report.id)
+    assert r.status is Status.INTERRUPTED and r.retryable is True
