@@ -161,12 +161,6 @@ class NextcloudApp:
         identity, sent = self.identify(environ)
         if identity is None:
             drain(environ)
-            if self.ctx.brute_force_protection and self.brute_force.blocked(
-                environ.get("REMOTE_ADDR", "-")
-            ):
-                return dav_error(
-                    start_response, 429, "Too many requests", headers=[("Retry-After", "30")]
-                )
             message = (
                 "Username or password was incorrect"
                 if sent
