@@ -25,7 +25,7 @@ from tellakit.errors import ServerError, UnexpectedResponse, UploadExpired
 from tellakit.nextcloud import webdav
 from tellakit.nextcloud.cancel import CancelToken
 from tellakit.nextcloud.models import PutResult
-from tellakit.nextcloud.session import path_of
+from tellakit.nextcloud.session import ASSEMBLY_TIMEOUT, path_of
 from tellakit.nextcloud.streaming import ProgressCallback, Readable
 
 if TYPE_CHECKING:
@@ -183,6 +183,7 @@ class ChunkedUpload:
                 self.client.files_url(self.dest_path),
                 overwrite=True,
                 headers=headers,
+                timeout=ASSEMBLY_TIMEOUT,
             )
         except ServerError as exc:
             if exc.status not in (404, 412):

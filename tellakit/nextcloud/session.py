@@ -37,9 +37,11 @@ from tellakit.errors import (
 )
 from tellakit.nextcloud.xml import DavError, parse_dav_error, parse_http_date
 
-#: (connect, read) seconds. Read is generous: assembling a large chunked upload on MOVE can
-#: take a while on a slow server.
-DEFAULT_TIMEOUT: tuple[float, float] = (15.0, 300.0)
+#: (connect, read) seconds for every request; the read timeout is the longest silence allowed
+#: between bytes of the answer (not the whole transfer).
+DEFAULT_TIMEOUT: tuple[float, float] = (15.0, 120.0)
+#: For the final MOVE of a chunked upload: the server assembles the whole file before answering.
+ASSEMBLY_TIMEOUT: tuple[float, float] = (15.0, 900.0)
 
 TWO_FACTOR_HINT = (
     "If the account uses two-factor authentication, connect with Login Flow (browser) or an "

@@ -133,11 +133,14 @@ def move(
     *,
     overwrite: bool = True,
     headers: dict[str, str] | None = None,
+    timeout: tuple[float, float] | None = None,
 ) -> requests.Response:
     """MOVE to ``destination_url`` (a full URL); 201 created or 204 replaced."""
     all_headers = {"Destination": destination_url, "Overwrite": "T" if overwrite else "F"}
     all_headers.update(headers or {})
-    return session.request_checked("MOVE", url, ok=(201, 204), headers=all_headers)
+    return session.request_checked(
+        "MOVE", url, ok=(201, 204), headers=all_headers, timeout=timeout or session.timeout
+    )
 
 
 def delete(session: NextcloudSession, url: str, *, missing_ok: bool = True) -> bool:

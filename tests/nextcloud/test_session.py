@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
+import os
+import threading
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -18,7 +21,7 @@ from tellakit.errors import (
     ServerUnavailable,
     UnexpectedResponse,
 )
-from tellakit.nextcloud import NextcloudClient
+from tellakit.nextcloud import Credentials, NextcloudClient
 from tellakit.nextcloud.session import NextcloudSession, retry_after_seconds, user_agent
 
 from .conftest import PASSWORD, assert_no_secret
@@ -97,3 +100,37 @@ def test_connection_cut_mid_body_is_connection_lost(
     assert info.value.method == "PUT"
     assert_no_secret(str(info.value))
     assert client.stat("cut.bin") is None
+
+
+def test_silent_server_times_out_as_connection_lost(devserver_session: Any) -> None:
+    devserver_session.faults.latency(1.5, method="PROPFIND")
+    creds = Credentials(devserver_session.url, "alice", PASSWORD)
+    client = NextcloudClient(creds, user_id="alice", timeout=(5, 0.3))
+    with client, pytest.raises(ConnectionLost) as info:
+        client.propfind("")
+    assert "timed out" in str(info.value)
+    devserver_session.faults.clear()
+
+
+def test_one_client_serves_several_threads(
+    devserver_session: Any, shared_client: NextcloudClient
+) -> None:
+    payloads = {f"t{i}.bin": os.urandom(300_000 + i) for i in range(6)}
+    errors: list[BaseException] = []
+
+    def send(name: str, data: bytes) -> None:
+        try:
+            result = shared_client.put(name, io.BytesIO(data), len(data))
+            assert result.hashes["sha256"] == hashlib.sha256(data).hexdigest()
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=send, args=item) for item in payloads.items()]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not errors
+    root = devserver_session.files_root("alice")
+    for name, data in payloads.items():
+        assert (root / name).read_bytes() == data
