@@ -8,10 +8,12 @@ import pytest
 
 from tellakit.errors import (
     AuthenticationFailed,
+    NotNextcloud,
     ServerUnavailable,
     TwoFactorRequired,
 )
 from tellakit.nextcloud import Credentials, NextcloudClient
+from tellakit.nextcloud.account import parse_capabilities, parse_status, parse_user
 
 from .conftest import assert_no_secret
 
@@ -89,3 +91,70 @@ def test_revoked_app_password_stops_working(devserver: Any) -> None:
         with pytest.raises(AuthenticationFailed) as info:
             c.current_user()
         assert_no_secret(str(info.value), app_pw)
+
+
+# --- pure parsers -----------------------------------------------------------------------------
+
+CAPS = {
+    "version": {"major": 30, "minor": 0, "micro": 1, "string": "30.0.1"},
+    "capabilities": {
+        "dav": {"chunking": "1.0", "bulkupload": "1.0"},
+        "files": {
+            "bigfilechunking": True,
+            "chunked_upload": {"max_size": 52428800, "max_parallel_count": 3},
+            "forbidden_filenames": [".htaccess", "Thumbs.db"],
+            "forbidden_filename_basenames": {"0": "con", "2": "aux"},
+            "forbidden_filename_characters": ["\\", "/", ":"],
+            "forbidden_filename_extensions": [".filepart", " "],
+        },
+        "checksums": {"supportedTypes": ["md5", "sha256"], "preferredUploadType": "sha256"},
+    },
+}
+
+
+def test_parse_capabilities_reads_chunking_and_name_rules() -> None:
+    caps = parse_capabilities(CAPS)
+    assert caps.version == "30.0.1"
+    assert caps.supports_chunking and caps.chunking == "1.0"
+    assert caps.max_chunk_size == 52428800 and caps.max_parallel == 3
+    assert caps.bulkupload
+    assert caps.checksum_types == ("MD5", "SHA256")
+    rules = caps.name_rules
+    assert rules.forbidden_names == {".htaccess", "thumbs.db"}  # compared lowercase
+    assert rules.forbidden_basenames == {"con", "aux"}  # PHP array with gaps -> JSON object
+    assert rules.forbidden_characters == {"\\", "/", ":"}
+    assert rules.forbidden_extensions == {".filepart", " ", ".part"}  # .part always added
+
+
+def test_parse_capabilities_of_an_old_server_uses_the_validator_defaults() -> None:
+    caps = parse_capabilities({"capabilities": {"files": {"blacklisted_files": [".HTACCESS"]}}})
+    assert not caps.supports_chunking
+    assert caps.max_chunk_size is None
+    assert caps.name_rules.forbidden_names == {".htaccess"}
+    assert {"/", "\\"} <= caps.name_rules.forbidden_characters
+    assert ".part" in caps.name_rules.forbidden_extensions
+
+
+def test_parse_user_takes_the_id_and_ignores_unlimited_quota() -> None:
+    info = parse_user(
+        {"id": "u1", "display-name": "Ana", "quota": {"free": -3, "used": 5, "total": -3}}
+    )
+    assert (info.id, info.display_name) == ("u1", "Ana")
+    assert info.quota_free is None and info.quota_used == 5 and info.quota_total is None
+    with pytest.raises(ValueError):
+        parse_user({"display-name": "no id"})
+
+
+@pytest.mark.parametrize(
+    ("doc", "error"),
+    [
+        ({"installed": True, "maintenance": True, "version": "30"}, ServerUnavailable),
+        ({"installed": True, "needsDbUpgrade": True, "version": "30"}, ServerUnavailable),
+        ({"installed": False, "version": "30"}, NotNextcloud),
+        ({"hello": "world"}, NotNextcloud),
+        (None, NotNextcloud),
+    ],
+)
+def test_parse_status_refuses_unusable_servers(doc: object, error: type) -> None:
+    with pytest.raises(error):
+        parse_status(doc, "https://h.org/status.php")
