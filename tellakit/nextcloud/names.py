@@ -97,18 +97,18 @@ def sanitize_name(
 ) -> str:
     """Return a single path segment the server accepts, as close to ``name`` as possible.
 
-    Control characters become spaces; forbidden characters (always ``/`` and ``\\``) become
-    ``_``; surrounding whitespace is trimmed; forbidden names, basenames and extensions are
-    altered minimally; the result is cut to ``rules.max_bytes`` (250) UTF-8 bytes on a
-    character boundary, keeping the extension. An empty result, ``.`` or ``..`` becomes
-    ``fallback`` (itself sanitized). Set ``allow_4byte_utf8=False`` for servers whose
-    database lacks utf8mb4 (emoji are then replaced).
+    Control characters become spaces; forbidden characters (always ``/`` and ``\\``)
+    become ``_``; surrounding whitespace is trimmed (inner spacing is kept); forbidden
+    names, basenames and extensions are altered minimally; the result is cut to
+    ``rules.max_bytes`` (250) UTF-8 bytes on a character boundary, keeping the extension.
+    An empty result, ``.`` or ``..`` becomes ``fallback`` (itself sanitized). Set
+    ``allow_4byte_utf8=False`` for servers whose database lacks utf8mb4 (emoji are then
+    replaced).
     """
     rules = rules or _DEFAULT_RULES
     text = unicodedata.normalize("NFC", name)
     text = _clean_chars(text, rules, allow_4byte_utf8)
     for _ in range(8):
-        text = " ".join(text.split()) if text.strip() != text or "  " in text else text
         text = _fit(text.strip(), rules.max_bytes)
         fixed = _fix_rules(text, rules)
         if fixed == text:

@@ -76,8 +76,9 @@ def test_unique_candidates_are_distinct_and_acceptable(name: str, keep_ext: bool
     [
         ("Protest on 3/4", "Protest on 3_4"),
         ("a\\b", "a_b"),
-        ("  spaced  title  ", "spaced title"),
+        ("  spaced  title  ", "spaced  title"),
         ("line\nbreak\ttab", "line break tab"),
+        ("\x00\x01lead", "lead"),
         ("..", "Untitled"),
         (".", "Untitled"),
         ("", "Untitled"),
