@@ -52,6 +52,8 @@ class ChunkedUpload:
     ``protocol`` is 2 (send ``Destination`` everywhere, the default, right for every server
     that accepted MKCOL with it) or 1 (the server refused MKCOL with ``Destination``);
     ``start()`` sets it, and a caller may persist and pass it back on resume.
+    ``checksum_sha256_hex`` goes out as ``OC-Checksum: SHA256:<hex>`` on the final MOVE, so
+    the server stores it like a single PUT's (``file_hashes`` reads it back).
     """
 
     def __init__(
@@ -64,6 +66,7 @@ class ChunkedUpload:
         chunk_size: int,
         mtime: float | None = None,
         protocol: int = 2,
+        checksum_sha256_hex: str | None = None,
     ) -> None:
         if total_size < 0 or chunk_size <= 0:
             raise ValueError("total_size must be >= 0 and chunk_size > 0")
@@ -74,6 +77,7 @@ class ChunkedUpload:
         self.chunk_size = chunk_size
         self.mtime = mtime
         self.protocol = protocol
+        self.checksum_sha256_hex = checksum_sha256_hex
         self.folder_url = client.uploads_url(transfer_id)
 
     def __repr__(self) -> str:
@@ -176,6 +180,8 @@ class ChunkedUpload:
         headers = {"OC-Total-Length": str(self.total_size), "X-Hash": "sha256"}
         if self.mtime is not None:
             headers["X-OC-MTime"] = str(int(self.mtime))
+        if self.checksum_sha256_hex:
+            headers["OC-Checksum"] = f"SHA256:{self.checksum_sha256_hex.lower()}"
         try:
             resp = webdav.move(
                 self.client.session,

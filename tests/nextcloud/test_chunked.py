@@ -44,8 +44,15 @@ def test_chunk_names_are_zero_padded_and_bounded() -> None:
 def test_v2_upload_assembles_the_file(devserver: Any, client: NextcloudClient) -> None:
     client.mkcol("Tella")
     data = os.urandom(2 * CHUNK + 123)
+    digest = hashlib.sha256(data).hexdigest()
     upload = ChunkedUpload(
-        client, "Tella/big.bin", len(data), new_transfer_id(), chunk_size=CHUNK, mtime=1.7e9
+        client,
+        "Tella/big.bin",
+        len(data),
+        new_transfer_id(),
+        chunk_size=CHUNK,
+        mtime=1.7e9,
+        checksum_sha256_hex=digest,
     )
     assert upload.start() is True
     assert upload.protocol == 2
@@ -58,6 +65,7 @@ def test_v2_upload_assembles_the_file(devserver: Any, client: NextcloudClient) -
     assert (devserver.files_root("alice") / "Tella" / "big.bin").read_bytes() == data
     entry = client.stat("Tella/big.bin")
     assert entry is not None and entry.size == len(data)
+    assert client.file_hashes("Tella/big.bin")["sha256"] == digest
     # the upload folder is gone after success
     with pytest.raises(UploadExpired):
         upload.received_chunks()
