@@ -362,7 +362,7 @@ def submit_many(
     *,
     submitter: Any = None,
     max_parallel: int = 2,
-    max_attempts: int = 5,
+    max_attempts: int = 10,
     retry_delay: float = 0.5,
     progress: bool = True,
     timeout: float | None = None,

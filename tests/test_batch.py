@@ -208,3 +208,129 @@ def test_strict_import_failing_midway_undoes_every_report(media, vault):
         import_manifest(vault, manifest)
     assert vault.list_reports() == []
     assert vault.list_files() == []
+
+
+# --- submitting many to the development server ------------------------------------------------
+
+MiB = 1024 * 1024
+
+
+def build_batch(root: Path, reports: int, *, large_every: int = 100) -> Path:
+    """A media tree with 3 small files per report (and a 6 MiB video now and then) + manifest."""
+    rows = ["title,description,files"]
+    for i in range(reports):
+        site = root / f"site-{i:03d}"
+        site.mkdir(parents=True)
+        for j in range(3):
+            (site / f"photo{j}.jpg").write_bytes(os.urandom(1000 + 700 * j + i))
+        if i % large_every == 0:
+            (site / "video.mp4").write_bytes(os.urandom(6 * MiB + i))
+        rows.append(f'Report {i},"Site {i}, seen at dawn",site-{i:03d}/*')
+    manifest = root / "manifest.csv"
+    manifest.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return manifest
+
+
+@pytest.fixture
+def connected_vault(vault, devserver):
+    from tellakit.engine import connect
+
+    connect(vault, devserver.url, "alice", "secret", "Tella")
+    return vault
+
+
+def server_tree(devserver) -> dict[str, dict[str, bytes]]:
+    """Folder name -> {file name: bytes} under alice's Tella folder."""
+    tella = devserver.files_root("alice") / "Tella"
+    if not tella.exists():
+        return {}
+    return {
+        folder.name: {f.name: f.read_bytes() for f in folder.iterdir() if f.is_file()}
+        for folder in tella.iterdir()
+        if folder.is_dir()
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_300_reports_with_5_percent_server_errors_all_arrive_once(
+    tmp_path, connected_vault, devserver
+):
+    from tellakit import summary
+    from tellakit.batch import submit_many
+    from tellakit.engine import Submitter, Tuning
+
+    vault = connected_vault
+    media = tmp_path / "media"
+    result = import_manifest(vault, build_batch(media, 300), outbox=True)
+    assert len(result.ids) == 300
+    devserver.faults.probability(503, 0.05)
+    # A lower threshold so the 6 MiB videos go in chunks (5 MiB, the server's minimum, + rest).
+    tuning = Tuning(single_put_limit=4 * MiB, initial_chunk=5 * MiB, min_chunk=5 * MiB)
+    with Submitter(vault, max_parallel_reports=4, auto_retry=False, tuning=tuning) as sub:
+        outcome = submit_many(
+            vault,
+            submitter=sub,
+            max_parallel=4,
+            max_attempts=20,
+            retry_delay=0.05,
+            progress=False,
+        )
+    injected = sum(1 for r in devserver.log if r.status == 503)
+    assert injected > 100, (str(outcome), len(devserver.log))  # the faults really happened
+    assert any("/uploads/" in r.path for r in devserver.log)  # and chunked uploads too
+    assert outcome.ok, str(outcome)
+    assert sorted(outcome.submitted) == sorted(result.ids)
+    assert outcome.failed == {} and outcome.not_attempted == []
+
+    tree = server_tree(devserver)
+    assert sorted(tree) == sorted(f"Report {i}" for i in range(300))  # no "Report 7 (2)"
+    for i in range(300):
+        folder, site = tree[f"Report {i}"], media / f"site-{i:03d}"
+        sent = {name: data for name, data in folder.items() if name not in META_FILES}
+        assert sent == {f.name: f.read_bytes() for f in site.iterdir()}
+        assert folder["description.txt"].decode() == f"Site {i}, seen at dawn"
+
+    frame = summary.submitted(vault)
+    assert len(frame) == 300
+    assert (frame["bytes_sent"] == frame["bytes"]).all()
+    assert frame["bytes"].sum() == sum(f.stat().st_size for f in media.glob("site-*/*"))
+    assert summary.files(vault)["verified"].all()
+    assert summary.history(vault)["reports"].sum() == 300
+
+
+META_FILES = {"description.txt", "manifest.json"}
+
+
+@pytest.mark.timeout(120)
+def test_a_refused_login_midway_stops_the_batch_and_says_what_went_out(
+    tmp_path, connected_vault, devserver
+):
+    from tellakit.batch import submit_many
+
+    vault = connected_vault
+    media = tmp_path / "media"
+    result = import_manifest(vault, build_batch(media, 30, large_every=1000))
+    devserver.log.clear()
+    devserver.faults.respond(401, nth=60, times=0)  # from the 60th request on: login refused
+    outcome = submit_many(vault, result.ids, max_parallel=2, progress=False)
+
+    assert outcome.stopped_by is not None and "login" in outcome.stopped_by
+    assert not outcome.ok
+    assert outcome.submitted and outcome.not_attempted  # stopped midway
+    every = outcome.submitted + list(outcome.failed) + outcome.not_attempted
+    assert sorted(every) == sorted(result.ids)  # each report in exactly one group
+
+    tree = server_tree(devserver)
+    for rid in result.ids:
+        report = vault.get_report(rid)
+        if rid in outcome.submitted:
+            assert report.status is Status.SUBMITTED
+            site = media / f"site-{report.title.split()[1].zfill(3)}"
+            assert set(tree[report.title]) - META_FILES == {f.name for f in site.iterdir()}
+        elif rid in outcome.not_attempted:
+            assert report.status is Status.DRAFT  # untouched: still a draft
+            assert report.title not in tree
+        else:
+            assert report.status is Status.INTERRUPTED
+            assert report.retryable is False
