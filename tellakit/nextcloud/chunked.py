@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import uuid
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from tellakit.errors import ServerError, UnexpectedResponse, UploadExpired
 from tellakit.nextcloud import webdav
@@ -127,7 +128,7 @@ class ChunkedUpload:
         entries = webdav.propfind(
             self.client.session,
             self.folder_url,
-            path_of(self.folder_url),
+            urlsplit(self.folder_url).path,
             depth=1,
             ok404=True,
         )
@@ -211,7 +212,7 @@ class ChunkedUpload:
             webdav.propfind(
                 self.client.session,
                 self.folder_url,
-                path_of(self.folder_url),
+                urlsplit(self.folder_url).path,
                 depth=0,
                 ok404=True,
             )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 from tellakit.errors import UnexpectedResponse
 from tellakit.nextcloud import account, webdav
@@ -91,21 +92,18 @@ class NextcloudClient:
     # --- URLs ----------------------------------------------------------------------------
 
     def files_root_path(self) -> str:
-        """URL path of the user's files root, e.g. ``/remote.php/dav/files/alice``."""
-        return path_of(self.files_url(""))
+        """URL path (still percent-encoded) of the user's files root, e.g.
+        ``/remote.php/dav/files/alice``; PROPFIND hrefs are made relative to it."""
+        return urlsplit(self.files_url("")).path
 
     def files_url(self, path: str) -> str:
         """Full URL of ``path`` below the user's files root (percent-encoded)."""
-        from urllib.parse import quote
-
         rel = quote_dav_path(path)
         root = f"{self.base_url}/remote.php/dav/files/{quote(self.user_id, safe='')}"
         return f"{root}/{rel}" if rel else root
 
     def uploads_url(self, transfer_id: str, name: str = "") -> str:
         """Full URL of a chunked-upload folder (or an entry in it)."""
-        from urllib.parse import quote
-
         split_dav_path(transfer_id)  # refuses "", "." and ".."
         if "/" in transfer_id:
             raise ValueError("transfer_id must be one path segment")

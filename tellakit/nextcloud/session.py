@@ -12,6 +12,7 @@ adapters) before sharing it, never while requests run.
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterable
 from datetime import datetime, timezone
@@ -57,7 +58,19 @@ def user_agent() -> str:
 
 
 class _SecretBasicAuth(HTTPBasicAuth):
-    """HTTP Basic whose repr never shows the password."""
+    """HTTP Basic in UTF-8 whose repr never shows the password.
+
+    requests encodes str credentials as latin-1, which breaks (or cannot express) non-ASCII
+    logins and passwords; Nextcloud reads them as UTF-8.
+    """
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        user, password = (
+            v.decode() if isinstance(v, bytes) else str(v) for v in (self.username, self.password)
+        )
+        raw = f"{user}:{password}".encode()
+        r.headers["Authorization"] = "Basic " + base64.b64encode(raw).decode("ascii")
+        return r
 
     def __repr__(self) -> str:
         return f"<BasicAuth login={self.username!r}>"

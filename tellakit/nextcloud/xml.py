@@ -96,7 +96,8 @@ def strip_etag(value: str | None) -> str | None:
 def href_to_relative(href: str, root_path: str) -> str:
     """Turn a response href into a path relative to the DAV root ``root_path`` (a URL path).
 
-    ``href`` may be an absolute URL or an absolute path, percent-encoded. Returns the decoded
+    ``href`` may be an absolute URL or an absolute path; both it and ``root_path`` are
+    percent-encoded (each is decoded once here). Returns the decoded
     relative path without leading/trailing slashes ("" for the root itself). Raises ValueError
     when the href lies outside the root.
     """

@@ -39,6 +39,13 @@ def test_retry_after_accepts_seconds_and_http_dates() -> None:
     assert now + timedelta(seconds=1) > now
 
 
+def test_basic_auth_is_utf8_for_non_ascii_logins(devserver_session: Any) -> None:
+    devserver_session.add_user("jose", "contraseña-ß€", login="josé@example.org")
+    creds = Credentials(devserver_session.url, "josé@example.org", "contraseña-ß€")
+    with NextcloudClient(creds) as client:
+        assert client.current_user().id == "jose"
+
+
 def test_session_sets_user_agent_and_hides_password() -> None:
     session = NextcloudSession("alice", PASSWORD)
     assert session.headers["User-Agent"] == user_agent()

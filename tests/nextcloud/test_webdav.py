@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tellakit.errors import NameRejected, UnexpectedResponse
-from tellakit.nextcloud import Cancelled, NextcloudClient, webdav
+from tellakit.nextcloud import Cancelled, Credentials, NextcloudClient, webdav
 from tellakit.nextcloud.session import NextcloudSession
 
 from .servers import capture_server
@@ -88,6 +88,15 @@ def test_propfind_lists_sizes_etags_and_checksums(client: NextcloudClient) -> No
     } == {"one.txt", "two words.txt"}
     only = client.propfind("d/one.txt", depth=0)
     assert [e.path for e in only] == ["d/one.txt"]
+
+
+def test_percent_signs_in_names_survive_a_listing(devserver: Any) -> None:
+    devserver.add_user("ü%41 x", "pw-2")
+    with NextcloudClient(Credentials(devserver.url, "ü%41 x", "pw-2")) as odd:
+        odd.mkcol("100% sure")
+        odd.put("100% sure/a%41b.txt", io.BytesIO(b"p"), 1)
+        names = [e.path for e in odd.propfind("100% sure", depth=1)]
+    assert sorted(names) == ["100% sure", "100% sure/a%41b.txt"]
 
 
 def test_stat_and_exists_for_missing_paths(client: NextcloudClient) -> None:
