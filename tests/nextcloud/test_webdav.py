@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tellakit.errors import NameRejected, UnexpectedResponse
+from tellakit.errors import NameRejected, UnexpectedResponse, VaultCorrupted
 from tellakit.nextcloud import Cancelled, Credentials, NextcloudClient, webdav
 from tellakit.nextcloud.session import NextcloudSession
 
@@ -174,3 +174,29 @@ def test_put_sends_content_length_never_chunked_encoding(size: int) -> None:
     assert headers["content-length"] == str(size)
     assert "transfer-encoding" not in headers
     assert headers["user-agent"].startswith("tellakit/")
+
+
+class _FailingReader:
+    """A source that fails after ``good`` bytes, like a vault reader meeting a tampered chunk."""
+
+    def __init__(self, good: int, error: BaseException) -> None:
+        self.left = good
+        self.error = error
+
+    def read(self, n: int = -1) -> bytes:
+        if self.left <= 0:
+            raise self.error
+        n = min(n, self.left, 65536)
+        self.left -= n
+        return bytes(n)
+
+
+@pytest.mark.parametrize("error", [VaultCorrupted("chunk 17 failed"), OSError(5, "EIO")])
+def test_source_error_mid_body_surfaces_and_stores_nothing(
+    client: NextcloudClient, error: BaseException
+) -> None:
+    size = 4 * 1024 * 1024
+    with pytest.raises(type(error)) as info:
+        client.put("tampered.bin", _FailingReader(1024 * 1024, error), size)
+    assert info.value is error
+    assert client.stat("tampered.bin") is None
