@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import threading
 import time
 from collections.abc import Iterable
@@ -19,7 +20,7 @@ from tellakit.devserver.davfs import HASHES, NcProvider
 from tellakit.devserver.errormw import NcErrorMiddleware
 from tellakit.devserver.frontend import request_path
 from tellakit.devserver.loginflow import LoginFlows
-from tellakit.devserver.meta import INSTANCE_ID
+from tellakit.devserver.meta import INSTANCE_ID, tree_size
 from tellakit.devserver.ocs import STATUS, handle_ocs
 from tellakit.devserver.responses import (
     Environ,
@@ -93,7 +94,15 @@ class NextcloudApp:
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
-        self.dav = WsgiDAVApp(wsgidav_config(ctx))
+        # wsgidav announces itself and warns about Basic auth without TLS (this server is
+        # for loopback use); keep that out of the server's output.
+        wsgidav_logger = logging.getLogger("wsgidav")
+        level = wsgidav_logger.level
+        wsgidav_logger.setLevel(logging.ERROR)
+        try:
+            self.dav = WsgiDAVApp(wsgidav_config(ctx))
+        finally:
+            wsgidav_logger.setLevel(level)
         self.brute_force = BruteForce(ctx.brute_force_attempts)
         self.flows = LoginFlows(ctx)
         self.uploads = Uploads(ctx)
@@ -282,8 +291,6 @@ class NextcloudApp:
         free = self.ctx.free_bytes(uid)
         if free is None:
             return None
-        from tellakit.devserver.meta import tree_size
-
         src = self.ctx.files_root(uid) / rel
         needed = src.stat().st_size if src.is_file() else tree_size(src) if src.is_dir() else 0
         if needed > free:

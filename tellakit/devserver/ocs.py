@@ -40,6 +40,10 @@ class OcsError(Exception):
         self.message = message
 
 
+class CsrfFailed(Exception):
+    """The request lacked ``OCS-APIRequest: true``."""
+
+
 def wants_json(environ: Environ) -> bool:
     """``?format=json`` or ``Accept: application/json``."""
     query = parse_qs(environ.get("QUERY_STRING", ""))
@@ -209,6 +213,13 @@ def handle_ocs(
         ):
             return _user_route(ctx, environ, start_response, version, route, method, identity)
         return _unknown_route()
+    except CsrfFailed:
+        return respond(
+            start_response,
+            412,
+            json.dumps({"message": "CSRF check failed"}).encode(),
+            content_type="application/json; charset=utf-8",
+        )
     except OcsError as err:
         return ocs_response(
             environ, start_response, version, [], statuscode=err.statuscode, message=err.message
@@ -235,8 +246,10 @@ def _user_route(
     if identity is None:
         raise OcsError(997, "Current user is not logged in")
     if environ.get("HTTP_OCS_APIREQUEST", "").lower() != "true":
-        # Without the header the CSRF check of Nextcloud's SecurityMiddleware fails.
-        raise OcsError(412, "CSRF check failed")
+        # Without the header (and without a session's request token) the CSRF check of
+        # Nextcloud's SecurityMiddleware fails; its plain JSON answer is not converted to
+        # an OCS envelope by OCSMiddleware (which converts only 401 and 403).
+        raise CsrfFailed
     if route == "cloud/user" and method == "GET":
         return ocs_response(environ, start_response, version, user_data(ctx, identity.uid))
     if route == "core/getapppassword" and method == "GET":

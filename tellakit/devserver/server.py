@@ -98,6 +98,7 @@ class DevServer:
             server_name="tellakit-devserver",
         )
         server.gateway = _Gateway
+        server.expiration_interval = 0.1  # stop() waits for one select() timeout
         server.prepare()
         self._server = server
         self._port = server.bind_addr[1]
