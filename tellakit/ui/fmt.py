@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import math
 import string
 from datetime import datetime
 
@@ -46,32 +45,32 @@ def human_date(moment: datetime | None) -> str:
     return moment.astimezone().strftime("%Y-%m-%d %H:%M")
 
 
-def _pool_size(passphrase: str) -> int:
-    pools = [
-        (string.ascii_lowercase, 26),
-        (string.ascii_uppercase, 26),
-        (string.digits, 10),
-        (string.punctuation + " ", 33),
-    ]
-    size = sum(n for chars, n in pools if any(c in chars for c in passphrase))
-    if any(ord(c) > 127 for c in passphrase):
-        size += 100
-    return size
+def _human_bits(length: int) -> float:
+    """Guessing work of a person-chosen string by its length (NIST SP 800-63 v1 rule of thumb):
+    4 bits for the first character, 2 for the next seven, 1.5 up to 20, then 1."""
+    bits = 0.0
+    for position in range(1, length + 1):
+        bits += 4.0 if position == 1 else 2.0 if position <= 8 else 1.5 if position <= 20 else 1.0
+    return bits
 
 
 def strength_hint(passphrase: str) -> tuple[str, str]:
     """A rough hint ``(level, advice)``, level one of 'empty', 'weak', 'fair', 'strong'.
 
-    Only a hint shown while typing: it estimates guessing work from length and character
-    variety, discounting repeats. Several random words make the strongest passphrases.
+    Only a hint shown while typing: it estimates guessing work from the length (repeated
+    characters count once or twice) plus a little for mixing letters, digits and symbols.
+    Several random words make the strongest passphrases.
     """
     if not passphrase:
         return "empty", "Choose a passphrase: several random words are easy to remember."
-    distinct = len(set(passphrase))
-    effective = min(len(passphrase), distinct * 2)
-    bits = effective * math.log2(max(_pool_size(passphrase), 2))
-    if bits < 45:
+    effective = min(len(passphrase), len(set(passphrase)) * 2)
+    classes = sum(
+        any(c in chars for c in passphrase)
+        for chars in (string.ascii_lowercase, string.ascii_uppercase, string.digits)
+    ) + any(not c.isalnum() for c in passphrase)
+    bits = _human_bits(effective) + (6.0 if classes >= 3 else 0.0)
+    if bits < 30:
         return "weak", "Weak: anyone who takes this computer could guess it. Make it longer."
-    if bits < 70:
+    if bits < 45:
         return "fair", "Fair: adding another word or two would make it much stronger."
     return "strong", "Strong."

@@ -139,15 +139,17 @@ class ReportList(w.VBox):
     def _render(self) -> None:
         self._rows_box.children = tuple(self.rows)
         left = len(self.reports) - len(self.rows)
+        children: tuple[w.Widget, ...]
         if not self.reports:
             self._footer.value = f"<p><i>{esc(self._empty_text)}</i></p>"
-            self.children = (self._rows_box, self._footer)
+            children = (self._rows_box, self._footer)
         elif left > 0:
             self._footer.value = f"<small>{len(self.rows)} of {len(self.reports)} shown</small>"
-            self.children = (self._rows_box, self._footer, self.more_button)
+            children = (self._rows_box, self._footer, self.more_button)
         else:
             self._footer.value = ""
-            self.children = (self._rows_box,)
+            children = (self._rows_box,)
+        self.children = children
 
     def _on_more_button_click(self, _: w.Button) -> None:
         start = len(self.rows)

@@ -88,6 +88,9 @@ class UploadView(Screen):
     def __init__(self, app: App, report_id: str) -> None:
         self.report_id = report_id
         self._throttle = Throttle(app.update_rate)
+        self._ready = False  # events before the widgets exist are covered by a late refresh
+        self._missed = False
+        self.file_rows: dict[str, ProgressRow] = {}
         submitter = app.submitter
         # Subscribe first, then read the snapshot: nothing that happens in between is lost.
         self._unsubscribe = submitter.subscribe(self._on_engine_event)
@@ -148,6 +151,9 @@ class UploadView(Screen):
         self.view_button.on_click(self._on_view_button_click)
         self.back_button.on_click(self._on_back_button_click)
         self.apply_snapshot(snapshot)
+        self._ready = True
+        if self._missed:
+            self._throttle.post("state", self._refresh)
 
     # --- rendering -----------------------------------------------------------------------------
 
@@ -193,6 +199,9 @@ class UploadView(Screen):
 
     def _on_engine_event(self, event: ProgressEvent) -> None:
         if event.report_id != self.report_id:
+            return
+        if not self._ready:
+            self._missed = True
             return
         post = self._throttle.post
         row = self.file_rows.get(event.attachment_id or "")

@@ -1,0 +1,87 @@
+"""Helpers for widget tests: build an App with test sizes and drive it as a person would."""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tellakit.engine import Tuning
+from tellakit.ui import App
+
+MiB = 1024 * 1024
+PASSPHRASE = "tangerine orbit velvet quarry"
+#: Files from 1 MiB go chunked, in 5 MiB chunks (the smallest chunked upload v2 allows, which
+#: the development server enforces); smaller ones in one PUT.
+SMALL = Tuning(
+    single_put_limit=1 * MiB, initial_chunk=5 * MiB, min_chunk=5 * MiB, max_chunk=5 * MiB
+)
+
+
+def make_app(vault_dir: Path, server: Any, **kwargs: Any) -> App:
+    """An App with test sizes (cheap scrypt, small chunks)."""
+    kwargs.setdefault("work_factor", 10)
+    kwargs.setdefault("submitter_options", {"tuning": SMALL})
+    return App(vault_dir, server, **kwargs)
+
+
+def close_app(app: App) -> None:
+    if app.submitter is not None:
+        app.submitter.close()
+    if app.vault is not None and not app.vault.locked:
+        app.vault.close()
+
+
+def unlock(app: App, passphrase: str = PASSPHRASE) -> None:
+    """Type the passphrase (twice on creation) and press the button."""
+    screen = app.screen
+    screen.passphrase.value = passphrase
+    if screen.creating:
+        screen.confirmation.value = passphrase
+    screen.unlock_button.click()
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:
+    """Poll ``predicate`` (for state reached through worker threads)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or predicate}")
+        time.sleep(0.02)
+
+
+def upload(form: Any, name: str, data: bytes, mime: str = "") -> None:
+    """What the browser sends when a person picks a file in FileUpload."""
+    form.upload.set_state(
+        {
+            "value": [
+                {
+                    "name": name,
+                    "type": mime,
+                    "size": len(data),
+                    "content": memoryview(data),
+                    "last_modified": 0,
+                }
+            ]
+        }
+    )
+
+
+def png_bytes(size: int = 32) -> bytes:
+    """A small real PNG (Pillow is present in the test environment)."""
+    image_mod = pytest.importorskip("PIL.Image")
+    out = io.BytesIO()
+    image_mod.new("RGB", (size, size), (200, 30, 30)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def settle(app: App, report_id: str | None = None, timeout: float = 30.0) -> None:
+    """Wait for the engine to go idle, then apply the view's pending progress updates."""
+    assert app.submitter.wait(report_id, timeout=timeout)
+    flush = getattr(app.screen, "flush", None)
+    if flush is not None:
+        flush()

@@ -1,0 +1,137 @@
+"""Server settings: add Nextcloud with a password or Login Flow v2; each failure is explained."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Any
+
+from tellakit.ui import App, ServerPrefill
+from tellakit.ui.connection import ConnectionForm
+from tellakit.ui.home import HomeView
+
+from .helpers import close_app, make_app, unlock, wait_until
+
+
+def _form_app(tmp_path: Path, prefill: ServerPrefill) -> App:
+    """Unlocked, not connected, on the connection form."""
+    app = make_app(tmp_path / "vault", prefill, auto_connect=False)
+    unlock(app)
+    app.screen.add_button.click()
+    assert isinstance(app.screen, ConnectionForm)
+    return app
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_the_form_is_prefilled_but_never_shows_the_known_password(
+    tmp_path: Path, server: ServerPrefill
+) -> None:
+    app = _form_app(tmp_path, server)
+    try:
+        form = app.screen
+        assert form.url.value == server.url and form.login.value == "alice"
+        assert form.folder.value == "Tella"
+        assert form.password.value == ""
+        assert "secret" not in repr(server) and "secret" not in form.password.placeholder
+        form.connect_button.click()
+        assert form.wait(20)
+        assert isinstance(app.screen, HomeView) and app.screen.connected
+        settings = app.vault.get_connection()
+        assert settings.user_id == "alice" and settings.root_folder == "Tella"
+    finally:
+        close_app(app)
+
+
+def test_a_wrong_password_shows_the_servers_refusal_and_clears_the_field(
+    tmp_path: Path, devserver: Any
+) -> None:
+    app = _form_app(tmp_path, ServerPrefill(devserver.url, "alice", ""))
+    try:
+        form = app.screen
+        form.password.value = "wrong"
+        form.connect_button.click()
+        assert form.wait(20)
+        assert app.screen is form and app.vault.get_connection() is None
+        assert form.message.kind == "error"
+        assert "wrong" not in form.message.text
+        assert form.password.value == ""
+        assert not form.connect_button.disabled
+    finally:
+        close_app(app)
+
+
+def test_an_unreachable_server_is_reported_in_the_form(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{_closed_port()}"
+    app = _form_app(tmp_path, ServerPrefill(url, "alice", "pw"))
+    try:
+        form = app.screen
+        form.connect_button.click()
+        assert form.wait(20)
+        assert form.message.kind == "error" and form.message.text
+        assert app.vault.get_connection() is None
+    finally:
+        close_app(app)
+
+
+def test_a_plain_http_remote_server_is_refused_before_anything_is_sent(tmp_path: Path) -> None:
+    app = _form_app(tmp_path, ServerPrefill("http://cloud.example.org", "alice", "pw"))
+    try:
+        form = app.screen
+        form.connect_button.click()
+        assert form.wait(20)
+        assert form.message.kind == "error" and "http" in form.message.text.lower()
+    finally:
+        close_app(app)
+
+
+def test_login_flow_shows_the_link_waits_and_finishes_by_itself(
+    tmp_path: Path, devserver: Any
+) -> None:
+    app = _form_app(tmp_path, ServerPrefill(devserver.url, "", ""))
+    try:
+        form = app.screen
+        form.login_flow_button.click()
+        wait_until(lambda: "login" in form.login_link.value.lower() and form.login_url, what="link")
+        assert (
+            form.login_url in form.login_link.value and 'target="_blank"' in form.login_link.value
+        )
+        assert form.busy and form.connect_button.disabled
+        devserver.approve_login_flow("alice")
+        assert form.wait(30)
+        assert isinstance(app.screen, HomeView)
+        settings = app.vault.get_connection()
+        assert settings.is_app_password and settings.user_id == "alice"
+    finally:
+        close_app(app)
+
+
+def test_login_flow_can_be_cancelled_while_waiting(tmp_path: Path, devserver: Any) -> None:
+    app = _form_app(tmp_path, ServerPrefill(devserver.url, "", ""))
+    try:
+        form = app.screen
+        form.login_flow_button.click()
+        wait_until(lambda: bool(form.login_url), what="link")
+        form.cancel_button.click()
+        assert form.wait(10)
+        assert form.message.text == "Login cancelled."
+        assert app.vault.get_connection() is None and app.screen is form
+    finally:
+        close_app(app)
+
+
+def test_auto_connect_failure_lands_on_the_form_with_the_reason(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{_closed_port()}"
+    app = make_app(tmp_path / "vault", ServerPrefill(url, "demo", "pw"))
+    try:
+        assert app.auto_connect
+        unlock(app)
+        assert app.wait(20)
+        wait_until(lambda: isinstance(app.screen, ConnectionForm), what="form")
+        assert app.message.kind == "error" and app.vault.get_connection() is None
+    finally:
+        close_app(app)
