@@ -50,11 +50,11 @@ _LAZY_MODULES = {"summary", "batch", "ui", "engine", "nextcloud", "devserver"}
 
 if TYPE_CHECKING:
     from tellakit import batch, engine, nextcloud, summary, ui
-    from tellakit.engine import (
+    from tellakit.engine import (  # type: ignore[no-redef]
         ProgressEvent,
         ReportProgress,
         Submitter,
-        connect,  # type: ignore[no-redef]
+        connect,
         disconnect,
         finish_login,
         start_login,
