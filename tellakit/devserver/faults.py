@@ -66,7 +66,6 @@ class Decision:
     headers: list[tuple[str, str]] = field(default_factory=list)
     cut_after: int | None = None
     latency: float = 0.0
-    bandwidth: int | None = None
 
 
 class Faults:
@@ -122,6 +121,11 @@ class Faults:
         with self._lock:
             self._bandwidth = bytes_per_second
 
+    def current_bandwidth(self) -> int | None:
+        """The cap in bytes per second, None when there is none."""
+        with self._lock:
+            return self._bandwidth
+
     def probability(
         self,
         status: int,
@@ -156,7 +160,7 @@ class Faults:
 
     def decide(self, method: str, path: str) -> Decision:
         """Apply the rules to one request."""
-        decision = Decision(bandwidth=self._bandwidth)
+        decision = Decision()
         with self._lock:
             for rule in self._rules:
                 if not rule.matches(method, path):
@@ -211,21 +215,32 @@ class Faults:
 
 
 class Throttle:
-    """Sleeps so that the bytes passed through stay under a rate."""
+    """Sleeps so that the bytes passed through stay under the current bandwidth cap.
 
-    def __init__(self, bytes_per_second: int | None) -> None:
-        self.rate = bytes_per_second
+    The cap is read live, so changing or removing it also affects requests in flight.
+    """
+
+    def __init__(self, faults: Faults | None) -> None:
+        self._faults = faults
+        self._rate: int | None = None
         self.start = time.monotonic()
         self.count = 0
 
     def passed(self, n: int) -> None:
         """Account for ``n`` bytes, sleeping if ahead of the rate."""
-        if not self.rate:
+        rate = self._faults.current_bandwidth() if self._faults is not None else None
+        if rate != self._rate:  # a new cap starts a new measurement
+            self._rate, self.start, self.count = rate, time.monotonic(), 0
+        if not rate:
             return
         self.count += n
-        ahead = self.count / self.rate - (time.monotonic() - self.start)
-        if ahead > 0:
-            time.sleep(ahead)
+        while True:
+            ahead = self.count / rate - (time.monotonic() - self.start)
+            if ahead <= 0:
+                return
+            time.sleep(min(ahead, 0.1))  # short naps: a lifted cap takes effect at once
+            if self._faults is not None and self._faults.current_bandwidth() != rate:
+                return
 
 
 class CountingInput:

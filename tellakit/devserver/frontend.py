@@ -42,7 +42,7 @@ class Frontend:
         path = request_path(environ)
         record = RequestRecord(method, path, 0, 0, 0, time.time())
         decision = self.faults.decide(method, path)
-        throttle = Throttle(decision.bandwidth)
+        throttle = Throttle(self.faults)
         cut_state = {"cut": False}
 
         def cut() -> None:

@@ -73,6 +73,25 @@ def test_bandwidth_caps_the_body_speed(devserver):
     assert dav("GET", files_url(devserver, "slow.bin")).content == b"s" * (256 * 1024)
 
 
+def test_lifting_the_bandwidth_cap_speeds_up_requests_in_flight(devserver):
+    import threading
+
+    devserver.faults.bandwidth(64 * 1024)  # 2 MiB would take 32 s
+    result = {}
+    worker = threading.Thread(
+        target=lambda: result.setdefault(
+            "r", dav("PUT", files_url(devserver, "lift.bin"), data=b"l" * (2 * MIB))
+        )
+    )
+    worker.start()
+    time.sleep(0.5)
+    assert worker.is_alive()
+    devserver.faults.bandwidth(None)
+    worker.join(timeout=20)
+    assert not worker.is_alive()
+    assert result["r"].status_code == 201
+
+
 def test_probability_is_seeded_and_reproducible(devserver):
     def run():
         devserver.faults.clear()
