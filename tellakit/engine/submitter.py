@@ -36,14 +36,18 @@ from tellakit.engine.events import (
 )
 from tellakit.engine.retry import Backoff, Verdict, classify
 from tellakit.engine.submission import ReportSubmission
-from tellakit.errors import NoConnection, ReportNotFound, TellakitError
+from tellakit.errors import InvalidTransition, NoConnection, ReportNotFound, TellakitError
 from tellakit.reports import Attachment, FileState, Report, Status
 
 log = logging.getLogger(__name__)
 
 STOPPED_DURING_UPLOAD = "tellakit stopped during upload; resume to continue where it stopped"
 CLOSED_DURING_UPLOAD = "tellakit was closed during upload; resume to continue where it stopped"
-#: How long pause/delete wait for the worker to let go of the report.
+#: How long pause/delete wait for the worker before recording the new state themselves.
+#: The body of a transfer stops within ~0.25 s; an answer the server still owes (the body
+#: sat in socket buffers) may take longer, and the worker records it when it comes.
+STOP_GRACE_SECONDS = 1.0
+#: How long close() waits for workers.
 STOP_WAIT_SECONDS = 5.0
 
 ClientFactory = Callable[[Any], Any]  # ConnectionSettings -> NextcloudClient
@@ -80,6 +84,10 @@ class _Live:
     running: bool = False
     done: threading.Event = field(default_factory=threading.Event)
     file_sent: dict[str, int] = field(default_factory=dict)
+    # pause() recorded PAUSED itself while the worker was still winding down
+    state_recorded: bool = False
+    # submit() came while the worker was winding down: queue again when it lets go
+    resume_requested: bool = False
 
 
 class Submitter:
@@ -143,18 +151,19 @@ class Submitter:
         """
         self._check_open()
         report = self.vault.get_report(report_id)
+        self._cancel_timer(report_id)
         with self._cond:
             live = self._live.get(report_id)
             if live is not None and not live.token.is_set():
                 return  # already queued or running
-        if live is not None and live.running:
-            # Still winding down after a pause: let it record its state, then queue again.
-            live.done.wait(STOP_WAIT_SECONDS)
-            report = self.vault.get_report(report_id)
-        self._cancel_timer(report_id)
-        if report.status is not Status.UPLOADING:
-            report = self.vault.set_status(report_id, Status.UPLOADING, reason=None, retryable=None)
-        self._enqueue(report_id)
+            winding = live if live is not None and live.running else None
+            if winding is not None:
+                # The old worker still waits for a server answer; never run two workers on
+                # one report: it queues the report again when it lets go.
+                winding.resume_requested = True
+        report = self._set_status(report_id, Status.UPLOADING) or report
+        if winding is None:
+            self._enqueue(report_id)
         self._emit_state(report)
 
     def resume(self, report_id: str) -> None:
@@ -191,34 +200,39 @@ class Submitter:
         return ids
 
     def pause(self, report_id: str) -> None:
-        """Pause a report: a running upload stops within about a second (mid-chunk too).
+        """Pause a report: the transfer stops mid-body within a second; returns once paused.
 
-        Returns once the report is recorded as paused (or after a few seconds at most).
+        Chunks (and files) the server confirmed stay confirmed; resume continues after them.
         """
         self._cancel_timer(report_id)
         with self._cond:
             live = self._live.get(report_id)
-            queued = report_id in self._queue
-            if queued:
+            if report_id in self._queue:
                 self._queue.remove(report_id)
             if live is not None:
                 live.token.stop(StopReason.PAUSE)
+                live.resume_requested = False
             running = live is not None and live.running
             if live is not None and not running:
                 self._live.pop(report_id, None)
         if running:
             assert live is not None
-            live.done.wait(STOP_WAIT_SECONDS)
-            return
+            if live.done.wait(STOP_GRACE_SECONDS):
+                return  # the worker recorded PAUSED
+            with self._cond:
+                live.state_recorded = True
         report = self.vault.get_report(report_id)
         if report.status in (Status.UPLOADING, Status.QUEUED, Status.INTERRUPTED):
-            report = self.vault.set_status(
-                report_id, Status.PAUSED, reason=None, retryable=report.retryable
-            )
-            self._emit_state(report)
+            paused = self._set_status(report_id, Status.PAUSED, retryable=report.retryable)
+            if paused is not None:
+                self._emit_state(paused)
 
     def delete(self, report_id: str) -> None:
-        """Stop sending the report and delete it locally; what the server has stays there."""
+        """Stop sending the report and delete it locally; what the server has stays there.
+
+        A request still in flight is abandoned; if the server completes it anyway, that file
+        stays on the server like everything sent before.
+        """
         self._cancel_timer(report_id)
         with self._cond:
             live = self._live.get(report_id)
@@ -226,12 +240,14 @@ class Submitter:
                 self._queue.remove(report_id)
             if live is not None:
                 live.token.stop(StopReason.DELETE)
+                live.resume_requested = False
             running = live is not None and live.running
         if running:
             assert live is not None
-            live.done.wait(STOP_WAIT_SECONDS)
+            live.done.wait(STOP_GRACE_SECONDS)
         with self._cond:
-            self._live.pop(report_id, None)
+            if live is not None and self._live.get(report_id) is live and not live.running:
+                self._live.pop(report_id, None)
         self.vault.delete_report(report_id)
         self._bus.forget(report_id)
 
@@ -382,6 +398,9 @@ class Submitter:
                     live.done.set()
                     if self._live.get(report_id) is live:
                         del self._live[report_id]
+                    if live.resume_requested and not self._closed:
+                        self._live[report_id] = _Live()
+                        self._queue.append(report_id)
                     self._cond.notify_all()
 
     def _recover_orphans(self) -> None:
@@ -435,7 +454,7 @@ class Submitter:
             self._retries.pop(report_id, None)
             self._emit_state(done)
         except BaseException as exc:
-            self._handle_stop_or_error(report_id, token, exc, settings_auto=self._settings_auto())
+            self._handle_stop_or_error(report_id, live, exc, settings_auto=self._settings_auto())
             if not isinstance(exc, Exception):
                 raise
         finally:
@@ -477,8 +496,9 @@ class Submitter:
         return isinstance(exc, Cancelled)
 
     def _handle_stop_or_error(
-        self, report_id: str, token: StopToken, exc: BaseException, *, settings_auto: bool
+        self, report_id: str, live: _Live, exc: BaseException, *, settings_auto: bool
     ) -> None:
+        token = live.token
         reason = token.reason if token.is_set() else None
         if reason is None and self._is_cancel(exc):
             reason = StopReason.PAUSE
@@ -486,10 +506,12 @@ class Submitter:
             if reason is StopReason.DELETE:
                 return
             if reason is StopReason.PAUSE:
-                report = self.vault.set_status(
-                    report_id, Status.PAUSED, reason=None, retryable=None
-                )
-                self._emit_state(report)
+                with self._cond:
+                    skip = live.state_recorded or live.resume_requested
+                if not skip:
+                    paused = self._set_status(report_id, Status.PAUSED)
+                    if paused is not None:
+                        self._emit_state(paused)
                 return
             if reason is StopReason.CLOSE:
                 report = self.vault.set_status(
@@ -512,6 +534,23 @@ class Submitter:
                 self._schedule_retry(report_id, verdict)
         except ReportNotFound:
             return  # deleted meanwhile
+
+    def _set_status(self, report_id: str, status: Status, **kw: Any) -> Report | None:
+        """Move the report to ``status`` unless it is there already or the model forbids it.
+
+        Returns the updated report, or None when nothing changed (a race with a worker that
+        finished first, e.g. the report got submitted while being paused).
+        """
+        try:
+            current = self.vault.get_report(report_id)
+            if current.status is status:
+                return None
+            kw.setdefault("reason", None)
+            kw.setdefault("retryable", None)
+            return self.vault.set_status(report_id, status, **kw)
+        except InvalidTransition as exc:
+            log.info("report state not changed: %s", exc)
+            return None
 
     def _halt_dispatch(self, verdict: Verdict) -> None:
         """A fatal auth/quota error: reports still waiting would fail the same way."""

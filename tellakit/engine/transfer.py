@@ -18,17 +18,20 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from tellakit.engine.chunking import ChunkSizer, Tuning
 from tellakit.engine.control import StopToken, check
-from tellakit.errors import UploadExpired, VaultError
+from tellakit.errors import ResourceLocked, UploadExpired, VaultError
 from tellakit.nextcloud.models import PutResult
 from tellakit.reports import Attachment, FileState
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int], None]  # running byte count of this file
+T = TypeVar("T")
+#: Waits before re-sending a request the server answered 423 Locked.
+LOCK_RETRY_DELAYS = (0.5, 1.0, 2.0)
 
 
 class AttachmentStore(Protocol):
@@ -161,8 +164,10 @@ class FileTransfer:
         self._update(bytes_sent=0)
         with self.vault.open_file(self.att.file_id) as raw:
             reader = GuardedReader(raw)
-            try:
-                result = self.client.put(
+
+            def send() -> PutResult:
+                reader.seek(0)
+                result: PutResult = self.client.put(
                     self.remote_path,
                     reader,
                     self.att.size,
@@ -171,12 +176,33 @@ class FileTransfer:
                     mtime=self.mtime,
                     checksum_sha256_hex=self.att.sha256,
                 )
+                return result
+
+            result = self._with_lock_retry(send, reader)
+        self._update(state=FileState.UPLOADED, bytes_sent=self.att.size)
+        return result
+
+    def _with_lock_retry(self, send: Callable[[], T], reader: GuardedReader) -> T:
+        """Run ``send``; on 423 wait briefly and send again (a few times), else re-raise.
+
+        A 423 right after a pause or a cut is usually the server still holding the lock of the
+        request we abandoned; it clears within a second or two (rclone waits the same way).
+        A vault error raised inside the body is re-raised as itself.
+        """
+        for delay in (*LOCK_RETRY_DELAYS, None):
+            try:
+                return send()
+            except ResourceLocked:
+                if delay is None:
+                    raise
+                log.info("the server reports a lock; trying again in %.1f s", delay)
+                self.token.wait(delay)
+                check(self.token)
             except Exception:
                 if reader.error is not None:
                     raise reader.error from None
                 raise
-        self._update(state=FileState.UPLOADED, bytes_sent=self.att.size)
-        return result
+        raise AssertionError("unreachable")  # pragma: no cover
 
     # --- chunked ------------------------------------------------------------------------
 
@@ -254,21 +280,20 @@ class FileTransfer:
                 check(self.token)
                 size = sizer.next_size(offset, total, number)
                 self._update(chunk_size=size)  # the chunk in flight, before it is sent
-                reader.seek(offset)
                 base = offset
                 started = time.monotonic()
-                try:
+
+                def send(number: int = number, base: int = base, size: int = size) -> None:
+                    reader.seek(base)
                     upload.upload_chunk(
                         number,
                         reader,
                         size,
-                        on_progress=lambda n, base=base: self.on_progress(base + n),
+                        on_progress=lambda n: self.on_progress(base + n),
                         cancel=self.token,
                     )
-                except Exception:
-                    if reader.error is not None:
-                        raise reader.error from None
-                    raise
+
+                self._with_lock_retry(send, reader)
                 sizer.observe(size, time.monotonic() - started)
                 offset += size
                 number += 1

@@ -12,15 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from engine_helpers import PASSPHRASE, SMALL
 
-from tellakit.engine import Submitter, Tuning, connect
+from tellakit.engine import Submitter, connect
 from tellakit.vault import create_vault
-
-MiB = 1024 * 1024
-PASSPHRASE = "correct horse battery staple"
-SMALL = Tuning(
-    single_put_limit=1 * MiB, initial_chunk=5 * MiB, min_chunk=5 * MiB, max_chunk=5 * MiB
-)
 
 
 @pytest.fixture

@@ -7,6 +7,16 @@ import os
 from pathlib import Path
 from typing import Any
 
+from tellakit.engine import Tuning
+
+MiB = 1024 * 1024
+PASSPHRASE = "correct horse battery staple"
+#: Files from 1 MiB go chunked, in fixed 5 MiB chunks (the smallest chunked upload v2 allows,
+#: which the dev server enforces), so chunked cases stay fast.
+SMALL = Tuning(
+    single_put_limit=1 * MiB, initial_chunk=5 * MiB, min_chunk=5 * MiB, max_chunk=5 * MiB
+)
+
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()

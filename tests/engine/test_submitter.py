@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 from engine_helpers import (
+    PASSPHRASE,
+    SMALL,
     layout_problems,
     random_bytes,
     report_with_files,
@@ -26,8 +28,6 @@ from tellakit.engine.submitter import STOPPED_DURING_UPLOAD, default_client_fact
 from tellakit.nextcloud import NextcloudClient
 from tellakit.reports import FileState, Status
 from tellakit.vault import open_vault
-
-from conftest import PASSPHRASE, SMALL
 
 pytestmark = pytest.mark.timeout(90)
 KiB = 1024
@@ -100,26 +100,55 @@ def test_progress_events_reach_subscribers_and_snapshot_matches(connected, devse
 
 
 def test_pause_stops_mid_upload_and_resume_finishes(connected, devserver):
-    data = random_bytes(2048 * KiB, 5)
+    # Larger than the loopback socket buffers, so the body is still being read when paused.
+    data = random_bytes(16 * 1024 * KiB, 5)
     report = report_with_files(connected, "pause me", [("video.mp4", data)])
-    devserver.faults.bandwidth(256 * KiB)
+    devserver.faults.bandwidth(1024 * KiB)
     events: list[ProgressEvent] = []
-    with Submitter(connected, tuning=replace(SMALL, single_put_limit=10 << 20)) as sub:
+    with Submitter(connected, tuning=replace(SMALL, single_put_limit=64 << 20)) as sub:
         sub.subscribe(events.append)
         sub.submit(report.id)
         wait_for(lambda: any(e.attachment_id and e.bytes_sent > 0 for e in events))
         sub.pause(report.id)
         assert connected.get_report(report.id).status is Status.PAUSED
-        assert sub.wait(report.id, timeout=5)
+        devserver.faults.bandwidth(None)
+        assert sub.wait(report.id, timeout=30)
         wait_for(lambda: devserver.log.filter("PUT", "video.mp4"), 20)  # server saw the drop
         puts = devserver.log.filter("PUT", "video.mp4")
         assert max(r.bytes_in for r in puts) < len(data)  # stopped mid-body
-        devserver.faults.bandwidth(None)
+        assert connected.get_report(report.id).status is Status.PAUSED
         sub.resume(report.id)
         assert sub.wait(report.id, timeout=60)
     assert connected.get_report(report.id).status is Status.SUBMITTED
     tree = server_tree(devserver.files_root("alice"))
     assert sha256(tree["Tella/pause me/video.mp4"]) == sha256(data)
+
+
+def test_pause_mid_chunk_resumes_from_that_chunk(connected, devserver):
+    data = random_bytes(16 * 1024 * KiB, 6)  # chunks of 5, 5 and 6 MiB
+    report = report_with_files(connected, "pause chunked", [("c.bin", data)])
+    events: list[ProgressEvent] = []
+    devserver.faults.bandwidth(2048 * KiB)
+    with Submitter(connected, tuning=SMALL) as sub:
+        sub.subscribe(events.append)
+        sub.submit(report.id)
+        # Pause while the second chunk is on its way.
+        wait_for(lambda: any(e.attachment_id and e.bytes_sent > 6 * 1024 * KiB for e in events))
+        sub.pause(report.id)
+        assert connected.get_report(report.id).status is Status.PAUSED
+        devserver.faults.bandwidth(None)
+        assert sub.wait(report.id, timeout=30)
+        before = len(devserver.log.filter("PUT", "/uploads/"))
+        sub.resume(report.id)
+        assert sub.wait(report.id, timeout=60)
+    assert connected.get_report(report.id).status is Status.SUBMITTED
+    chunk_puts = devserver.log.filter("PUT", "/uploads/")
+    names = [r.path.rsplit("/", 1)[1] for r in chunk_puts]
+    assert names[:before].count("00001") == 1
+    assert "00001" not in names[before:]  # the confirmed chunk was not sent again
+    assert sorted(set(names)) == ["00001", "00002", "00003"]
+    tree = server_tree(devserver.files_root("alice"))
+    assert sha256(tree["Tella/pause chunked/c.bin"]) == sha256(data)
 
 
 def test_delete_stops_and_keeps_what_the_server_has(connected, devserver):
@@ -132,7 +161,9 @@ def test_delete_stops_and_keeps_what_the_server_has(connected, devserver):
         sub.submit(report.id)
         wait_for(lambda: any(e.attachment_id and e.bytes_sent > 0 for e in events))
         sub.delete(report.id)
-        assert sub.wait(timeout=5)
+        assert report.id not in {r.id for r in connected.list_reports()}  # gone at once
+        devserver.faults.bandwidth(None)
+        assert sub.wait(timeout=30)  # the worker let go
     assert report.id not in {r.id for r in connected.list_reports()}
     tree = server_tree(devserver.files_root("alice"))
     assert tree["Tella/delete me/description.txt"] == b"desc"  # stays on the server
