@@ -232,10 +232,28 @@ class NextcloudApp:
             if reason:
                 drain(environ)
                 return invalid_path(start_response, reason)
+        if method == "MKCOL":
+            free = self.ctx.free_bytes(uid)
+            if free is not None and free < 4096:  # Nextcloud counts a folder as 4096 bytes
+                drain(environ)
+                parent = "/" + target.rpartition("/")[0]
+                return dav_error(
+                    start_response,
+                    507,
+                    f"Insufficient space in {parent}. {free} available. Cannot create directory",
+                )
         if method == "PUT":
             early = self.check_put(environ, start_response, uid, target)
             if early is not None:
                 return early
+            if "1" in (
+                environ.get("HTTP_X_NC_WEBDAV_AUTO_MKCOL"),
+                environ.get("HTTP_X_NC_WEBDAV_AUTOMKCOL"),
+            ):
+                rejected = self.auto_mkcol(uid, target)
+                if rejected:
+                    drain(environ)
+                    return invalid_path(start_response, rejected)
         if method in WRITE_METHODS and (
             self.ctx.is_busy(uid, rel) or (target != rel and self.ctx.is_busy(uid, target))
         ):
@@ -253,6 +271,21 @@ class NextcloudApp:
                 drain(environ)
                 return dav_error(start_response, 423, f'"{target}" is locked')
         return self.call_dav(environ, start_response, method, uid, target)
+
+    def auto_mkcol(self, uid: str, target: str) -> str | None:
+        """Create the missing parents of ``target`` (newer Nextcloud's
+        X-NC-WebDAV-Auto-Mkcol); returns a name-rule reason if a parent name is refused."""
+        parts = target.split("/")[:-1]
+        root = self.ctx.files_root(uid)
+        for i, name in enumerate(parts):
+            reason = self.ctx.rules.check(name)
+            if reason:
+                return reason
+            folder = root.joinpath(*parts[: i + 1])
+            if not folder.exists():
+                folder.mkdir()
+                self.ctx.meta.touch(uid, "/".join(parts[: i + 1]))
+        return None
 
     def check_put(
         self, environ: Environ, start_response: StartResponse, uid: str, target: str
@@ -272,9 +305,8 @@ class NextcloudApp:
             environ["tellakit.expected_length"] = int(length)
         free = self.ctx.free_bytes(uid)
         if free is not None:
-            existing = self.ctx.files_root(uid) / target
-            if existing.is_file():
-                free += existing.stat().st_size
+            # As Nextcloud's QuotaPlugin: the size of a file being replaced is not counted
+            # as free (the new content is written beside it first).
             needed = max(
                 _int(environ.get("CONTENT_LENGTH")),
                 _int(environ.get("HTTP_X_EXPECTED_ENTITY_LENGTH")),

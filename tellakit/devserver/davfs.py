@@ -212,8 +212,6 @@ class NcFile(_NcMixin, FileResource):
         fd, part = tempfile.mkstemp(dir=self.ctx.tmp_dir, suffix=".part")
         os.close(fd)
         free = self.ctx.free_bytes(uid)
-        if free is not None and os.path.exists(self._file_path):
-            free += os.path.getsize(self._file_path)
         self._writer = PartWriter(Path(part), wanted_hashes(self.environ), free, self.name)
         return self._writer
 

@@ -306,15 +306,12 @@ class Uploads:
                         "(only the last chunk may be smaller)",
                     )
         free = self.ctx.free_bytes(uid)
-        if free is not None:
-            if existed:
-                free += disk.stat().st_size
-            if total > free:
-                return dav_error(
-                    start_response,
-                    507,
-                    f"Insufficient space in {dest}, {total} required, {free} available",
-                )
+        if free is not None and total > free:
+            return dav_error(
+                start_response,
+                507,
+                f"Insufficient space in {dest}, {total} required, {free} available",
+            )
         try:
             with self.ctx.writing(uid, dest):
                 digests = _concatenate(chunks, disk, self.ctx.tmp_dir, wanted_hashes(environ))

@@ -42,6 +42,24 @@ def test_put_without_parent_is_409_and_on_folder_is_409(devserver):
     assert dav("PUT", files_url(devserver, "dir"), data=b"x").status_code == 409
 
 
+def test_put_with_auto_mkcol_creates_missing_parents(devserver):
+    r = dav(
+        "PUT",
+        files_url(devserver, "n1/n2/f.txt"),
+        data=b"x",
+        headers={"X-NC-WebDAV-Auto-Mkcol": "1"},
+    )
+    assert r.status_code == 201
+    assert (devserver.files_root("alice") / "n1" / "n2" / "f.txt").read_bytes() == b"x"
+
+
+def test_put_with_content_range_is_400(devserver):
+    r = dav(
+        "PUT", files_url(devserver, "r.txt"), data=b"x", headers={"Content-Range": "bytes 0-0/1"}
+    )
+    assert r.status_code == 400
+
+
 def test_put_mtime_checksum_and_x_hash(devserver):
     body = b"some content"
     r = dav(
@@ -178,8 +196,13 @@ def test_quota_507_on_put_and_quota_props(devserver):
     assert not (devserver.files_root("alice") / "big.bin").exists()
     root = propfind(files_url(devserver, ""))["/remote.php/dav/files/alice/"]
     assert root["{DAV:}quota-available-bytes"] == "40"
-    # Overwriting counts the old size as free.
-    assert dav("PUT", files_url(devserver, "small.bin"), data=b"y" * 90).status_code == 204
+    # As in Nextcloud, the size of the file being replaced is not counted as free.
+    assert dav("PUT", files_url(devserver, "small.bin"), data=b"y" * 50).status_code == 507
+    assert dav("PUT", files_url(devserver, "small.bin"), data=b"y" * 40).status_code == 204
+    # A folder counts as 4096 bytes.
+    mkcol = dav("MKCOL", files_url(devserver, "newdir"))
+    assert mkcol.status_code == 507
+    assert error_parts(mkcol)[1] == "Insufficient space in /. 60 available. Cannot create directory"
 
 
 def test_quota_checked_while_streaming_without_content_length(devserver):
