@@ -143,11 +143,12 @@ class Submitter:
 
     # --- public API -------------------------------------------------------------------
 
-    def submit(self, report_id: str) -> None:
+    def submit(self, report_id: str, *, batch: bool = False) -> None:
         """Start (or resume) sending a report; returns at once.
 
         Draft, queued, paused and interrupted reports become "uploading"; a worker picks them
-        up. Submitting a report that is already uploading does nothing.
+        up. Submitting a report that is already uploading does nothing. ``batch`` marks a
+        report of :meth:`submit_outbox` (held back once a fatal error halted the batch).
         """
         self._check_open()
         report = self.vault.get_report(report_id)
@@ -162,8 +163,15 @@ class Submitter:
                 # one report: it queues the report again when it lets go.
                 winding.resume_requested = True
         report = self._set_status(report_id, Status.UPLOADING) or report
-        if winding is None:
-            self._enqueue(report_id)
+        if winding is None and not self._enqueue(report_id, batch=batch):
+            # The batch was halted meanwhile by a fatal error of another report.
+            held = self._set_status(
+                report_id,
+                Status.INTERRUPTED,
+                reason=f"Not sent: {self._halted_reason}",
+                retryable=False,
+            )
+            report = held or report
         self._emit_state(report)
 
     def resume(self, report_id: str) -> None:
@@ -193,7 +201,7 @@ class Submitter:
                 if self._halted_reason is not None:
                     break
             try:
-                self.submit(report.id)
+                self.submit(report.id, batch=True)
             except ReportNotFound:
                 continue
             ids.append(report.id)
@@ -353,8 +361,11 @@ class Submitter:
         if self._closed:
             raise RuntimeError("this Submitter is closed; create a new one")
 
-    def _enqueue(self, report_id: str) -> None:
+    def _enqueue(self, report_id: str, *, batch: bool = False) -> bool:
+        """Queue the report for a worker; False when a batch was halted by a fatal error."""
         with self._cond:
+            if batch and self._halted_reason is not None:
+                return False
             if report_id not in self._queue:
                 self._queue.append(report_id)
             self._live[report_id] = self._live.get(report_id) or _Live()
@@ -362,6 +373,7 @@ class Submitter:
                 self._live[report_id] = _Live()
             self._start_workers()
             self._cond.notify_all()
+            return True
 
     def _start_workers(self) -> None:
         alive = [t for t in self._threads if t.is_alive()]
