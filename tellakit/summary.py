@@ -224,16 +224,19 @@ def plot_submissions(history_df: pd.DataFrame, ax: Axes | None = None) -> Axes:
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 3))
     assert ax is not None
-    labels = [ts.strftime("%Y-%m-%d") for ts in history_df.index]
-    positions = range(len(labels))
+    stamps = history_df.index
+    daily = all(ts == ts.normalize() for ts in stamps)  # show the time only when periods need it
+    labels = [ts.strftime("%Y-%m-%d" if daily else "%Y-%m-%d %H:%M") for ts in stamps]
+    positions = list(range(len(labels)))
     ax.bar(positions, history_df["reports"].to_numpy(dtype=float), color="#4c72b0")
     ax.set_ylabel("reports submitted")
-    ax.set_xticks(list(positions), labels, rotation=45, ha="right")
+    ax.set_xticks(positions, labels, rotation=45, ha="right")
     mib = ax.twinx()
     mib.plot(
         positions, history_df["bytes"].to_numpy(dtype=float) / 2**20, color="#dd8452", marker="o"
     )
     mib.set_ylabel("MiB submitted")
+    mib.set_ylim(bottom=0)
     ax.set_title("Submissions over time")
     return ax
 
