@@ -202,7 +202,8 @@ class NextcloudApp:
         dest = unquote(urlparse(raw).path)
         prefix = LEGACY_PREFIX if legacy else FILES_PREFIX + uid
         if dest == prefix or dest.startswith(prefix + "/"):
-            return dest[len(prefix) :].strip("/")
+            rel = dest[len(prefix) :].strip("/")
+            return None if ".." in rel.split("/") else rel
         return None
 
     def files(
@@ -218,6 +219,9 @@ class NextcloudApp:
         """Nextcloud's checks before wsgidav, Nextcloud's headers after it."""
         rel = rel.strip("/")
         target = rel
+        if ".." in rel.split("/"):
+            drain(environ)
+            return dav_error(start_response, 400, "Path contains invalid segments")
         if method in ("MOVE", "COPY"):
             if "HTTP_DESTINATION" not in environ:
                 drain(environ)

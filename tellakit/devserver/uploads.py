@@ -70,7 +70,8 @@ class Uploads:
         path = unquote(urlparse(raw).path)
         prefix = FILES_PREFIX + uid
         if path == prefix or path.startswith(prefix + "/"):
-            return path[len(prefix) :].strip("/")
+            rel = path[len(prefix) :].strip("/")
+            return "" if ".." in rel.split("/") else rel
         return ""  # present, but outside the user's files
 
     def _chunks(self, folder: Path) -> list[Path]:
