@@ -51,9 +51,20 @@ def tree(root: Path) -> dict[str, str]:
     }
 
 
+@pytest.fixture
+def small_chunk_server(tmp_path_factory):
+    """A server advertising 10 MiB as files.chunked_upload.max_size: newer desktop clients
+    take it as their chunk size (3.7 starts at 10 MB anyway), so 60 MiB is chunked."""
+    from tellakit.devserver import DevServer
+
+    with DevServer(tmp_path_factory.mktemp("nc-data"), max_chunk_size=10 * MIB) as srv:
+        yield srv
+
+
 @pytest.mark.timeout(180)
-def test_nextcloudcmd_syncs_up_and_down_with_chunked_upload(devserver, tmp_path):
+def test_nextcloudcmd_syncs_up_and_down_with_chunked_upload(small_chunk_server, tmp_path):
     exe = need("nextcloudcmd")
+    devserver = small_chunk_server
     src, dst, home = tmp_path / "src", tmp_path / "dst", tmp_path / "home"
     for d in (src, dst, home, src / "sub"):
         d.mkdir()
