@@ -22,7 +22,7 @@ from typing import Any, Protocol, TypeVar
 
 from tellakit.engine.chunking import ChunkSizer, Tuning
 from tellakit.engine.control import StopToken, check
-from tellakit.errors import ResourceLocked, UploadExpired, VaultError
+from tellakit.errors import ConnectionLost, ResourceLocked, UploadExpired, VaultError
 from tellakit.nextcloud.models import PutResult
 from tellakit.reports import Attachment, FileState
 
@@ -198,6 +198,13 @@ class FileTransfer:
                 log.info("the server reports a lock; trying again in %.1f s", delay)
                 self.token.wait(delay)
                 check(self.token)
+            except GeneratorExit:
+                # The protocol layer re-raises the body generator's GeneratorExit when the
+                # socket broke mid-body (urllib3 closed the generator): that is a lost
+                # connection, not a reason to end the worker thread.
+                if reader.error is not None:
+                    raise reader.error from None
+                raise ConnectionLost("The connection dropped while sending a file.") from None
             except Exception:
                 if reader.error is not None:
                     raise reader.error from None

@@ -84,3 +84,24 @@ def layout_problems(tree: dict[str, bytes], folders: dict[str, list[str]]) -> li
         if sub:
             problems.append(f"{folder} has subfolders {sub}")
     return problems
+
+
+def server_listing(root: Path) -> dict[str, bytes]:
+    """Like :func:`server_tree` but without reading contents (values are empty)."""
+    out: dict[str, bytes] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        rel = Path(dirpath).relative_to(root).as_posix()
+        for d in dirnames:
+            out[(f"{rel}/{d}" if rel != "." else d) + "/"] = b""
+        for f in filenames:
+            out[f"{rel}/{f}" if rel != "." else f] = b""
+    return out
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file on disk, streamed."""
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
