@@ -65,6 +65,7 @@ class Decision:
     status: int | None = None
     headers: list[tuple[str, str]] = field(default_factory=list)
     cut_after: int | None = None
+    cut_rule: Rule | None = None
     latency: float = 0.0
 
 
@@ -182,9 +183,21 @@ class Faults:
                         rule.fired += 1
                         decision.status = rule.status
                 elif rule.kind == "cut":
-                    rule.fired += 1
+                    # Counted when the cut happens (claim): a request whose body is
+                    # shorter than nbytes does not use the rule up.
                     decision.cut_after = rule.nbytes
+                    decision.cut_rule = rule
         return decision
+
+    def claim(self, rule: Rule | None) -> bool:
+        """Use up one firing of a cut rule; False when it is already used up."""
+        if rule is None:
+            return False
+        with self._lock:
+            if rule.exhausted():
+                return False
+            rule.fired += 1
+            return True
 
     def add_spec(self, spec: str) -> None:
         """Add a rule from a CLI spec ``METHOD:PATH_REGEX:KIND:ARG[:ARG]``.
@@ -258,8 +271,8 @@ class CountingInput:
             return size
         room = self._cut_after - self.count
         if room <= 0:
-            self._cut()
-            raise ConnectionCut("connection cut by the fault injector")
+            self._cut_now()
+            return size
         return room if size is None or size < 0 else min(size, room)
 
     def read(self, size: int = -1) -> bytes:
@@ -278,8 +291,14 @@ class CountingInput:
         self.count += len(data)
         self._throttle.passed(len(data))
         if self._cut_after is not None and self.count >= self._cut_after:
-            self._cut()
+            self._cut_now()
+
+    def _cut_now(self) -> None:
+        # The cut callback returns False when the rule was used up by another request
+        # meanwhile: then this request simply goes on.
+        if self._cut():
             raise ConnectionCut("connection cut by the fault injector")
+        self._cut_after = None
 
     def __iter__(self) -> Any:
         while True:

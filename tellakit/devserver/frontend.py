@@ -45,11 +45,14 @@ class Frontend:
         throttle = Throttle(self.faults)
         cut_state = {"cut": False}
 
-        def cut() -> None:
+        def cut() -> bool:
+            if not self.faults.claim(decision.cut_rule):
+                return False
             cut_state["cut"] = True
             finish()  # logged before the client can notice the cut
             # The socket is reset once the handlers below have unwound (part files gone,
             # busy marks released), in _reset().
+            return True
 
         counting = CountingInput(environ["wsgi.input"], throttle, decision.cut_after, cut)
         environ["wsgi.input"] = counting

@@ -28,6 +28,14 @@ def test_cut_after_drops_the_connection_mid_body_and_keeps_old_content(devserver
     assert not list((devserver.data_dir / ".devserver" / "tmp").iterdir())
 
 
+def test_cut_rule_is_not_used_up_by_shorter_requests(devserver):
+    devserver.faults.cut_after(1000, method="PUT")
+    assert dav("PUT", files_url(devserver, "short.txt"), data=b"s" * 10).status_code == 201
+    with pytest.raises(requests.ConnectionError):
+        dav("PUT", files_url(devserver, "long.txt"), data=b"l" * 5000)
+    assert dav("PUT", files_url(devserver, "long.txt"), data=b"l" * 5000).status_code == 201
+
+
 def test_cut_after_on_chunk_upload(devserver):
     base = f"{devserver.url}/remote.php/dav/uploads/alice/cut"
     dav("MKCOL", base)

@@ -185,3 +185,40 @@ def test_litmus_basic_copymove_props_pass(devserver, tmp_path):
     for suite, _run, _passed, failed in summaries:
         assert failed == "0", f"litmus {suite}:\n{proc.stdout[-4000:]}"
     assert "WARNING" not in proc.stdout, proc.stdout[-4000:]
+
+
+@pytest.mark.timeout(180)
+def test_nextcloudcmd_recovers_from_a_connection_cut_mid_chunk(small_chunk_server, tmp_path):
+    exe = need("nextcloudcmd")
+    srv = small_chunk_server
+    src, home = tmp_path / "src", tmp_path / "home"
+    src.mkdir()
+    home.mkdir()
+    random_file(src / "big.bin", 40 * MIB)
+    (srv.files_root("alice") / "sync").mkdir()
+    srv.faults.cut_after(15 * MIB, method="PUT", path="/uploads/")
+    proc = subprocess.run(
+        [
+            exe,
+            "--user",
+            "alice",
+            "--password",
+            "secret",
+            "--non-interactive",
+            "-s",
+            "--path",
+            "/sync",
+            str(src),
+            srv.url,
+        ],
+        env={**os.environ, "HOME": str(home)},
+        capture_output=True,
+        text=True,
+        timeout=150,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    chunk_puts = srv.log.filter(method="PUT", path="/uploads/")
+    assert [r.status for r in chunk_puts].count(0) == 1  # the cut happened, once
+    first_chunk = [r for r in chunk_puts if r.path == chunk_puts[0].path]
+    assert len(first_chunk) == 1  # the chunk that had arrived was not sent again
+    assert digest(srv.files_root("alice") / "sync" / "big.bin") == digest(src / "big.bin")
