@@ -266,3 +266,31 @@ def test_locked_file_is_423_while_being_written(devserver):
     assert "FileLocked" in error_parts(second)[0]
     assert results["put"].status_code == 201
     assert (devserver.files_root("alice") / "busy.bin").read_bytes() == b"a" * 1000 + b"b" * 1000
+
+
+def test_get_sends_stored_checksum_and_oc_etag(devserver):
+    put = dav("PUT", files_url(devserver, "c.bin"), data=b"c", headers={"OC-Checksum": "SHA1:aa"})
+    r = dav("GET", files_url(devserver, "c.bin"))
+    assert r.headers["OC-Checksum"] == "SHA1:aa"
+    assert r.headers["OC-ETag"] == r.headers["ETag"] == put.headers["ETag"]
+
+
+def test_webdav_lock_makes_writes_without_token_423(devserver):
+    dav("PUT", files_url(devserver, "locked.txt"), data=b"v1")
+    lock_body = (
+        '<?xml version="1.0"?><d:lockinfo xmlns:d="DAV:"><d:lockscope><d:exclusive/>'
+        "</d:lockscope><d:locktype><d:write/></d:locktype></d:lockinfo>"
+    )
+    lock = dav(
+        "LOCK", files_url(devserver, "locked.txt"), data=lock_body, headers={"Timeout": "Second-60"}
+    )
+    assert lock.status_code == 200
+    r = dav("PUT", files_url(devserver, "locked.txt"), data=b"v2")
+    assert r.status_code == 423
+    assert (devserver.files_root("alice") / "locked.txt").read_bytes() == b"v1"
+    token = lock.headers["Lock-Token"]
+    assert (
+        dav("UNLOCK", files_url(devserver, "locked.txt"), headers={"Lock-Token": token}).status_code
+        == 204
+    )
+    assert dav("PUT", files_url(devserver, "locked.txt"), data=b"v2").status_code == 204

@@ -172,3 +172,29 @@ def test_idle_upload_folders_expire(tmp_path):
         time.sleep(1.2)
         assert dav("PROPFIND", up(srv, "old"), headers={"Depth": "1"}).status_code == 404
         assert not (tmp_path / "alice" / "uploads" / "old").exists()
+
+
+def test_propfind_of_uploads_home_chunk_and_virtual_file(devserver):
+    dav("MKCOL", up(devserver, "p1"))
+    dav("MKCOL", up(devserver, "p2"))
+    dav("PUT", up(devserver, "p1/00001"), data=b"abc")
+    dav("PUT", up(devserver, "p1/00002"), data=b"de")
+    home = dav("PROPFIND", up(devserver), headers={"Depth": "1"})
+    assert home.status_code == 207
+    assert "/remote.php/dav/uploads/alice/p1/" in home.text
+    assert "/remote.php/dav/uploads/alice/p2/" in home.text
+    chunk = dav("PROPFIND", up(devserver, "p1/00002"), headers={"Depth": "0"})
+    assert chunk.status_code == 207 and "<d:getcontentlength>2</d:getcontentlength>" in chunk.text
+    virtual = dav("PROPFIND", up(devserver, "p1/.file"), headers={"Depth": "0"})
+    assert "<d:getcontentlength>5</d:getcontentlength>" in virtual.text
+    only_folder = dav("PROPFIND", up(devserver, "p1"), headers={"Depth": "0"})
+    assert "00001" not in only_folder.text
+    assert dav("PROPFIND", up(devserver, "p1/00009"), headers={"Depth": "0"}).status_code == 404
+    assert dav("DELETE", up(devserver, "p1/00009")).status_code == 404
+    assert (
+        dav(
+            "MOVE", up(devserver, "p1/00001"), headers={"Destination": files_url(devserver, "x")}
+        ).status_code
+        == 403
+    )
+    assert dav("GET", up(devserver, "p1/.file")).status_code == 405
