@@ -334,20 +334,40 @@ class Submitter:
 
     def close(self, timeout: float = STOP_WAIT_SECONDS) -> None:
         """Stop every worker; running reports are recorded as interrupted (resumable)."""
+        import time
+
         with self._cond:
             if self._closed:
                 return
             self._closed = True
+            waiting = list(self._queue)
             self._queue.clear()
             for live in self._live.values():
                 live.token.stop(StopReason.CLOSE)
+            running = [(rid, live) for rid, live in self._live.items() if live.running]
             timers = list(self._timers.values())
             self._timers.clear()
             self._cond.notify_all()
         for timer in timers:
             timer.cancel()
+        deadline = time.monotonic() + timeout
+        for _, live in running:
+            live.done.wait(max(0.0, min(STOP_GRACE_SECONDS, deadline - time.monotonic())))
+        # Reports whose worker still waits for a server answer, and reports that were queued
+        # but never started: record them as interrupted now (resume continues them).
+        late = [rid for rid, live in running if not live.done.is_set()]
+        with self._cond:
+            for _rid, live in running:
+                if not live.done.is_set():
+                    live.state_recorded = True
+        for rid in [*waiting, *late]:
+            report = self._set_status(
+                rid, Status.INTERRUPTED, reason=CLOSED_DURING_UPLOAD, retryable=True
+            )
+            if report is not None:
+                self._emit_state(report)
         for thread in list(self._threads):
-            thread.join(timeout)
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def __enter__(self) -> Submitter:
         return self
@@ -526,10 +546,12 @@ class Submitter:
                         self._emit_state(paused)
                 return
             if reason is StopReason.CLOSE:
-                report = self.vault.set_status(
-                    report_id, Status.INTERRUPTED, reason=CLOSED_DURING_UPLOAD, retryable=True
-                )
-                self._emit_state(report)
+                if not live.state_recorded:
+                    closed = self._set_status(
+                        report_id, Status.INTERRUPTED, reason=CLOSED_DURING_UPLOAD, retryable=True
+                    )
+                    if closed is not None:
+                        self._emit_state(closed)
                 return
             verdict = classify(exc)
             if not isinstance(exc, TellakitError):
@@ -546,6 +568,8 @@ class Submitter:
                 self._schedule_retry(report_id, verdict)
         except ReportNotFound:
             return  # deleted meanwhile
+        except TellakitError as exc:  # e.g. the vault was locked while a worker wound down
+            log.info("could not record how a submission ended: %s", type(exc).__name__)
 
     def _set_status(self, report_id: str, status: Status, **kw: Any) -> Report | None:
         """Move the report to ``status`` unless it is there already or the model forbids it.
