@@ -151,10 +151,9 @@ class NextcloudApp:
         for prefix, version in (("/ocs/v1.php/", 1), ("/ocs/v2.php/", 2)):
             if path.startswith(prefix):
                 identity, _sent = self.identify(environ)
-                drain_result = handle_ocs(
+                return handle_ocs(
                     self.ctx, environ, start_response, version, path[len(prefix) :], identity
                 )
-                return drain_result
         route = path.removeprefix("/index.php")
         if route.startswith("/login/v2"):
             return self.flows.handle(environ, start_response, route)
