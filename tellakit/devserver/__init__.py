@@ -4,6 +4,19 @@ Real WebDAV from wsgidav with Nextcloud's routes added (status.php, OCS, Login F
 app passwords, chunked uploads, quotas, name rules, X-Hash), a fault injector and a
 request log. It never imports the rest of tellakit (only the standard library, wsgidav
 and cheroot), so it can serve as an independent test peer.
+
+In a notebook or a test::
+
+    from tellakit.devserver import DevServer
+
+    with DevServer(users={"alice": "secret"}) as srv:      # free loopback port
+        srv.add_user("u1", "pw", login="carol@example.org", quota=10**9)
+        srv.faults.cut_after(1 << 20, method="PUT", path="/uploads/")
+        ...  # talk to srv.url (WebDAV root: srv.url + "/remote.php/dav/files/alice/")
+        assert srv.log.filter("PUT", "/uploads/")[0].status == 0   # the cut request
+
+From a shell: ``tellakit devserver --port 8080 --data DIR --user alice:secret``
+(``--fault METHOD:PATH_REGEX:KIND:ARG`` adds faults; see ``--help``).
 """
 
 from __future__ import annotations
