@@ -109,6 +109,15 @@ def test_nextcloudcmd_syncs_up_and_down_with_chunked_upload(small_chunk_server, 
     assert not any((devserver.data_dir / "alice" / "uploads").iterdir())
     sync(dst)
     assert tree(dst) == tree(src)
+    # Nothing changed: stable etags and file ids mean a second sync transfers nothing.
+    devserver.log.clear()
+    sync(src)
+    transfers = [
+        r
+        for r in devserver.log
+        if r.path.startswith("/remote.php/") and r.method in ("PUT", "GET", "MOVE", "DELETE")
+    ]
+    assert transfers == []
 
 
 def rclone_env(srv, tmp_path: Path, exe: str) -> dict[str, str]:
