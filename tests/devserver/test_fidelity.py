@@ -166,6 +166,11 @@ def test_rclone_nextcloud_copies_up_and_back_and_check_finds_no_difference(devse
     else:
         big_puts = devserver.log.filter(method="PUT", path="/tree/big.bin")
         assert [r.bytes_in for r in big_puts] == [12 * MIB]  # one PUT: no chunking in 1.60
+    # X-OC-Mtime was accepted, so sizes and times match and a second copy sends nothing.
+    devserver.log.clear()
+    again = run("copy", str(src), "nc:tree")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert devserver.log.filter(method="PUT") == []
     down = run("copy", "nc:tree", str(back))
     assert down.returncode == 0, down.stderr[-3000:]
     assert tree(back) == tree(src)
