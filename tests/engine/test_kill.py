@@ -1,0 +1,111 @@
+"""kill -9 at random points of a submission: the reopened vault shows the report in the
+outbox (or submitted), and resume completes it with nothing lost or duplicated."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from engine_helpers import (
+    PASSPHRASE,
+    SMALL,
+    file_sha256,
+    layout_problems,
+    random_bytes,
+    server_listing,
+)
+
+from tellakit.engine import Submitter, connect
+from tellakit.engine.submitter import STOPPED_DURING_UPLOAD
+from tellakit.reports import Status
+from tellakit.vault import create_vault, open_vault
+
+pytestmark = pytest.mark.timeout(120)
+MiB = 1024 * 1024
+ROOT = "K"
+CHILD = Path(__file__).with_name("kill_child.py")
+REPO = Path(__file__).resolve().parents[2]
+FILES = {"small.bin": random_bytes(300 * 1024, 21), "big.bin": random_bytes(11 * MiB, 22)}
+# Requests of one submission: capabilities, MKCOL root, MKCOL folder, PUT description,
+# PUT small, PROPFIND, MKCOL upload, PUT chunk 1, PUT chunk 2, MOVE, PROPFIND, PUT manifest.
+REQUESTS = 12
+
+
+@dataclass
+class Env:
+    server: Any
+    vault_path: Path
+    file_ids: list[str]
+    shas: dict[str, str]
+    submitted: dict[str, list[str]] = field(default_factory=dict)
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+    pytest.importorskip("wsgidav", reason="tellakit[devserver] extra not installed")
+    from tellakit.devserver import DevServer
+
+    base = tmp_path_factory.mktemp("kill")
+    server = DevServer(base / "server", users={"alice": "secret"}).start()
+    vault = create_vault(base / "vault", PASSPHRASE, work_factor=10)
+    try:
+        connect(vault, server.url, "alice", "secret", ROOT)
+        files = [vault.import_bytes(data, name) for name, data in FILES.items()]
+        ids, shas = [f.id for f in files], {f.name: f.sha256 for f in files}
+    finally:
+        vault.close()
+    try:
+        yield Env(server, base / "vault", ids, shas)
+    finally:
+        server.stop()
+
+
+def _kill_points() -> list[tuple[int, str]]:
+    rng = random.Random(9)
+    points = [(rng.randint(1, REQUESTS), rng.choice(["before", "mid", "after"])) for _ in range(10)]
+    # Plus the subtle ones, always: the server did it, the index never heard of it.
+    return [*points, (3, "after"), (4, "after"), (7, "after"), (10, "after")]
+
+
+@pytest.mark.parametrize(("k", "mode"), _kill_points())
+def test_sigkill_then_resume(env: Env, k: int, mode: str) -> None:
+    vault = open_vault(env.vault_path, PASSPHRASE)
+    report = vault.create_report(f"kill {k} {mode}", "killed mid-way", env.file_ids)
+    vault.close()
+    child = subprocess.run(
+        [sys.executable, str(CHILD), str(env.vault_path), PASSPHRASE, report.id, str(k), mode],
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        timeout=90,
+        check=False,
+    )
+    assert child.returncode == -signal.SIGKILL, child.stderr.decode()[-2000:]
+    assert PASSPHRASE.encode() not in child.stdout + child.stderr
+
+    vault = open_vault(env.vault_path, PASSPHRASE)
+    try:
+        with Submitter(vault, tuning=SMALL) as sub:
+            found = vault.get_report(report.id)
+            if found.status is not Status.SUBMITTED:
+                # Shown in the outbox, resumable, with the reason.
+                assert found.status is Status.INTERRUPTED
+                assert found.reason == STOPPED_DURING_UPLOAD and found.retryable is True
+                sub.resume(report.id)
+                assert sub.wait(report.id, timeout=60)
+        done = vault.get_report(report.id)
+    finally:
+        vault.close()
+    assert done.status is Status.SUBMITTED, done.reason
+    env.submitted[done.remote_folder] = [*FILES, "description.txt", "manifest.json"]
+    root = Path(env.server.files_root("alice"))
+    assert not layout_problems(server_listing(root), env.submitted)
+    for name in FILES:
+        assert file_sha256(root / done.remote_folder / name) == env.shas[name]
