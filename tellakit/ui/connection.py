@@ -62,6 +62,7 @@ class ConnectionForm(Screen):
             value=False,
             description="Allow plain http to a remote host (unencrypted, not advised)",
             indent=False,
+            layout=w.Layout(width="auto"),
         )
         self.connect_button = w.Button(description="Connect", button_style="primary", icon="plug")
         self.login_flow_button = w.Button(

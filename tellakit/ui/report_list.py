@@ -82,8 +82,9 @@ class ReportRow(w.HBox):
             [("Open", lambda: on_open(report.id)), ("Delete", lambda: on_delete(report))]
         )
         details = w.HTML(
-            f"<span>{esc(_row_date(report))}</span> · <span>{esc(_files_text(report))}</span>",
-            layout=w.Layout(width="18em"),
+            f"<span style='white-space:nowrap'>{esc(_row_date(report))} · "
+            f"{esc(_files_text(report))}</span>",
+            layout=w.Layout(width="20em"),
         )
         children: list[w.Widget] = [self.title_button, details, self.status]
         if report.in_outbox:

@@ -22,7 +22,7 @@ def files_table(report: Report) -> str:
         check = esc(a.checksum) if a.checksum else f"SHA256:{esc(a.sha256)} (size checked)"
         verified = f"✓ {esc(human_date(a.verified_at))}" if a.verified_at else esc(a.state.value)
         rows.append(
-            f"<tr><td>{esc(a.name)}</td><td>{esc(human_size(a.size))}</td>"
+            f"<tr><td>{esc(a.name)}</td><td style='white-space:nowrap'>{esc(human_size(a.size))}</td>"
             f"<td><code>{esc(a.remote_path or '')}</code></td>"
             f"<td><code style='overflow-wrap:anywhere'>{check}</code></td><td>{verified}</td></tr>"
         )
@@ -71,7 +71,7 @@ class SubmittedView(Screen):
                 ),
                 w.HTML(info),
                 w.HTML(files_table(report)),
-                self.delete_button,
+                w.HBox([self.delete_button]),
                 self.confirm,
                 self.message,
             ],

@@ -105,7 +105,9 @@ class UploadView(Screen):
         self.pause_button = w.Button(description="Pause", icon="pause")
         self.resume_button = w.Button(description="Resume", icon="play", button_style="success")
         self.delete_button = w.Button(description="Delete", icon="trash", button_style="danger")
-        self.view_button = w.Button(description="View submitted report", icon="check")
+        self.view_button = w.Button(
+            description="View submitted report", icon="check", layout=w.Layout(width="auto")
+        )
         self.back_button = w.Button(description="Back", icon="arrow-left")
         for widget, css in (
             (self.pause_button, "tk-pause"),

@@ -1,0 +1,139 @@
+"""The browser harness: JupyterLab on a free port with a token, Debian's Chromium via Playwright.
+
+JupyterLab runs from this checkout's environment in a scratch folder of its own (config, data,
+runtime, settings and workspaces), so a developer's own Jupyter setup plays no part. No browser
+is ever downloaded: Playwright drives /usr/bin/chromium through ``executable_path``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = REPO / "test-output" / "browser"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Lab:
+    """A running JupyterLab: where it serves, its token, its root folder."""
+
+    url: str
+    token: str
+    root: Path
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def notebook_url(self, name: str) -> str:
+        return f"{self.url}/lab/tree/{name}?token={self.token}"
+
+    def api(self, method: str, path: str) -> Any:
+        resp = requests.request(
+            method,
+            f"{self.url}{path}",
+            headers={"Authorization": f"token {self.token}"},
+            timeout=10,
+        )
+        resp.raise_for_status()
+        return resp.json() if resp.content else None
+
+    def shutdown_kernels(self) -> None:
+        """Stop every kernel (a notebook opened next starts a fresh one)."""
+        for session in self.api("GET", "/api/sessions"):
+            self.api("DELETE", f"/api/sessions/{session['id']}")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+
+
+def start_lab(scratch: Path, env_extra: dict[str, str], notebooks: list[Path]) -> Lab:
+    """Start JupyterLab serving ``scratch/root`` (the notebooks are copied there)."""
+    root = scratch / "root"
+    root.mkdir(parents=True)
+    for nb in notebooks:
+        shutil.copy(nb, root / nb.name)
+    settings = scratch / "settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True)
+    # No "get Jupyter news?" toast over the app in screenshots.
+    (settings / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False})
+    )
+    token = secrets.token_hex(16)
+    port = free_port()
+    env = dict(os.environ)
+    env.update(
+        {
+            "JUPYTER_CONFIG_DIR": str(scratch / "config"),
+            "JUPYTER_DATA_DIR": str(scratch / "data"),
+            "JUPYTER_RUNTIME_DIR": str(scratch / "runtime"),
+            "JUPYTERLAB_SETTINGS_DIR": str(scratch / "settings"),
+            "JUPYTERLAB_WORKSPACES_DIR": str(scratch / "workspaces"),
+            "IPYTHONDIR": str(scratch / "ipython"),
+            "PYTHONPATH": os.pathsep.join(
+                p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p
+            ),
+        }
+    )
+    env.update(env_extra)
+    command = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        f"--ServerApp.port={port}",
+        "--ServerApp.ip=127.0.0.1",
+        "--ServerApp.open_browser=False",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    ]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        command.append("--ServerApp.allow_root=True")  # CI containers run as root
+    log_path = scratch / "jupyterlab.log"
+    process = subprocess.Popen(
+        command, env=env, cwd=root, stdout=log_path.open("wb"), stderr=subprocess.STDOUT
+    )
+    lab = Lab(f"http://127.0.0.1:{port}", token, root, process, log_path)
+    deadline = time.monotonic() + 90
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"JupyterLab exited: {log_path.read_text()[-2000:]}")
+        try:
+            if requests.get(f"{lab.url}/api/status?token={token}", timeout=2).ok:
+                return lab
+        except requests.ConnectionError:
+            pass
+        if time.monotonic() > deadline:
+            lab.stop()
+            raise RuntimeError(f"JupyterLab did not start: {log_path.read_text()[-2000:]}")
+        time.sleep(0.2)
