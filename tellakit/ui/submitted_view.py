@@ -22,7 +22,8 @@ def files_table(report: Report) -> str:
         check = esc(a.checksum) if a.checksum else f"SHA256:{esc(a.sha256)} (size checked)"
         verified = f"✓ {esc(human_date(a.verified_at))}" if a.verified_at else esc(a.state.value)
         rows.append(
-            f"<tr><td>{esc(a.name)}</td><td style='white-space:nowrap'>{esc(human_size(a.size))}</td>"
+            f"<tr><td>{esc(a.name)}</td>"
+            f"<td style='white-space:nowrap'>{esc(human_size(a.size))}</td>"
             f"<td><code>{esc(a.remote_path or '')}</code></td>"
             f"<td><code style='overflow-wrap:anywhere'>{check}</code></td><td>{verified}</td></tr>"
         )

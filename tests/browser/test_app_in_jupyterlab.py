@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from .conftest import USER
 from .lab import SCREENSHOTS, Lab
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]
@@ -107,7 +106,8 @@ def test_a_report_with_an_attachment_is_submitted_with_live_bars(page: Any, lab:
     # The bars fill from worker threads; the app cell finished long ago.
     page.wait_for_function(
         """() => {
-            const bars = [...document.querySelectorAll('.tk-file-bar .progress-bar, .tk-total-bar .progress-bar')];
+            const bars = [...document.querySelectorAll(
+                '.tk-file-bar .progress-bar, .tk-total-bar .progress-bar')];
             return bars.length >= 2 && bars.every(b => b.style.width === '100%');
         }""",
         timeout=60_000,
