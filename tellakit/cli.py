@@ -456,6 +456,10 @@ def _size(n: int) -> str:
     return f"{n} B"  # pragma: no cover - the loop always returns
 
 
+def _exit_code(exc: SystemExit) -> int:
+    return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else EXIT_FATAL)
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "init": _cmd_init,
     "info": _cmd_info,
@@ -478,12 +482,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args_list[:1] == ["devserver"]:
         from tellakit.devserver.cli import main as devserver_main
 
-        return devserver_main(args_list[1:])
+        try:
+            return devserver_main(args_list[1:])
+        except SystemExit as exc:  # its argparse: --help or a usage error
+            return _exit_code(exc)
     parser = build_parser()
     try:
         args = parser.parse_args(args_list)
     except SystemExit as exc:  # argparse exits 0 for --help and 2 for usage errors
-        return int(exc.code or 0)
+        return _exit_code(exc)
     if args.command == "lab":
         from tellakit.lab import run_lab
 

@@ -252,6 +252,26 @@ def test_submit_refused_login_stops_with_exit_2(capsys, connected, tmp_path):
     assert "secret" not in out + err
 
 
+def test_paused_report_resumes_on_request(capsys, connected, tmp_path):
+    note = tmp_path / "note.txt"
+    note.write_text("n")
+    code, out, _ = run(capsys, "report", "Held back", "--file", str(note), "--queue")
+    report_id = out.split()[0]
+    assert run(capsys, "pause", report_id)[0] == 0
+    code, out, err = run(capsys, "resume", report_id)
+    assert code == 0, err
+    assert "1 submitted" in out
+    assert (connected.files_root("alice") / "Tella" / "Held back" / "note.txt").read_text() == "n"
+
+
+def test_report_submit_sends_at_once(capsys, connected):
+    code, out, err = run(capsys, "report", "Straight out", "--description", "text", "--submit")
+    assert code == 0, err
+    assert "1 submitted, 0 failed" in out
+    folder = connected.files_root("alice") / "Tella" / "Straight out"
+    assert (folder / "description.txt").read_text() == "text"
+
+
 def test_devserver_subcommand_is_dispatched(capsys):
     code = cli.main(["devserver", "--help"])
     out, _ = capsys.readouterr()
