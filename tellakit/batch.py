@@ -287,13 +287,16 @@ def import_manifest(
                 report = _import_row(vault, row, outbox)
             except (TellakitError, OSError) as exc:
                 if strict:
-                    for report_id in result.report_ids.values():
-                        _delete_report_and_files(vault, report_id)
                     raise ManifestError([(row.row, f"import failed: {exc}")]) from exc
                 result.skipped.append((row.row, f"import failed: {exc}"))
             else:
                 result.report_ids[row.row] = report.id
             bar.update(1)
+    except BaseException:
+        if strict:  # all or nothing, also on Ctrl-C
+            for report_id in result.report_ids.values():
+                _delete_report_and_files(vault, report_id)
+        raise
     finally:
         bar.close()
     result.skipped.sort()
@@ -318,7 +321,8 @@ class BatchSummary:
     """What a batch sent: ``submitted`` ids, ``failed`` id -> reason, ``not_attempted`` ids.
 
     ``stopped_by`` is the fatal error that stopped the batch (None when it ran to the end).
-    A report counts as not attempted when nothing of it reached the server.
+    Not attempted: the batch stopped before it started that report, so nothing of it was sent
+    and it keeps the state it had (draft or outbox); submit it again later.
     """
 
     submitted: list[str] = field(default_factory=list)

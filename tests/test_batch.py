@@ -334,3 +334,26 @@ def test_a_refused_login_midway_stops_the_batch_and_says_what_went_out(
         else:
             assert report.status is Status.INTERRUPTED
             assert report.retryable is False
+
+
+@pytest.mark.timeout(120)
+def test_a_report_that_keeps_meeting_retryable_errors_fails_alone(
+    tmp_path, connected_vault, devserver
+):
+    from tellakit.batch import submit_many
+
+    vault = connected_vault
+    result = import_manifest(vault, build_batch(tmp_path / "media", 6, large_every=1000))
+    unlucky = vault.get_report(result.report_ids[3])  # row 3: "Report 1"
+    devserver.faults.respond(503, path="/Report 1(/|$)", times=0)  # its folder: always busy
+    outcome = submit_many(
+        vault, result.ids, max_parallel=2, max_attempts=3, retry_delay=0.01, progress=False
+    )
+    assert outcome.stopped_by is None  # retryable: the batch went on
+    assert list(outcome.failed) == [unlucky.id]
+    assert "503" in outcome.failed[unlucky.id]
+    assert sorted(outcome.submitted) == sorted(set(result.ids) - {unlucky.id})
+    assert outcome.not_attempted == []
+    report = vault.get_report(unlucky.id)
+    assert report.status is Status.INTERRUPTED and report.retryable is True
+    assert report.attempts == 3
