@@ -59,12 +59,14 @@ def _common() -> argparse.ArgumentParser:
         "--vault",
         type=Path,
         default=None,
+        metavar="DIR",
         help=f"the vault folder (default: ${ENV_VAULT} or ./vault)",
     )
     group.add_argument(
         "--passphrase-file",
         type=Path,
         default=None,
+        metavar="FILE",
         help=f"read the passphrase from this file's first line (else ${ENV_PASSPHRASE}, "
         "else a prompt)",
     )
@@ -115,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--password-file",
         type=Path,
+        metavar="FILE",
         help=f"read the (app) password from this file (else ${ENV_SERVER_PASSWORD}, else a prompt)",
     )
     p.add_argument("--root", default="Tella", help="server folder for reports (default: Tella)")
