@@ -93,22 +93,35 @@ class Confirm(w.VBox):
 
 
 class Menu(w.HBox):
-    """A "⋯" toggle that reveals a few action buttons (ipywidgets has no pop-up menu)."""
+    """A "⋯" toggle that reveals a few action buttons (ipywidgets has no pop-up menu).
+
+    The buttons are built on first opening: a list of many rows stays cheap.
+    """
 
     def __init__(self, actions: Iterable[tuple[str, Callable[[], None]]]) -> None:
         self.toggle = w.ToggleButton(
             value=False, description="⋯", tooltip="More actions", layout=w.Layout(width="36px")
         )
         self.toggle.add_class("tk-menu-toggle")
-        self.buttons: dict[str, w.Button] = {}
-        for label, action in actions:
-            button = w.Button(description=label, layout=w.Layout(width="auto"))
-            button.add_class(f"tk-menu-{label.lower()}")
-            button.on_click(self._runner(action))
-            self.buttons[label] = button
-        self._items = w.HBox(list(self.buttons.values()), layout=w.Layout(display="none"))
-        super().__init__([self.toggle, self._items])
+        self._actions = list(actions)
+        self._items: w.HBox | None = None
+        super().__init__([self.toggle])
         self.toggle.observe(self._on_toggle_value, "value")
+
+    @property
+    def buttons(self) -> dict[str, w.Button]:
+        """The action buttons by label (built on first use)."""
+        if self._items is None:
+            self._items = w.HBox(layout=w.Layout(display="none"))
+            buttons = []
+            for label, action in self._actions:
+                button = w.Button(description=label, layout=w.Layout(width="auto"))
+                button.add_class(f"tk-menu-{label.lower()}")
+                button.on_click(self._runner(action))
+                buttons.append(button)
+            self._items.children = tuple(buttons)
+            self.children = (self.toggle, self._items)
+        return {b.description: b for b in self._items.children}
 
     def _runner(self, action: Callable[[], None]) -> Callable[[w.Button], None]:
         def run(_: w.Button) -> None:
@@ -118,6 +131,8 @@ class Menu(w.HBox):
         return run
 
     def _on_toggle_value(self, change: dict) -> None:
+        self.buttons  # noqa: B018 - builds the buttons on first opening
+        assert self._items is not None
         self._items.layout.display = "flex" if change["new"] else "none"
 
     def choose(self, label: str) -> None:

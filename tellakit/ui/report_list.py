@@ -74,10 +74,17 @@ class ReportRow(w.HBox):
         self.title_button.add_class("tk-row-title")
         self.status = w.HTML(layout=w.Layout(width="16em"))
         self.status.add_class("tk-row-status")
-        self.resume_button = w.Button(
-            description="Resume", icon="play", button_style="success", layout=w.Layout(width="7em")
-        )
-        self.resume_button.add_class("tk-row-resume")
+        # Only outbox rows can resume; other rows skip the widget (long lists stay cheap).
+        self.resume_button: w.Button | None = None
+        if report.in_outbox:
+            self.resume_button = w.Button(
+                description="Resume",
+                icon="play",
+                button_style="success",
+                layout=w.Layout(width="7em"),
+            )
+            self.resume_button.add_class("tk-row-resume")
+            self.resume_button.on_click(lambda _: on_resume(report.id))
         self.menu = Menu(
             [("Open", lambda: on_open(report.id)), ("Delete", lambda: on_delete(report))]
         )
@@ -87,19 +94,19 @@ class ReportRow(w.HBox):
             layout=w.Layout(width="20em"),
         )
         children: list[w.Widget] = [self.title_button, details, self.status]
-        if report.in_outbox:
+        if self.resume_button is not None:
             children.append(self.resume_button)
         super().__init__([*children, self.menu], layout=w.Layout(align_items="center"))
         self.add_class("tk-report-row")
         self.render(report.status.value, outbox_reason(report) if report.in_outbox else "")
         self.title_button.on_click(lambda _: on_open(report.id))
-        self.resume_button.on_click(lambda _: on_resume(report.id))
 
     def render(self, state: str, text: str) -> None:
         """Show the report's state (and, in the outbox, why it is there)."""
         label = text or state.capitalize()
         self.status.value = f'<span class="tk-status-{esc(state)}">{esc(label)}</span>'
-        self.resume_button.layout.display = "none" if state == Status.UPLOADING.value else ""
+        if self.resume_button is not None:
+            self.resume_button.layout.display = "none" if state == Status.UPLOADING.value else ""
 
 
 class ReportList(w.VBox):
