@@ -37,7 +37,7 @@ from tellakit.engine.events import (
 from tellakit.engine.retry import Backoff, Verdict, classify
 from tellakit.engine.submission import ReportSubmission
 from tellakit.errors import InvalidTransition, NoConnection, ReportNotFound, TellakitError
-from tellakit.reports import Attachment, FileState, Report, Status
+from tellakit.reports import Attachment, FileState, Report, Status, check_transition
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,8 @@ STOP_GRACE_SECONDS = 1.0
 STOP_WAIT_SECONDS = 5.0
 
 ClientFactory = Callable[[Any], Any]  # ConnectionSettings -> NextcloudClient
+_REGISTRY: weakref.WeakSet[Submitter] = weakref.WeakSet()
+_REGISTRY_LOCK = threading.Lock()
 
 
 def default_client_factory(settings: Any) -> Any:
@@ -131,6 +133,8 @@ class Submitter:
         self._halted_reason: str | None = None
         self._version = _tellakit_version()
         self._recover_orphans()
+        with _REGISTRY_LOCK:
+            _REGISTRY.add(self)
         # Workers are daemons (state is persisted at every step); still, on a normal exit give
         # them a moment to record "interrupted" rather than leave "uploading" behind.
         self_ref = weakref.ref(self)
@@ -152,6 +156,8 @@ class Submitter:
         """
         self._check_open()
         report = self.vault.get_report(report_id)
+        if report.status is not Status.UPLOADING:
+            check_transition(report.status, Status.UPLOADING)  # e.g. submitted: refuse
         self._cancel_timer(report_id)
         with self._cond:
             live = self._live.get(report_id)
@@ -435,14 +441,37 @@ class Submitter:
                         self._queue.append(report_id)
                     self._cond.notify_all()
 
+    @classmethod
+    def for_vault(cls, vault: Any, **kwargs: Any) -> Submitter:
+        """The open Submitter of ``vault`` in this process, or a new one (``kwargs`` then).
+
+        Views, the CLI and batch code can all call this and share one set of workers.
+        """
+        with _REGISTRY_LOCK:
+            for sub in list(_REGISTRY):
+                if sub.vault is vault and not sub._closed:
+                    return sub
+        return cls(vault, **kwargs)
+
     def _recover_orphans(self) -> None:
-        """Reports left "uploading" by a process that died: show them interrupted, resumable."""
+        """Reports left "uploading" by a process that died: show them interrupted, resumable.
+
+        Reports held by another open Submitter of the same vault object are left alone.
+        """
         try:
             orphans = self.vault.list_reports(Status.UPLOADING)
         except Exception:
             log.exception("could not list reports to recover interrupted uploads")
             return
+        with _REGISTRY_LOCK:
+            others = [s for s in _REGISTRY if s.vault is self.vault and not s._closed]
+        held: set[str] = set()
+        for other in others:
+            with other._cond:
+                held.update(other._live)
         for report in orphans:
+            if report.id in held:
+                continue
             try:
                 self.vault.set_status(
                     report.id, Status.INTERRUPTED, reason=STOPPED_DURING_UPLOAD, retryable=True
@@ -483,7 +512,8 @@ class Submitter:
                 tellakit_version=self._version,
             )
             done = submission.run()
-            self._retries.pop(report_id, None)
+            with self._cond:
+                self._retries.pop(report_id, None)
             self._emit_state(done)
         except BaseException as exc:
             self._handle_stop_or_error(report_id, live, exc, settings_auto=self._settings_auto())
@@ -610,10 +640,11 @@ class Submitter:
                 log.warning("could not record a report held back after a fatal error")
 
     def _schedule_retry(self, report_id: str, verdict: Verdict) -> None:
-        attempt = self._retries.get(report_id, 0)
-        if attempt >= self._max_auto_retries:
-            return
-        self._retries[report_id] = attempt + 1
+        with self._cond:
+            attempt = self._retries.get(report_id, 0)
+            if attempt >= self._max_auto_retries:
+                return
+            self._retries[report_id] = attempt + 1
         delay = self._backoff.delay(attempt, verdict.retry_after)
 
         def fire() -> None:

@@ -25,6 +25,7 @@ from engine_helpers import (
 from tellakit.engine import ProgressEvent, Submitter
 from tellakit.engine.retry import Backoff
 from tellakit.engine.submitter import STOPPED_DURING_UPLOAD, default_client_factory
+from tellakit.errors import InvalidTransition
 from tellakit.nextcloud import NextcloudClient
 from tellakit.reports import FileState, Status
 from tellakit.vault import open_vault
@@ -322,3 +323,33 @@ def test_close_records_running_reports_as_interrupted(connected, devserver):
     assert time.monotonic() - t0 < 30
     r = connected.get_report(report.id)
     assert r.status is Status.INTERRUPTED and r.retryable is True
+
+
+def test_submitting_a_submitted_report_is_refused(connected, devserver):
+    report = report_with_files(connected, "once", [("a.txt", b"a")])
+    with Submitter(connected, tuning=SMALL) as sub:
+        sub.submit(report.id)
+        assert sub.wait(report.id, timeout=60)
+        with pytest.raises(InvalidTransition):
+            sub.submit(report.id)
+    assert len(devserver.log.filter("PUT", "a.txt")) == 1
+
+
+def test_for_vault_shares_one_submitter_and_a_second_one_leaves_live_uploads_alone(
+    connected, devserver
+):
+    report = report_with_files(connected, "shared", [("v.bin", random_bytes(1024 * KiB, 2))])
+    devserver.faults.latency(1.0, method="PUT")
+    first = Submitter.for_vault(connected, tuning=SMALL)
+    try:
+        assert Submitter.for_vault(connected) is first
+        first.submit(report.id)
+        second = Submitter(connected, tuning=SMALL)  # e.g. another view made its own
+        second.close()
+        assert connected.get_report(report.id).status is Status.UPLOADING  # not "orphaned"
+        assert first.wait(report.id, timeout=60)
+        assert connected.get_report(report.id).status is Status.SUBMITTED
+    finally:
+        first.close()
+    assert Submitter.for_vault(connected) is not first  # a closed one is never handed out
+    Submitter.for_vault(connected).close()
