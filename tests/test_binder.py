@@ -15,6 +15,7 @@ isolated build fetches setuptools from the configured index), and the kernel imp
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -86,10 +87,8 @@ def _stop(pid_file: Path, proc: subprocess.Popen[str]) -> None:
                 except ProcessLookupError:
                     break
                 time.sleep(0.1)
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def test_binder_scripts_are_executable_bash_that_parses() -> None:
