@@ -11,7 +11,7 @@ from typing import Any
 from xml.etree import ElementTree
 
 from wsgidav import util
-from wsgidav.dav_error import HTTP_FORBIDDEN, HTTP_NOT_FOUND, DAVError
+from wsgidav.dav_error import HTTP_FORBIDDEN, HTTP_METHOD_NOT_ALLOWED, HTTP_NOT_FOUND, DAVError
 from wsgidav.dav_provider import DAVNonCollection
 from wsgidav.fs_dav_provider import FileResource, FilesystemProvider, FolderResource
 from wsgidav.util import etree
@@ -293,7 +293,11 @@ class NcFolder(_NcMixin, FolderResource):
         return NcFile(path, self.environ, self.provider._loc_to_file_path(path, self.environ))
 
     def create_collection(self, name: str) -> None:
-        FolderResource.create_collection(self, name)
+        try:
+            FolderResource.create_collection(self, name)
+        except FileExistsError:
+            # Two MKCOLs raced past wsgidav's existence check: the loser gets Nextcloud's 405.
+            raise DAVError(HTTP_METHOD_NOT_ALLOWED) from None
         uid, rel = self.provider.split(util.join_uri(self.path, name), self.environ)
         self.ctx.meta.touch(uid, rel)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 
 from tests.devserver.helpers import OC, dav, error_parts, files_url, propfind
 
@@ -18,6 +19,27 @@ def test_mkcol_creates_then_405_when_existing_and_409_without_parent(devserver):
     orphan = dav("MKCOL", files_url(devserver, "missing/b"))
     assert orphan.status_code == 409
     assert error_parts(orphan)[1] == "Parent node does not exist"
+
+
+def test_racing_mkcols_give_one_201_and_405_for_the_rest(devserver):
+    # Clients resolve folder-name clashes with MKCOL as the atomic test, so a race must never 500.
+    def race(name: str, clients: int) -> list[int]:
+        barrier = threading.Barrier(clients)
+        statuses: list[int] = []
+
+        def mkcol() -> None:
+            barrier.wait()
+            statuses.append(dav("MKCOL", files_url(devserver, name)).status_code)
+
+        threads = [threading.Thread(target=mkcol) for _ in range(clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return sorted(statuses)
+
+    for attempt in range(5):
+        assert race(f"race{attempt}", 6) == [201, 405, 405, 405, 405, 405]
 
 
 def test_put_new_201_overwrite_204_with_etag_fileid_headers(devserver):
