@@ -16,6 +16,7 @@ import ipywidgets as w
 
 from tellakit.engine import Submitter, connect
 from tellakit.reports import Status
+from tellakit.ui import sessions
 from tellakit.ui.common import Confirm, Message
 from tellakit.ui.connection import ConnectionForm
 from tellakit.ui.defaults import ServerPrefill, default_vault_dir
@@ -142,12 +143,16 @@ class App(w.VBox):
     # --- vault and connection ---------------------------------------------------------------
 
     def unlocked(self, vault: Vault) -> None:
-        """Called by the unlock screen: start the engine, connect if told to, go home."""
-        self.vault = vault
-        self.submitter = Submitter(vault, **self._submitter_options)
-        if vault.get_connection() is None and self.auto_connect:
-            self._connect_default()
+        """Called by the unlock screen: start the engine (or join the running one), go home."""
+        session = sessions.join(
+            self.vault_dir, vault, self, lambda v: Submitter(v, **self._submitter_options)
+        )
+        self.vault, self.submitter = session.vault, session.submitter
         self.show_home()
+        # After home is shown: the check may fail at once and must replace home, not be
+        # replaced by it.
+        if self.vault.get_connection() is None and self.auto_connect:
+            self._connect_default()
 
     def _connect_default(self) -> None:
         prefill, vault = self.prefill, self.vault
@@ -184,6 +189,12 @@ class App(w.VBox):
     # --- locking ---------------------------------------------------------------------------------
 
     def _on_lock_button_click(self, _: w.Button) -> None:
+        if self.screen is None:
+            self._ask_lock()
+        else:  # a report form with unsaved changes asks first
+            self.screen.request_leave(self._ask_lock)
+
+    def _ask_lock(self) -> None:
         active = self.submitter.active() if self.submitter is not None else []
         if active:
             self._confirm.ask(
@@ -195,11 +206,12 @@ class App(w.VBox):
             self.lock()
 
     def lock(self) -> None:
-        """Stop the engine, lock the vault and go back to the unlock screen."""
-        if self.submitter is not None:
-            self.submitter.close()
-        if self.vault is not None:
-            self.vault.lock()
+        """Stop the engine, lock the vault, and show the unlock screen (in every App on it)."""
+        apps = sessions.leave(self.vault_dir) if self.vault is not None else []
+        for app in {self, *apps}:
+            app._show_locked()
+
+    def _show_locked(self) -> None:
         self.submitter = None
         self.vault = None
         self.message.clear()

@@ -140,7 +140,13 @@ class ReportForm(Screen):
             self.description,
         ]
         if self.editable:
-            body += [w.HBox([self.upload, self.pick_button]), self._picker_box]
+            # Jupyter's websocket takes messages up to 10 MiB: bigger files go by path.
+            hint = w.HTML(
+                "<small>Add files: from your browser, up to about 10 MB in all. Larger "
+                "recordings: <i>Attach a large file…</i> from the computer JupyterLab runs "
+                "on.</small>"
+            )
+            body += [w.HBox([self.upload, self.pick_button]), hint, self._picker_box]
         body += [self.attachments, self.confirm, self.message]
         body.append(
             w.HBox(

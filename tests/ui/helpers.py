@@ -30,10 +30,9 @@ def make_app(vault_dir: Path, server: Any, **kwargs: Any) -> App:
 
 
 def close_app(app: App) -> None:
-    if app.submitter is not None:
-        app.submitter.close()
-    if app.vault is not None and not app.vault.locked:
-        app.vault.close()
+    """Lock the app's vault (stops its engine) if it is open."""
+    if app.vault is not None:
+        app.lock()
 
 
 def unlock(app: App, passphrase: str = PASSPHRASE) -> None:
