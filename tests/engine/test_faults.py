@@ -159,3 +159,22 @@ def test_connection_cut_at_random_offset(env: Env, which: str, offset: int) -> N
         assert not done_before & set(sent_after), (done_before, sent_after)
         assert sent_after[0] == f"0000{chunk}"
         assert len(sent_after) == 2 - len(done_before)
+
+
+@pytest.mark.parametrize("status", list(STATUSES))
+def test_status_injected_on_the_resume_listing_of_an_upload(env: Env, status: int) -> None:
+    # First a cut in the second chunk, so the next run must list the upload folder.
+    env.server.faults.cut_after(1000, method="PUT", path=r"/uploads/.+/00002$")
+    report = env.run_case(f"PROPFIND-upload {status}")
+    assert report.status is Status.INTERRUPTED and report.retryable is True
+    env.server.faults.clear()
+    env.server.faults.respond(status, method="PROPFIND", path=r"/uploads/", times=10)
+    env.server.log.clear()
+    env.submitter.resume(report.id)
+    assert env.submitter.wait(report.id, timeout=60)
+    report = env.vault.get_report(report.id)
+    assert [r for r in env.server.log.filter("PROPFIND", "/uploads/") if r.status == status]
+    assert report.status is Status.INTERRUPTED
+    assert report.reason and str(status) in report.reason
+    assert report.retryable is STATUSES[status]
+    env.resume_and_check(report)

@@ -353,3 +353,13 @@ def test_for_vault_shares_one_submitter_and_a_second_one_leaves_live_uploads_alo
         first.close()
     assert Submitter.for_vault(connected) is not first  # a closed one is never handed out
     Submitter.for_vault(connected).close()
+
+
+def test_without_a_connection_the_report_waits_in_the_outbox_with_a_reason(vault):
+    report = report_with_files(vault, "offline", [("a.txt", b"a")])
+    with Submitter(vault, tuning=SMALL) as sub:
+        sub.submit(report.id)
+        assert sub.wait(report.id, timeout=30)
+    r = vault.get_report(report.id)
+    assert r.status is Status.INTERRUPTED and r.retryable is False
+    assert "connection" in (r.reason or "").lower()
