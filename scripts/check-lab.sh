@@ -54,6 +54,13 @@ trap 'exit 130' INT TERM
 # A free port for JupyterLab (JupyterLab itself moves on if it gets taken meanwhile; the URL it
 # prints is what counts). LAB_ARGS reaches `tellakit lab` when the Makefile passes it on;
 # BROWSER=true makes any browser opening a no-op either way.
+# JupyterLab refuses to start as root (containers, CI) unless told; say so in an extra config
+# folder (JUPYTER_CONFIG_PATH adds to the user's configuration, it does not replace it).
+if [ "$(id -u)" = 0 ]; then
+  mkdir -p "$work/jupyter-config"
+  echo '{"ServerApp": {"allow_root": true}}' > "$work/jupyter-config/jupyter_server_config.json"
+  export JUPYTER_CONFIG_PATH="$work/jupyter-config${JUPYTER_CONFIG_PATH:+:$JUPYTER_CONFIG_PATH}"
+fi
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 say "starting make lab (log: $log)"
 BROWSER=true setsid make lab LAB_ARGS="--no-browser --port $port" >"$log" 2>&1 < /dev/null &
@@ -85,7 +92,7 @@ say "JupyterLab: ${lab_url%%\?*}"
 py="$repo/.venv/bin/python"
 # Both answer: status.php as Nextcloud's, JupyterLab's API, and the app notebook it opens.
 "$py" - "$dev_url" "$lab_url" <<'PY'
-import json, sys, time, urllib.parse, urllib.request
+import json, sys, time, urllib.error, urllib.parse, urllib.request
 dev_url, lab_url = sys.argv[1], sys.argv[2]
 parts = urllib.parse.urlsplit(lab_url)
 base = f"{parts.scheme}://{parts.netloc}"
@@ -93,11 +100,14 @@ token = urllib.parse.parse_qs(parts.query)["token"][0]
 headers = {"Authorization": f"token {token}"}
 
 def get(url, auth=False):
+    last = None
     for _ in range(60):
         try:
             req = urllib.request.Request(url, headers=headers if auth else {})
             with urllib.request.urlopen(req, timeout=5) as resp:
                 return json.load(resp)
+        except urllib.error.HTTPError as exc:  # it answers: no point waiting
+            sys.exit(f"check-lab: {url.split('?')[0]} answered {exc.code}")
         except OSError as exc:
             last = exc
             time.sleep(0.5)
@@ -108,9 +118,11 @@ assert status.get("installed") is True and status.get("productname"), status
 print("check-lab: dev server answers as", status.get("productname"), status.get("versionstring"),
       file=sys.stderr)
 get(base + "/api/status", auth=True)
-nb = get(base + "/api/contents/notebooks/01-field-reports.ipynb?content=0", auth=True)
-assert nb["type"] == "notebook", nb
-print("check-lab: JupyterLab answers and serves", nb["path"], file=sys.stderr)
+# JupyterLab opened on notebooks/01-field-reports.ipynb serves from notebooks/.
+root = get(base + "/api/contents?content=1", auth=True)
+names = {item["name"] for item in root["content"]}
+assert "01-field-reports.ipynb" in names, f"JupyterLab does not serve the app notebook: {names}"
+print("check-lab: JupyterLab answers and serves 01-field-reports.ipynb", file=sys.stderr)
 PY
 
 # Run the app notebook against that server, with the variables tellakit lab gives its kernels.
