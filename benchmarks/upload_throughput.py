@@ -167,8 +167,16 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="tellakit-bench-"))
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     server = subprocess.Popen(
-        [sys.executable, "-m", "tellakit.cli", "devserver", "--port", "0", "--data",
-         str(work / "server")],
+        [
+            sys.executable,
+            "-m",
+            "tellakit.cli",
+            "devserver",
+            "--port",
+            "0",
+            "--data",
+            str(work / "server"),
+        ],
         stderr=subprocess.PIPE,
         text=True,
         env=env,
@@ -193,61 +201,125 @@ def main() -> int:
         ).stdout.strip()
         runs: list[Run] = []
         for i in range(args.repeat):
-            runs.append(measure(
-                "tellakit",
-                [sys.executable, __file__, "--client", str(work / "vault"), reports[i]],
-                log,
-                env,
-            ))
-            subprocess.run(["curl", "-sS", "-f", "-u", "alice:secret", "-X", "MKCOL",
-                            f"{dav}/curl{i}"], check=True)
-            runs.append(measure(
-                "curl -T",
-                ["curl", "-sS", "-f", "-o", "/dev/null", "-u", "alice:secret", "-T", str(plain),
-                 f"{dav}/curl{i}/evidence.bin"],
-                log,
-            ))
+            runs.append(
+                measure(
+                    "tellakit",
+                    [sys.executable, __file__, "--client", str(work / "vault"), reports[i]],
+                    log,
+                    env,
+                )
+            )
+            subprocess.run(
+                ["curl", "-sS", "-f", "-u", "alice:secret", "-X", "MKCOL", f"{dav}/curl{i}"],
+                check=True,
+            )
+            runs.append(
+                measure(
+                    "curl -T",
+                    [
+                        "curl",
+                        "-sS",
+                        "-f",
+                        "-o",
+                        "/dev/null",
+                        "-u",
+                        "alice:secret",
+                        "-T",
+                        str(plain),
+                        f"{dav}/curl{i}/evidence.bin",
+                    ],
+                    log,
+                )
+            )
             # What a careful curl user adds to match tellakit's end-to-end check: hash the
             # file locally, and ask the server for its SHA-256 of what it stored.
             digest = measure("sha256sum", ["sha256sum", str(plain)], log)
-            subprocess.run(["curl", "-sS", "-f", "-u", "alice:secret", "-X", "MKCOL",
-                            f"{dav}/curlx{i}"], check=True)
+            subprocess.run(
+                ["curl", "-sS", "-f", "-u", "alice:secret", "-X", "MKCOL", f"{dav}/curlx{i}"],
+                check=True,
+            )
             put = measure(
                 "curl+X-Hash",
-                ["curl", "-sS", "-f", "-o", "/dev/null", "-u", "alice:secret", "-H",
-                 "X-Hash: sha256", "-T", str(plain), f"{dav}/curlx{i}/evidence.bin"],
+                [
+                    "curl",
+                    "-sS",
+                    "-f",
+                    "-o",
+                    "/dev/null",
+                    "-u",
+                    "alice:secret",
+                    "-H",
+                    "X-Hash: sha256",
+                    "-T",
+                    str(plain),
+                    f"{dav}/curlx{i}/evidence.bin",
+                ],
                 log,
             )
-            runs.append(Run("curl+sha256", digest.wall + put.wall, digest.cpu + put.cpu,
-                            max(digest.rss_mib, put.rss_mib), put.requests))
+            runs.append(
+                Run(
+                    "curl+sha256",
+                    digest.wall + put.wall,
+                    digest.cpu + put.cpu,
+                    max(digest.rss_mib, put.rss_mib),
+                    put.requests,
+                )
+            )
             if shutil.which("rclone"):
-                runs.append(measure(
-                    "rclone copy",
-                    ["rclone", "copy", "--config", "/dev/null", str(plain), f":webdav:rclone{i}",
-                     "--webdav-url", dav, "--webdav-vendor", "nextcloud", "--webdav-user",
-                     "alice", "--webdav-pass", obscured, "--transfers", "1"],
-                    log,
-                ))
-        print(f"file: {args.size_mib} MiB; vault import {import_s:.1f} s "
-              f"({args.size_mib / import_s:.0f} MiB/s)")
+                runs.append(
+                    measure(
+                        "rclone copy",
+                        [
+                            "rclone",
+                            "copy",
+                            "--config",
+                            "/dev/null",
+                            str(plain),
+                            f":webdav:rclone{i}",
+                            "--webdav-url",
+                            dav,
+                            "--webdav-vendor",
+                            "nextcloud",
+                            "--webdav-user",
+                            "alice",
+                            "--webdav-pass",
+                            obscured,
+                            "--transfers",
+                            "1",
+                        ],
+                        log,
+                    )
+                )
+        print(
+            f"file: {args.size_mib} MiB; vault import {import_s:.1f} s "
+            f"({args.size_mib / import_s:.0f} MiB/s)"
+        )
         best: dict[str, Run] = {}
         for r in runs:
             if r.name not in best or r.wall < best[r.name].wall:
                 best[r.name] = r
         curl = best["curl -T"]
         gib = size / (1024 * MIB)
-        print(f"{'client':<12} {'wall s':>7} {'MiB/s':>7} {'vs curl':>8} {'CPU s/GiB':>10} "
-              f"{'peak RSS MiB':>13} {'requests':>9}")
+        print(
+            f"{'client':<12} {'wall s':>7} {'MiB/s':>7} {'vs curl':>8} {'CPU s/GiB':>10} "
+            f"{'peak RSS MiB':>13} {'requests':>9}"
+        )
         for r in best.values():
-            print(f"{r.name:<12} {r.wall:7.2f} {args.size_mib / r.wall:7.0f} "
-                  f"{r.wall / curl.wall:8.2f} {r.cpu / gib:10.2f} {r.rss_mib:13.0f} "
-                  f"{r.requests:9d}")
+            print(
+                f"{r.name:<12} {r.wall:7.2f} {args.size_mib / r.wall:7.0f} "
+                f"{r.wall / curl.wall:8.2f} {r.cpu / gib:10.2f} {r.rss_mib:13.0f} "
+                f"{r.requests:9d}"
+            )
         t = best["tellakit"]
         if t.inner is not None:
-            print(f"tellakit submission alone (without interpreter start): {t.inner:.2f} s, "
-                  f"{t.inner / curl.wall:.2f} x curl")
-        print(f"Tella iOS with 1 MiB chunks would send about {args.size_mib + 3} requests "
-              "(MKCOL + one PUT per MiB + MOVE + description).")
+            print(
+                f"tellakit submission alone (without interpreter start): {t.inner:.2f} s, "
+                f"{t.inner / curl.wall:.2f} x curl"
+            )
+        print(
+            f"Tella iOS with 1 MiB chunks would send about {args.size_mib + 3} requests "
+            "(MKCOL + one PUT per MiB + MOVE + description)."
+        )
         return 0
     finally:
         server.terminate()
