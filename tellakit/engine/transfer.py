@@ -234,11 +234,8 @@ class FileTransfer:
 
     def _already_on_server(self) -> bool:
         """True when the destination holds exactly our file (a MOVE whose answer was lost)."""
-        try:
-            entries = self.client.propfind(self.remote_path, depth=0)
-        except Exception:
-            return False
-        if not entries or entries[0].is_dir or entries[0].size != self.att.size:
+        entry = self.client.stat(self.remote_path)  # None when missing; other errors raise
+        if entry is None or entry.is_dir or entry.size != self.att.size:
             return False
         hashes = self.client.file_hashes(self.remote_path)
         sha = hashes.get("sha256") or hashes.get("SHA256")
