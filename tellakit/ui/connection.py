@@ -161,9 +161,10 @@ class ConnectionForm(Screen):
         def flow() -> ConnectionSettings:
             started = start_login(url, allow_insecure_http=allow_http)
             self.login_link.value = (
-                f'<p>Open <a href="{esc(started.login_url)}" target="_blank" '
-                f'rel="noopener noreferrer">{esc(started.login_url)}</a> in your browser, '
-                "log in and grant access. This form finishes by itself.</p>"
+                f'<p style="overflow-wrap:anywhere">Open <a href="{esc(started.login_url)}" '
+                f'target="_blank" rel="noopener noreferrer"><b>the Nextcloud login page</b></a> '
+                "in your browser, log in and grant access; this form finishes by itself.<br>"
+                f"<small>{esc(started.login_url)}</small></p>"
             )
             self.login_url = started.login_url
             self.message.show("Waiting for you to grant access in the browser…")

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from .conftest import USER
 from .lab import SCREENSHOTS, Lab
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]
@@ -71,7 +72,10 @@ def png(size: int = 600) -> bytes:
     return out.getvalue()
 
 
-def test_a_report_with_an_attachment_is_submitted_with_live_bars(page: Any, lab: Lab) -> None:
+def test_a_report_with_an_attachment_is_submitted_with_live_bars(
+    page: Any, lab: Lab, devserver_lab: tuple[Any, str]
+) -> None:
+    server, _ = devserver_lab
     open_and_run_app(page, lab)
     shot(page, "01-unlock")
     unlock(page)
@@ -84,7 +88,11 @@ def test_a_report_with_an_attachment_is_submitted_with_live_bars(page: Any, lab:
     page.wait_for_selector(".tk-server-url input")
     assert page.locator(".tk-server-password input").input_value() == ""  # never shown
     shot(page, "02b-server-settings")
-    page.locator("button.tk-connect").click()
+    # Log in with Nextcloud (Login Flow v2): the link shows, access is granted, the form finishes.
+    page.locator("button.tk-login-flow").click()
+    page.wait_for_selector(".tk-login-link a[target=_blank]")
+    shot(page, "02c-login-flow-waiting")
+    server.approve_login_flow(USER)
     page.wait_for_selector("button.tk-card-open")
     page.locator("button.tk-card-open").click()
     page.wait_for_selector("button.tk-new-report")
