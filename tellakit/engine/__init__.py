@@ -11,12 +11,14 @@ from __future__ import annotations
 from tellakit.engine.chunking import Tuning
 from tellakit.engine.connect import connect, disconnect, finish_login, start_login
 from tellakit.engine.events import FileProgress, ProgressEvent, ReportProgress
+from tellakit.engine.progress import ReportProgressBar
 from tellakit.engine.submitter import Submitter
 
 __all__ = [
     "FileProgress",
     "ProgressEvent",
     "ReportProgress",
+    "ReportProgressBar",
     "Submitter",
     "Tuning",
     "connect",
