@@ -259,6 +259,9 @@ class ReportForm(Screen):
         self.message.show(f"Encrypting {path.name} into the vault…")
 
         def done(vfile: VaultFile) -> None:
+            if self._disposed:  # the form was left meanwhile: nothing will ever attach it
+                vault.delete_file(vfile.id)
+                return
             self._add(vfile)
             self.message.show(f"Attached {vfile.name} ({human_size(vfile.size)}).", "success")
 
@@ -358,6 +361,13 @@ class ReportForm(Screen):
 
     def _on_back_button_click(self, _: w.Button) -> None:
         self._app.show_reports("Drafts" if self.report is None or self.editable else "Outbox")
+
+    _disposed = False
+
+    def dispose(self) -> None:
+        """Close the widgets; a large file still being encrypted is dropped when it is done."""
+        self._disposed = True
+        super().dispose()
 
     def request_leave(self, proceed: Callable[[], None]) -> None:
         """Ask before dropping unsaved changes (Tella asks too)."""

@@ -196,3 +196,17 @@ def test_reopening_a_draft_shows_its_attachments(app: App) -> None:
     assert form.title_input.value == "Reopen" and [i.name for i in form.items] == ["hello.txt"]
     assert not form.dirty
     assert isinstance(form.attachments.children[0], w.VBox)
+
+
+def test_a_large_file_finishing_after_the_form_was_left_is_not_kept(
+    app: App, form: ReportForm, tmp_path
+) -> None:
+    big = tmp_path / "big.mov"
+    big.write_bytes(b"v" * 3_000_000)
+    form.attach_path(big)
+    form.back_button.click()  # the import may still be running, or may have just finished
+    if form.confirm.asking:
+        form.confirm.yes_button.click()
+    assert isinstance(app.screen, ReportsView)
+    assert form.wait(20)
+    assert app.vault.list_files() == []
