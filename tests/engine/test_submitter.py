@@ -363,3 +363,26 @@ def test_without_a_connection_the_report_waits_in_the_outbox_with_a_reason(vault
     r = vault.get_report(report.id)
     assert r.status is Status.INTERRUPTED and r.retryable is False
     assert "connection" in (r.reason or "").lower()
+
+
+def test_auto_retry_from_the_connection_setting_and_pause_cancels_it(connected, devserver):
+    settings = connected.get_connection()
+    settings.auto_retry = True
+    connected.delete_connection()
+    connected.set_connection(settings)
+    a = report_with_files(connected, "auto", [("a.txt", b"a")])
+    b = report_with_files(connected, "held", [("b.txt", b"b")])
+    devserver.faults.respond(503, method="PUT", path=r"a\.txt$")
+    devserver.faults.respond(503, method="PUT", path=r"b\.txt$")
+    sub = Submitter(connected, tuning=SMALL, backoff=Backoff(base=0.5, jitter=0))
+    try:
+        sub.submit(a.id)
+        wait_for(lambda: connected.get_report(a.id).status is Status.SUBMITTED, 30)
+        sub.submit(b.id)
+        wait_for(lambda: connected.get_report(b.id).status is Status.INTERRUPTED, 30)
+        sub.pause(b.id)  # the user pauses: no automatic retry behind their back
+        time.sleep(1.2)  # longer than the backoff: a retry would have happened by now
+        assert connected.get_report(b.id).status is Status.PAUSED
+        assert len(devserver.log.filter("PUT", "b.txt")) == 1
+    finally:
+        sub.close()
