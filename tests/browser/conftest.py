@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import secrets
 from collections.abc import Iterator
 from typing import Any
@@ -53,7 +54,13 @@ def lab(devserver_lab: tuple[Any, str], tmp_path_factory: pytest.TempPathFactory
         "TELLAKIT_DEVSERVER_PASSWORD": password,
         "TELLAKIT_LAB_HOME": str(scratch / "lab-home"),
     }
-    running = start_lab(scratch, env, [REPO / "notebooks" / "01-field-reports.ipynb"])
+    # TELLAKIT_TEST_KERNEL_PYTHON: check another kernel environment (say, one with ipykernel 6).
+    running = start_lab(
+        scratch,
+        env,
+        [REPO / "notebooks" / "01-field-reports.ipynb"],
+        kernel_python=os.environ.get("TELLAKIT_TEST_KERNEL_PYTHON"),
+    )
     try:
         yield running
     finally:

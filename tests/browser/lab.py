@@ -77,10 +77,31 @@ class Lab:
             self.process.wait(5)
 
 
-def start_lab(scratch: Path, env_extra: dict[str, str], notebooks: list[Path]) -> Lab:
-    """Start JupyterLab serving ``scratch/root`` (the notebooks are copied there)."""
+def _kernelspec(data_dir: Path, python: str) -> None:
+    """Make "python3" run on ``python`` (e.g. an environment with ipykernel 6)."""
+    spec = data_dir / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    argv = [python, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    spec.joinpath("kernel.json").write_text(
+        json.dumps({"argv": argv, "display_name": "Python 3 (ipykernel)", "language": "python"})
+    )
+
+
+def start_lab(
+    scratch: Path,
+    env_extra: dict[str, str],
+    notebooks: list[Path],
+    *,
+    kernel_python: str | None = None,
+) -> Lab:
+    """Start JupyterLab serving ``scratch/root`` (the notebooks are copied there).
+
+    ``kernel_python``: run notebooks on another interpreter (default: the one running this).
+    """
     root = scratch / "root"
     root.mkdir(parents=True)
+    if kernel_python:
+        _kernelspec(scratch / "kernel-path", kernel_python)
     for nb in notebooks:
         shutil.copy(nb, root / nb.name)
     settings = scratch / "settings" / "@jupyterlab" / "apputils-extension"
@@ -105,6 +126,8 @@ def start_lab(scratch: Path, env_extra: dict[str, str], notebooks: list[Path]) -
             ),
         }
     )
+    if kernel_python:  # JUPYTER_PATH comes before every other data folder
+        env["JUPYTER_PATH"] = str(scratch / "kernel-path")
     env.update(env_extra)
     command = [
         sys.executable,
