@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 
 ## JupyterLab on the app notebook, connected to the embedded development server.
 lab: $(STAMP)
-	$(BIN)/tellakit lab
+	$(BIN)/tellakit lab $(LAB_ARGS)
 
 ## Every test: lint, format, types, then the whole pytest suite.
 test: $(STAMP) lint typecheck pytest

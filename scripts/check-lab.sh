@@ -54,13 +54,6 @@ trap 'exit 130' INT TERM
 # A free port for JupyterLab (JupyterLab itself moves on if it gets taken meanwhile; the URL it
 # prints is what counts). LAB_ARGS reaches `tellakit lab` when the Makefile passes it on;
 # BROWSER=true makes any browser opening a no-op either way.
-# JupyterLab refuses to start as root (containers, CI) unless told; say so in an extra config
-# folder (JUPYTER_CONFIG_PATH adds to the user's configuration, it does not replace it).
-if [ "$(id -u)" = 0 ]; then
-  mkdir -p "$work/jupyter-config"
-  echo '{"ServerApp": {"allow_root": true}}' > "$work/jupyter-config/jupyter_server_config.json"
-  export JUPYTER_CONFIG_PATH="$work/jupyter-config${JUPYTER_CONFIG_PATH:+:$JUPYTER_CONFIG_PATH}"
-fi
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 say "starting make lab (log: $log)"
 BROWSER=true setsid make lab LAB_ARGS="--no-browser --port $port" >"$log" 2>&1 < /dev/null &

@@ -58,6 +58,9 @@ def run_lab(*, port: int = 8888, open_browser: bool = True) -> int:
         f"--ServerApp.open_browser={open_browser}",
         str(APP_NOTEBOOK),
     ]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        # Containers and CI machines run as root; JupyterLab refuses that unless told.
+        command.insert(-1, "--allow-root")
     try:
         return subprocess.call(command, env=env)
     except KeyboardInterrupt:
