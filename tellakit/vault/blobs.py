@@ -3,7 +3,8 @@
 Writing goes to ``<name>.partial``, is fsynced, then renamed; the index row is inserted only
 after that, so an interrupted import never leaves a visible half file. Reading goes through
 BlobReader, which checks the blob's header MAC against the index (a swapped blob is caught at
-once), authenticates every chunk, and checks the SHA-256 at the end of a full read.
+once), authenticates every chunk, and (unless the caller opts out, see BlobReader) checks the
+SHA-256 at the end of a full read.
 """
 
 from __future__ import annotations
@@ -149,6 +150,11 @@ class BlobReader(io.RawIOBase):
     file. A chunk that fails authentication raises VaultCorrupted at that chunk; a sequential
     read from 0 to the end also checks the plaintext SHA-256 recorded at import and raises
     VaultCorrupted on the last read if it differs. Nothing is written to disk.
+
+    ``check_sha256=False`` skips that whole-file hash (it costs a SHA-256 pass over the file)
+    for callers that check the SHA-256 end to end another way (the engine compares the
+    server's hash of the upload with the recorded one). Header MAC, size and per-chunk AEAD
+    checks stay: every byte returned is still authenticated as the vault's own.
     """
 
     def __init__(
@@ -161,8 +167,10 @@ class BlobReader(io.RawIOBase):
         sha256: str,
         name: str = "",
         is_locked: Callable[[], bool] = lambda: False,
+        check_sha256: bool = True,
     ) -> None:
         super().__init__()
+        self._check_sha256 = check_sha256
         self.name = name
         self._is_locked = is_locked
         self._sha256 = sha256
@@ -187,7 +195,7 @@ class BlobReader(io.RawIOBase):
             )
         self.size = size
         # A running hash of bytes read strictly in order from offset 0; None once we seek away.
-        self._hash: Any = hashlib.sha256()
+        self._hash: Any = hashlib.sha256() if check_sha256 else None
         self._hashed = 0
 
     def readable(self) -> bool:
@@ -204,7 +212,7 @@ class BlobReader(io.RawIOBase):
         self._check()
         pos = self._reader.seek(offset, whence)
         if pos != self._hashed:
-            self._hash = None if pos != 0 else hashlib.sha256()
+            self._hash = hashlib.sha256() if pos == 0 and self._check_sha256 else None
             self._hashed = 0
         return pos
 

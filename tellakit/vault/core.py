@@ -292,8 +292,13 @@ class Vault:
         blob = self._index.delete_file(file_id)
         self._blobs.remove(blob)
 
-    def open_file(self, file_id: str) -> BlobReader:
-        """A seekable reader of a file's plaintext; every chunk is authenticated."""
+    def open_file(self, file_id: str, *, check_sha256: bool = True) -> BlobReader:
+        """A seekable reader of a file's plaintext; every chunk is authenticated.
+
+        With ``check_sha256=False`` a full sequential read does not re-hash the plaintext
+        against the SHA-256 recorded at import (see BlobReader): only for callers that check
+        the SHA-256 end to end themselves, such as the engine's upload verification.
+        """
         identity = self._id()
         vfile, blob, mac = self._index.get_file(file_id)
         return BlobReader(
@@ -304,6 +309,7 @@ class Vault:
             sha256=vfile.sha256,
             name=vfile.name,
             is_locked=lambda: self.locked,
+            check_sha256=check_sha256,
         )
 
     def export_file(self, file_id: str, dest: str | os.PathLike[str]) -> Path:

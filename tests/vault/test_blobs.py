@@ -221,3 +221,62 @@ def test_vault_round_trip_and_seek_for_sizes_around_chunk_boundaries(
         reader.seek(offset)
         assert reader.read(CHUNK + 1) == data[offset : offset + CHUNK + 1]
     shared_vault.delete_file(f.id)
+
+
+def test_without_the_sha256_check_only_the_whole_file_hash_is_skipped(vault: Vault) -> None:
+    data = _data(3 * CHUNK + 5)
+    f = vault.import_bytes(data, "x.bin")
+    with vault._index.transaction() as cur:  # an index that disagrees with the blob
+        cur.execute("UPDATE files SET sha256 = ? WHERE id = ?", ("0" * 64, f.id))
+    with pytest.raises(VaultCorrupted, match="SHA-256"):
+        _read_all(vault.open_file(f.id))
+    assert _read_all(vault.open_file(f.id, check_sha256=False)) == data
+    # ... while every chunk is still authenticated
+    path = _blob_path(vault, f.id)
+    raw = bytearray(path.read_bytes())
+    raw[_payload_start(path) + 2 * ENC + 7] ^= 0x01  # inside chunk 2
+    path.write_bytes(bytes(raw))
+    with pytest.raises(VaultCorrupted, match="authentication"):
+        _read_all(vault.open_file(f.id, check_sha256=False))
+
+
+def test_a_swapped_blob_is_caught_without_the_sha256_check(vault: Vault) -> None:
+    a = vault.import_bytes(_data(1000, b"a"), "a.bin")
+    b = vault.import_bytes(_data(1000, b"b"), "b.bin")
+    _blob_path(vault, a.id).write_bytes(_blob_path(vault, b.id).read_bytes())
+    with pytest.raises(VaultCorrupted, match="swapped"):
+        vault.open_file(a.id, check_sha256=False)
+
+
+@pytest.mark.parametrize("read_size", [CHUNK, 2 * CHUNK + 1, 16 * CHUNK, 17 * CHUNK, 1 << 22])
+def test_large_reads_return_the_plaintext_over_many_chunks(vault: Vault, read_size: int) -> None:
+    data = _data(20 * CHUNK + 123, b"big")
+    f = vault.import_bytes(data, "big.bin")
+    out = bytearray()
+    with vault.open_file(f.id) as reader:
+        reader.seek(CHUNK - 7)  # unaligned start: first a partial chunk, then whole ones
+        buf = bytearray(read_size)
+        while n := reader.readinto(buf):
+            out += buf[:n]
+    assert bytes(out) == data[CHUNK - 7 :]
+    assert _read_all(vault.open_file(f.id)) == data
+
+
+def test_a_bad_chunk_inside_a_large_read_releases_no_altered_plaintext(vault: Vault) -> None:
+    data = _data(20 * CHUNK + 9, b"bad")
+    f = vault.import_bytes(data, "bad.bin")
+    path = _blob_path(vault, f.id)
+    raw = bytearray(path.read_bytes())
+    raw[_payload_start(path) + 5 * ENC + 1000] ^= 0x01  # inside chunk 5 of the first batch
+    path.write_bytes(bytes(raw))
+    released = bytearray()
+    buf = bytearray(16 * CHUNK)
+    with (
+        vault.open_file(f.id, check_sha256=False) as reader,
+        pytest.raises(VaultCorrupted, match="authentication"),
+    ):
+        while n := reader.readinto(buf):
+            released += buf[:n]
+    assert released == b""  # the failed read returned nothing
+    assert data[5 * CHUNK : 6 * CHUNK] not in bytes(buf)  # and left no plaintext of it behind
+    assert buf[: 5 * CHUNK] == bytes(5 * CHUNK)  # chunks before it in that read were wiped too

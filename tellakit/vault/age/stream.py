@@ -98,6 +98,16 @@ def _read_full(f: BinaryIO, n: int) -> bytes:
     return b"".join(parts)
 
 
+def _readinto_full(f: BinaryIO, target: memoryview) -> int:
+    filled = 0
+    while filled < len(target):
+        n = f.readinto(target[filled:])  # type: ignore[attr-defined]
+        if not n:
+            break
+        filled += n
+    return filled
+
+
 def iter_decrypt(f: BinaryIO, key: bytes) -> Iterator[bytes]:
     """Yield the plaintext chunk by chunk from ``f`` (after the nonce); constant memory.
 
@@ -147,6 +157,7 @@ class ChunkReader:
         self._f = f
         self._start = start
         self._aead = ChaCha20Poly1305(key)
+        self._enc = bytearray()  # reused ciphertext buffer of decrypt_into
         end = f.seek(0, os.SEEK_END)
         payload = end - start
         if payload < TAG:
@@ -159,6 +170,41 @@ class ChunkReader:
         last = self.chunk(self.chunks - 1)
         if not last and self.chunks > 1:
             raise AgePayloadError("age payload: empty final chunk after data")
+
+    def decrypt_into(self, index: int, count: int, out: memoryview) -> int:
+        """Decrypt chunks ``index`` .. ``index + count - 1`` straight into ``out``.
+
+        One file read for all of them and no intermediate plaintext copies (``out`` must hold
+        ``count`` full chunks, or the tail when the range ends with the last chunk). Returns the
+        plaintext byte count. On a chunk that fails authentication the bytes of that call are
+        wiped from ``out`` and AgePayloadError is raised.
+        """
+        if count <= 0 or index < 0 or index + count > self.chunks:
+            raise IndexError(index)
+        want = count * ENC_CHUNK
+        if len(self._enc) < want:
+            self._enc = bytearray(want)
+        enc = memoryview(self._enc)
+        self._f.seek(self._start + index * ENC_CHUNK)
+        got = _readinto_full(self._f, enc[:want])
+        done = 0
+        last_index = self.chunks - 1
+        for i in range(count):
+            piece = enc[i * ENC_CHUNK : min(got, (i + 1) * ENC_CHUNK)]
+            n = len(piece) - TAG
+            if n < 0:
+                raise AgePayloadError(f"age payload: chunk {index + i} is truncated")
+            try:
+                self._aead.decrypt_into(
+                    _nonce(index + i, index + i == last_index), piece, None, out[done : done + n]
+                )
+            except InvalidTag:
+                out[: done + n] = bytes(done + n)
+                raise AgePayloadError(
+                    f"age payload: chunk {index + i} failed authentication"
+                ) from None
+            done += n
+        return done
 
     def chunk(self, index: int) -> bytes:
         """Decrypt and return chunk ``index`` (AgePayloadError if it does not authenticate)."""
