@@ -9,10 +9,28 @@ from __future__ import annotations
 import logging
 import random
 import re
+import select
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+#: poll() flags of a peer that closed its side; POLLRDHUP is Linux's "FIN received" (set even
+#: while sent bytes are still waiting in the receive buffer).
+_HANGUP = getattr(select, "POLLRDHUP", 0x2000) | select.POLLHUP | select.POLLERR
+
+
+def peer_hung_up(sock: Any) -> bool:
+    """True when the client behind ``sock`` has closed or reset its connection."""
+    if sock is None:
+        return False
+    try:
+        poller = select.poll()
+        poller.register(sock, _HANGUP)
+        return bool(poller.poll(0))
+    except (OSError, ValueError, TypeError):
+        return False
 
 
 class ConnectionCut(Exception):
@@ -233,14 +251,22 @@ class Throttle:
     The cap is read live, so changing or removing it also affects requests in flight.
     """
 
-    def __init__(self, faults: Faults | None) -> None:
+    def __init__(self, faults: Faults | None, hung_up: Callable[[], bool] | None = None) -> None:
         self._faults = faults
+        self._hung_up = hung_up
         self._rate: int | None = None
         self.start = time.monotonic()
         self.count = 0
+        #: The client went away: no more sleeping for this request. The rest of what it sent
+        #: is then read at full speed, the body read ends short, and the handler unwinds
+        #: (releasing the file's lock) at once, as a real server does when a request dies,
+        #: instead of pacing out megabytes of a dead request's socket buffer first.
+        self.abandoned = False
 
     def passed(self, n: int) -> None:
         """Account for ``n`` bytes, sleeping if ahead of the rate."""
+        if self.abandoned:
+            return
         rate = self._faults.current_bandwidth() if self._faults is not None else None
         if rate != self._rate:  # a new cap starts a new measurement
             self._rate, self.start, self.count = rate, time.monotonic(), 0
@@ -250,6 +276,9 @@ class Throttle:
         while True:
             ahead = self.count / rate - (time.monotonic() - self.start)
             if ahead <= 0:
+                return
+            if self._hung_up is not None and self._hung_up():
+                self.abandoned = True
                 return
             time.sleep(min(ahead, 0.1))  # short naps: a lifted cap takes effect at once
             if self._faults is not None and self._faults.current_bandwidth() != rate:

@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from tellakit.devserver.faults import CountingInput, Faults, Throttle
+from tellakit.devserver.faults import CountingInput, Faults, Throttle, peer_hung_up
 from tellakit.devserver.reqlog import RequestLog, RequestRecord, log_line
 from tellakit.devserver.responses import (
     Environ,
@@ -42,7 +42,8 @@ class Frontend:
         path = request_path(environ)
         record = RequestRecord(method, path, 0, 0, 0, time.time())
         decision = self.faults.decide(method, path)
-        throttle = Throttle(self.faults)
+        sock = getattr(environ.get("tellakit.conn"), "socket", None)
+        throttle = Throttle(self.faults, hung_up=lambda: peer_hung_up(sock))
         cut_state = {"cut": False}
 
         def cut() -> bool:

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import base64
 import re
+import socket
+import struct
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any
@@ -22,6 +24,7 @@ from urllib.parse import unquote, urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 from requests.auth import HTTPBasicAuth
+from urllib3.connection import HTTPConnection
 
 from tellakit.errors import (
     AuthenticationFailed,
@@ -100,7 +103,7 @@ class NextcloudSession(requests.Session):
         self.scrub_secret = password or ""
         if login is not None and password is not None:
             self.auth = _SecretBasicAuth(login, password)
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+        adapter = _AbortiveCloseAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
         self.mount("https://", adapter)
         self.mount("http://", adapter)
 
@@ -137,6 +140,24 @@ class NextcloudSession(requests.Session):
     def scrub(self, text: str) -> str:
         """Remove the password from ``text`` should a server or library ever echo it."""
         return _scrub(text, self.scrub_secret)
+
+
+class _AbortiveCloseAdapter(HTTPAdapter):
+    """Connections that close with a reset (SO_LINGER 0) instead of a FIN.
+
+    When a body is abandoned mid-way (pause, cancel, an error in the source), closing with a
+    FIN would leave the megabytes still queued in the kernel to trickle out to the server
+    first, so the server would go on receiving (and holding the file's lock) long after we
+    gave up. A reset drops the queue and tells the server at once. A connection is only
+    closed after its last answer was read, or when we abandon it, so nothing else is lost.
+    """
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["socket_options"] = [
+            *HTTPConnection.default_socket_options,
+            (socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)),
+        ]
+        super().init_poolmanager(*args, **kwargs)
 
 
 def _scrub(text: str, secret: str) -> str:

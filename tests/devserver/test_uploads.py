@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from defusedxml import ElementTree
 
 from tests.devserver.helpers import dav, error_parts, files_url
@@ -198,3 +199,49 @@ def test_propfind_of_uploads_home_chunk_and_virtual_file(devserver):
         == 403
     )
     assert dav("GET", up(devserver, "p1/.file")).status_code == 405
+
+
+def _abandon_chunk_put(srv, path: str, declared: int, send: int, *, reset: bool) -> None:
+    """Start a chunk PUT, send up to ``send`` of ``declared`` body bytes, then hang up."""
+    import base64
+    import socket
+    import struct
+
+    host, port = srv.url.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)), timeout=10)
+    auth = base64.b64encode(b"alice:secret").decode()
+    sock.sendall(
+        (
+            f"PUT /remote.php/dav/uploads/alice/{path} HTTP/1.1\r\nHost: {host}\r\n"
+            f"Authorization: Basic {auth}\r\nContent-Length: {declared}\r\n\r\n"
+        ).encode()
+    )
+    sock.setblocking(False)
+    body = memoryview(b"x" * send)
+    try:
+        while body:
+            body = body[sock.send(body) :]
+    except BlockingIOError:
+        pass  # the socket buffers are full: the server reads slowly (bandwidth cap)
+    if reset:  # as tellakit's client gives up: the queued bytes are dropped
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+@pytest.mark.parametrize("reset", [True, False], ids=["reset", "close"])
+def test_an_abandoned_chunk_put_releases_its_lock_when_the_client_is_gone(devserver, reset):
+    assert dav("MKCOL", up(devserver, "gone")).status_code == 201
+    devserver.faults.bandwidth(16 * 1024)  # paced reads: a dead request's bytes last long
+    # "close": what fits in the server's receive buffer (the FIN arrives behind it); paced
+    # at 16 KiB/s that kept the chunk locked (423) for many seconds after the client left.
+    _abandon_chunk_put(devserver, "gone/1", 8 * MIB, 4 * MIB if reset else 96 * 1024, reset=reset)
+    # Wait for the abandoned request to end on the server (it is logged when it unwinds);
+    # the bandwidth cap stops pacing a request whose client has hung up.
+    deadline = time.monotonic() + 4
+    while not devserver.log.filter("PUT", "/uploads/alice/gone/1"):
+        assert time.monotonic() < deadline, "the abandoned PUT still holds the chunk"
+        time.sleep(0.05)
+    devserver.faults.clear()
+    r = dav("PUT", up(devserver, "gone/1"), data=b"A")
+    assert r.status_code == 201, r.text  # not 423: the lock went with the request
+    assert listing(devserver, "gone")["1"] == 1  # and the abandoned body was not kept

@@ -161,6 +161,30 @@ def test_cancel_mid_chunk(devserver: Any, client: NextcloudClient) -> None:
     assert all(s == size for _, s in upload.received_chunks())
 
 
+def test_a_cancelled_chunk_does_not_leave_it_locked_on_the_server(
+    devserver: Any, client: NextcloudClient
+) -> None:
+    size = CHUNK
+    upload = ChunkedUpload(client, "l.bin", size, new_transfer_id(), chunk_size=size)
+    upload.start()
+    devserver.faults.bandwidth(64 * 1024)  # a megabyte queues up in the kernel behind the body
+    cancel = threading.Event()
+    with pytest.raises(Cancelled):
+        upload.upload_chunk(
+            1, io.BytesIO(bytes(size)), size, lambda n: n >= 1024 * 1024 and cancel.set(), cancel
+        )
+    # The client reset the connection: the queued bytes were dropped, the server's read of
+    # the body failed at once and the chunk's lock went with it. With a graceful close the
+    # queue would trickle out at 64 KiB/s first, the chunk answering 423 all along.
+    deadline = time.monotonic() + 4
+    while not devserver.log.filter("PUT", "/00001"):
+        assert time.monotonic() < deadline, "the server is still receiving the cancelled chunk"
+        time.sleep(0.05)
+    devserver.faults.clear()
+    upload.upload_chunk(1, io.BytesIO(bytes(size)), size)  # no ResourceLocked
+    assert upload.received_chunks() == [("00001", size)]
+
+
 def test_finish_after_lost_answer_is_recognised(devserver: Any, client: NextcloudClient) -> None:
     data = os.urandom(CHUNK + 9)
     upload = ChunkedUpload(client, "lost.bin", len(data), new_transfer_id(), chunk_size=CHUNK)
