@@ -22,7 +22,7 @@ from typing import Any, Protocol, TypeVar
 
 from tellakit.engine.chunking import ChunkSizer, Tuning
 from tellakit.engine.control import StopToken, check
-from tellakit.errors import ConnectionLost, ResourceLocked, UploadExpired, VaultError
+from tellakit.errors import ResourceLocked, UploadExpired, VaultError
 from tellakit.nextcloud.models import PutResult
 from tellakit.reports import Attachment, FileState
 
@@ -37,7 +37,7 @@ LOCK_RETRY_DELAYS = (0.5, 1.0, 2.0)
 class AttachmentStore(Protocol):
     """The part of the Vault a transfer uses (kept small so it is easy to reason about)."""
 
-    def open_file(self, file_id: str) -> Any: ...  # pragma: no cover - protocol
+    def open_file(self, file_id: str, *, check_sha256: bool = True) -> Any: ...  # pragma: no cover
 
     def update_attachment(self, report_id: str, attachment_id: str, **fields: Any) -> None: ...
 
@@ -73,6 +73,22 @@ class GuardedReader:
 
     def seek(self, offset: int) -> None:
         self._reader.seek(offset)
+
+
+#: Prefix of a stored transfer id whose upload fell back to chunking v1 (no prefix: v2).
+V1_PREFIX = "v1:"
+
+
+def stored_transfer_id(folder: str, protocol: int) -> str:
+    """What the index keeps in ``transfer_id``: the upload folder, marked when it is v1."""
+    return f"{V1_PREFIX}{folder}" if protocol == 1 else folder
+
+
+def parse_transfer_id(stored: str) -> tuple[str, int]:
+    """(upload folder name, chunking protocol) of a stored transfer id."""
+    if stored.startswith(V1_PREFIX):
+        return stored[len(V1_PREFIX) :], 1
+    return stored, 2
 
 
 @dataclass(frozen=True)
@@ -150,6 +166,17 @@ class FileTransfer:
         for key, value in fields.items():
             setattr(self.att, key, value)
 
+    def _open(self) -> Any:
+        """The vault reader for the body, without its whole-file SHA-256 pass.
+
+        The reader still checks the header MAC bound in the index and authenticates every
+        64 KiB chunk, so only the vault's own bytes are ever sent (a tampered blob raises
+        VaultCorrupted mid-body and the upload is never completed); the SHA-256 is checked end
+        to end after the upload, against the server's hash of what it stored (submission
+        step 5). Hashing here as well cost a second SHA-256 pass per upload.
+        """
+        return self.vault.open_file(self.att.file_id, check_sha256=False)
+
     def run(self) -> PutResult | None:
         """Send the file; returns the server's answer to the final PUT/MOVE (None if adopted)."""
         check(self.token)
@@ -162,7 +189,7 @@ class FileTransfer:
 
     def _single(self) -> PutResult:
         self._update(bytes_sent=0)
-        with self.vault.open_file(self.att.file_id) as raw:
+        with self._open() as raw:
             reader = GuardedReader(raw)
 
             def send() -> PutResult:
@@ -198,13 +225,6 @@ class FileTransfer:
                 log.info("the server reports a lock; trying again in %.1f s", delay)
                 self.token.wait(delay)
                 check(self.token)
-            except GeneratorExit:
-                # The protocol layer re-raises the body generator's GeneratorExit when the
-                # socket broke mid-body (urllib3 closed the generator): that is a lost
-                # connection, not a reason to end the worker thread.
-                if reader.error is not None:
-                    raise reader.error from None
-                raise ConnectionLost("The connection dropped while sending a file.") from None
             except Exception:
                 if reader.error is not None:
                     raise reader.error from None
@@ -220,16 +240,21 @@ class FileTransfer:
         upload = self._upload_obj(transfer_id)
         check(self.token)
         upload.start()
+        if getattr(upload, "protocol", 2) == 1:
+            # The server refused v2: record that with the id, so a resume speaks v1 too.
+            self._update(transfer_id=stored_transfer_id(transfer_id, 1))
         return upload
 
-    def _upload_obj(self, transfer_id: str) -> Any:
+    def _upload_obj(self, stored: str) -> Any:
+        folder, protocol = parse_transfer_id(stored)
         return self.chunked_upload_cls(
             self.client,
             self.remote_path,
             self.att.size,
-            transfer_id,
+            folder,
             chunk_size=self.att.chunk_size or self.tuning.initial_chunk,
             mtime=self.mtime,
+            protocol=protocol,
         )
 
     def _already_on_server(self) -> bool:
@@ -278,7 +303,7 @@ class FileTransfer:
         sizer = ChunkSizer(self.tuning, start=self.att.chunk_size)
         offset, number = point.offset, point.next_number
         self.on_progress(offset)
-        with self.vault.open_file(self.att.file_id) as raw:
+        with self._open() as raw:
             reader = GuardedReader(raw)
             while offset < total:
                 check(self.token)

@@ -74,6 +74,11 @@ class StreamBody:
         self._started = True
         try:
             yield from self._pieces()
+        except GeneratorExit:
+            # The consumer closed us: urllib3 stops iterating when the socket breaks mid-body
+            # (it swallows EPIPE/ECONNRESET there and then fails reading the answer). That is
+            # the transport's failure, mapped to ConnectionLost by the caller, not ours.
+            raise
         except BaseException as exc:
             self.error = exc
             raise

@@ -127,3 +127,33 @@ def test_credentials_never_in_logs_events_or_reprs(vault, devserver, caplog):
     texts += [report.reason, repr(report), repr(vault.get_connection())]
     basic = base64.b64encode(f"dana:{password}".encode()).decode()
     assert not [t for t in texts if password in t or basic in t]
+
+
+def test_a_v1_fallback_upload_resumes_as_v1(connected, devserver):
+    from tellakit.nextcloud import ChunkedUpload
+
+    made: list[tuple[str, int]] = []  # (folder, protocol) of every ChunkedUpload the engine made
+
+    class Recording(ChunkedUpload):
+        def __init__(self, *args, **kw):
+            super().__init__(*args, **kw)
+            made.append((self.transfer_id, self.protocol))
+
+    data = random_bytes(11 * MiB, 41)
+    r = report_with_files(connected, "v1 resume", [("big.bin", data)])
+    # A server that refuses the MKCOL with Destination (no chunking v2: fallback) ...
+    devserver.faults.respond(400, method="MKCOL", path=r"/uploads/", times=1)
+    devserver.faults.cut_after(1000, method="PUT", path=r"/uploads/.+/00002$")  # ... and a cut
+    (first,) = submit_all(connected, r.id, chunked_upload_cls=Recording)
+    assert first.status is Status.INTERRUPTED, first.reason
+    stored = first.attachments[0].transfer_id
+    assert stored is not None and stored.startswith("v1:"), (first.reason, list(devserver.log))
+    folder = stored.removeprefix("v1:")
+    made.clear()
+    devserver.log.clear()
+    (done,) = submit_all(connected, r.id, chunked_upload_cls=Recording)
+    assert done.status is Status.SUBMITTED, done.reason
+    assert made == [(folder, 1)]  # resumed the same upload folder, speaking v1
+    assert len(devserver.log.filter("PUT", f"/uploads/alice/{folder}/")) == 1  # chunk 2 only
+    tree = server_tree(devserver.files_root("alice"))
+    assert sha256(tree["Tella/v1 resume/big.bin"]) == sha256(data)

@@ -295,6 +295,29 @@ def test_tampered_vault_file_is_never_completed(connected, devserver, from_end):
     assert not (devserver.files_root("alice") / "Tella" / "tampered" / "t.bin").exists()
 
 
+@pytest.mark.parametrize("where", ["payload", "header"])
+def test_tampered_vault_file_is_never_stored_by_a_single_put(connected, devserver, where):
+    # The upload reads the vault without its whole-file SHA-256 pass; the per-chunk AEAD and
+    # the header MAC bound in the index must still stop the PUT before it completes.
+    data = random_bytes(600 * KiB, 10)  # one PUT (SMALL: up to 1 MiB)
+    report = report_with_files(connected, "tampered one", [("t.bin", data)])
+    (blob,) = [p for p in (Path(connected.path) / "blobs").rglob("*") if p.is_file()]
+    raw = bytearray(blob.read_bytes())
+    if where == "payload":
+        raw[-3 * 65552] ^= 0x01  # inside a STREAM chunk in the middle of the body
+    else:
+        raw[raw.index(b"\n---") - 5] ^= 0x01  # inside the header's stanza body
+    blob.write_bytes(bytes(raw))
+    with Submitter(connected, tuning=SMALL) as sub:
+        sub.submit(report.id)
+        assert sub.wait(report.id, timeout=60)
+    r = connected.get_report(report.id)
+    assert r.status is Status.INTERRUPTED and r.retryable is False, r.reason
+    assert r.attachments[0].state is not FileState.VERIFIED
+    assert not devserver.log.filter("MKCOL", "/uploads/")  # it went the single-PUT way
+    assert not (devserver.files_root("alice") / "Tella" / "tampered one" / "t.bin").exists()
+
+
 def test_orphaned_upload_is_shown_interrupted_after_reopen(connected, tmp_path):
     report = report_with_files(connected, "orphan", [("a.txt", b"a")])
     connected.set_status(report.id, Status.UPLOADING)  # as if a process died mid-upload

@@ -21,7 +21,7 @@ from tellakit.errors import (
     ServerUnavailable,
     UnexpectedResponse,
 )
-from tellakit.nextcloud import Credentials, NextcloudClient
+from tellakit.nextcloud import ChunkedUpload, Credentials, NextcloudClient, new_transfer_id
 from tellakit.nextcloud.session import NextcloudSession, retry_after_seconds, user_agent
 
 from .conftest import PASSWORD, assert_no_secret
@@ -105,6 +105,29 @@ def test_connection_cut_mid_body_is_connection_lost(
     with pytest.raises(ConnectionLost) as info:
         client.put("cut.bin", io.BytesIO(bytes(size)), size)
     assert info.value.method == "PUT"
+    assert_no_secret(str(info.value))
+    assert client.stat("cut.bin") is None
+
+
+@pytest.mark.parametrize("offset", [100_000, 3_000_000])
+@pytest.mark.parametrize("chunked", [False, True], ids=["put", "chunk"])
+def test_connection_cut_while_the_body_is_still_sending_is_connection_lost(
+    devserver: Any, client: NextcloudClient, offset: int, chunked: bool
+) -> None:
+    # 8 MiB: the cut comes while the client is still writing the body (not after it was all
+    # in the kernel's buffers), so urllib3 stops iterating the body mid-way.
+    size = 8 * 1024 * 1024
+    devserver.faults.cut_after(offset, method="PUT")
+    with pytest.raises(ConnectionLost) as info:
+        if chunked:
+            upload = ChunkedUpload(client, "cut.bin", size, new_transfer_id(), chunk_size=size)
+            upload.start()
+            upload.upload_chunk(1, io.BytesIO(bytes(size)), size)
+        else:
+            client.put("cut.bin", io.BytesIO(bytes(size)), size)
+    assert info.value.method == "PUT"
+    assert info.value.path is not None and info.value.path in str(info.value)
+    assert ("/uploads/" if chunked else "/cut.bin") in info.value.path
     assert_no_secret(str(info.value))
     assert client.stat("cut.bin") is None
 

@@ -71,3 +71,13 @@ def test_body_cannot_be_sent_twice() -> None:
     list(body)
     with pytest.raises(RuntimeError):
         list(body)
+
+
+def test_a_body_closed_by_its_consumer_records_no_error_of_its_own() -> None:
+    # urllib3 closes the body mid-way when the socket breaks; that is the transport's failure.
+    body = StreamBody(io.BytesIO(bytes(1_000_000)), 1_000_000)
+    pieces = iter(body)
+    next(pieces)
+    pieces.close()  # type: ignore[attr-defined]
+    assert body.error is None
+    assert body.sent < 1_000_000
