@@ -1,7 +1,8 @@
 """How long the pandas views take on a vault with 10,000 reports (30,000 attachments).
 
-Timed separately: ``vault.list_reports()`` (SQLCipher index -> Report objects), the pure frame
-builders ``summary.reports_frame`` / ``summary.files_frame``, and the whole
+Timed separately: ``vault.list_reports()`` (SQLCipher index -> Report objects),
+``vault.report_rows()`` (one aggregate query -> plain tuples, what ``summary.reports``
+reads), the pure frame builders ``summary.reports_frame`` / ``summary.files_frame``, and the whole
 ``summary.reports(vault)`` call, the promise being under a second. As a peer, pandas'
 own ``read_sql_query`` builds the same per-report table (with an aggregate over the
 attachments) from a plain, unencrypted sqlite3 database holding the same rows: the price of
@@ -97,6 +98,7 @@ def main() -> int:
 
         listed = vault.list_reports()
         t_list = best_of(vault.list_reports)
+        t_rows = best_of(vault.report_rows)
         t_rep = best_of(lambda: summary.reports_frame(listed))
         t_files = best_of(lambda: summary.files_frame(listed))
         t_whole = best_of(lambda: summary.reports(vault))
@@ -114,6 +116,7 @@ def main() -> int:
     n = args.reports
     rows = [
         ("vault.list_reports()", t_list),
+        ("vault.report_rows() (what summary.reports reads)", t_rows),
         ("summary.reports_frame(list)", t_rep),
         ("summary.files_frame(list)", t_files),
         ("summary.reports(vault) (the promise: < 1 s)", t_whole),

@@ -164,9 +164,42 @@ def history_frame(reports_df: pd.DataFrame, freq: str = "D") -> pd.DataFrame:
 # --- views of a vault --------------------------------------------------------------------
 
 
+#: REPORT_COLUMNS in the order of the fields of ``Vault.report_rows`` tuples.
+_ROW_COLUMNS = (
+    "id",
+    "title",
+    "status",
+    "reason",
+    "created",
+    "updated",
+    "submitted_at",
+    "files",
+    "bytes",
+    "bytes_sent",
+    "remote_path",
+    "attempts",
+)
+
+
+def _rows_frame(rows: list[tuple[Any, ...]]) -> pd.DataFrame:
+    """The :func:`reports_frame` of ``Vault.report_rows`` tuples (no Report objects)."""
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in _ROW_COLUMNS]
+    cols: dict[str, Any] = {
+        name: list(col) for name, col in zip(_ROW_COLUMNS, columns, strict=True)
+    }
+    for name in ("created", "updated", "submitted_at"):
+        # ISO 8601 strings as the index stores them: parsed in one vectorised pass.
+        cols[name] = pd.to_datetime(cols[name], utc=True, format="ISO8601")
+    return _frame(cols, REPORT_COLUMNS)
+
+
 def reports(vault: Vault, status: Status | Iterable[Status] | None = None) -> pd.DataFrame:
-    """Every report in ``vault`` (newest first), or only those with the given status(es)."""
-    return reports_frame(vault.list_reports(status))
+    """Every report in ``vault`` (newest first), or only those with the given status(es).
+
+    Read with ``Vault.report_rows`` (one aggregate query, no Report objects), so 10,000
+    reports take a fraction of a second; the frame is the one :func:`reports_frame` builds.
+    """
+    return _rows_frame(vault.report_rows(status))
 
 
 def files(vault: Vault, status: Status | Iterable[Status] | None = None) -> pd.DataFrame:

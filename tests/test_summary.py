@@ -281,3 +281,16 @@ def test_history_of_a_vault_counts_the_submitted_report(vault_every_state):
     hist = summary.history(vault_every_state, freq="D")
     assert hist["reports"].sum() == 1
     assert hist["bytes"].sum() == summary.submitted(vault_every_state)["bytes"].sum()
+
+
+@pytest.mark.parametrize("status", [None, Status.SUBMITTED, OUTBOX, []], ids=str)
+def test_the_fast_vault_path_builds_the_same_frame_as_the_report_objects(vault_every_state, status):
+    # summary.reports() reads Vault.report_rows (one aggregate query); the frame must be the
+    # one reports_frame builds from the full Report objects, value for value, dtype for dtype.
+    vault = vault_every_state
+    extra = vault.create_report("no files", "")  # a report without attachments: 0, 0, 0
+    vault.set_status(extra.id, Status.QUEUED)
+    fast = summary.reports(vault, status)
+    slow = summary.reports_frame(vault.list_reports(status))
+    pd.testing.assert_frame_equal(fast, slow)
+    assert len(fast) == len(vault.list_reports(status))

@@ -66,6 +66,14 @@ class _BufferReader:
         return data
 
 
+def _statuses(status: Status | Iterable[Status] | None) -> list[Status] | None:
+    if status is None:
+        return None
+    if isinstance(status, (Status, str)):
+        return [Status(status)]
+    return [Status(s) for s in status]
+
+
 def _guess_mime(name: str, mime: str | None) -> str:
     return mime or mimetypes.guess_type(name)[0] or OCTET_STREAM
 
@@ -414,14 +422,18 @@ class Vault:
     def list_reports(self, status: Status | Iterable[Status] | None = None) -> list[Report]:
         """Reports, newest first; ``status`` filters by one status or several."""
         self._id()
-        statuses: Iterable[Status] | None
-        if status is None:
-            statuses = None
-        elif isinstance(status, (Status, str)):
-            statuses = [Status(status)]
-        else:
-            statuses = [Status(s) for s in status]
-        return self._index.list_reports(statuses)
+        return self._index.list_reports(_statuses(status))
+
+    def report_rows(self, status: Status | Iterable[Status] | None = None) -> list[tuple[Any, ...]]:
+        """A light listing for tables: one tuple per report, newest first, as list_reports.
+
+        Fields in order (``REPORT_ROW_FIELDS``): id, title, status (its string value), reason,
+        created_at, updated_at, submitted_at (ISO 8601 UTC strings, None when unset), files
+        (attachment count), bytes (their total size), bytes_sent (as ``Report.bytes_sent``),
+        remote_folder, attempts. One aggregate query; no objects are built.
+        """
+        self._id()
+        return self._index.report_rows(_statuses(status))
 
     def delete_report(self, report_id: str) -> None:
         """Delete a report locally (its vault files stay; the server's copy is untouched)."""
