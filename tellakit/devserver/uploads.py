@@ -1,5 +1,13 @@
 """Chunked upload below /remote.php/dav/uploads/{uid}/: v1 semantics, v2 rules when the
-MKCOL carried a Destination, assembly by streaming concatenation, idle expiry."""
+MKCOL carried a Destination, assembly by streaming concatenation, idle expiry.
+
+The SHA-256 of an upload is computed as its chunks arrive, while they arrive in order (the
+usual case): the final MOVE with ``X-Hash: sha256`` then only concatenates, and answers with
+that hash once it has checked that the chunks on disk are exactly those hashed (names, sizes,
+modification times). Anything else (a chunk re-sent or out of order, a server restart, another
+algorithm) is hashed during the concatenation, in the same single pass. The answer is the
+same either way; only when the work is done differs.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +16,12 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 import time
+from dataclasses import dataclass, field
 from email.utils import formatdate
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, unquote, urlparse
 from xml.sax.saxutils import escape
 
@@ -30,7 +41,7 @@ PREFIX = "/remote.php/dav/uploads/"
 FILES_PREFIX = "/remote.php/dav/files/"
 V2_MIN_CHUNK = 5 * 1024 * 1024
 V2_MAX_CHUNK = 5 * 1024 * 1024 * 1024
-BUFFER = 256 * 1024
+BUFFER = 1024 * 1024
 _V2_NAME = re.compile(r"^[0-9]+$")
 
 
@@ -43,11 +54,66 @@ def _http_date(ts: float) -> str:
     return formatdate(ts, usegmt=True)
 
 
+ChunkKey = tuple[str, int, int]  # (name, size, st_mtime_ns) of a chunk file
+
+
+def _key(path: Path) -> ChunkKey:
+    st = path.stat()
+    return (path.name, st.st_size, st.st_mtime_ns)
+
+
+@dataclass
+class RunningHash:
+    """The SHA-256 of an upload's first chunks, in natural order, hashed as they arrived."""
+
+    chunks: list[ChunkKey] = field(default_factory=list)
+    sha256: Any = field(default_factory=lambda: hashlib.sha256())
+
+
 class Uploads:
     """Handles the uploads endpoint for one server."""
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
+        self._running: dict[tuple[str, str], RunningHash | None] = {}
+        self._running_lock = threading.Lock()
+
+    def _extends(self, uid: str, folder: Path, name: str) -> RunningHash | None:
+        """A copy of the running hash that a new chunk ``name`` continues, or None.
+
+        None when the chunk would not extend the hashed run in natural order (re-sent, out of
+        order, or the run was broken before): such uploads are hashed at assembly.
+        """
+        key = (uid, folder.name)
+        with self._running_lock:
+            if key in self._running:
+                state = self._running[key]
+                if state is None or (folder / name).exists():
+                    return None
+                if state.chunks and natural_key(state.chunks[-1][0]) >= natural_key(name):
+                    return None
+                return RunningHash(list(state.chunks), state.sha256.copy())
+        # Not seen since the server started: only an empty folder starts a run.
+        if any(c.is_file() for c in folder.iterdir()):
+            return None
+        return RunningHash()
+
+    def _record(self, uid: str, folder: Path, state: RunningHash | None) -> None:
+        """Keep ``state`` as the folder's run; None marks the run broken."""
+        with self._running_lock:
+            self._running[(uid, folder.name)] = state
+
+    def _forget(self, uid: str, folder: Path) -> None:
+        with self._running_lock:
+            self._running.pop((uid, folder.name), None)
+
+    def _hashed(self, uid: str, folder: Path, chunks: list[Path]) -> str | None:
+        """The hex SHA-256 of ``chunks`` if they are exactly the ones hashed on arrival."""
+        with self._running_lock:
+            state = self._running.get((uid, folder.name))
+            if state is None or state.chunks != [_key(c) for c in chunks]:
+                return None
+            return str(state.sha256.hexdigest())
 
     # --- housekeeping --------------------------------------------------------------------------
     def expire(self, uid: str) -> None:
@@ -62,6 +128,7 @@ class Uploads:
             if now - last > self.ctx.chunk_expiry_seconds:
                 shutil.rmtree(folder, ignore_errors=True)
                 self.ctx.meta.drop_upload(uid, folder.name)
+                self._forget(uid, folder)
 
     def _dest(self, environ: Environ, uid: str) -> str | None:
         raw = environ.get("HTTP_DESTINATION")
@@ -151,6 +218,7 @@ class Uploads:
         if method == "DELETE":
             shutil.rmtree(folder, ignore_errors=True)
             self.ctx.meta.drop_upload(uid, folder.name)
+            self._forget(uid, folder)
             return respond(start_response, 204)
         if method in ("GET", "HEAD"):
             return dav_error(start_response, 405, "Reading intermediate uploads is not allowed")
@@ -236,7 +304,19 @@ class Uploads:
         existed = target.exists()
         try:
             with self.ctx.writing(uid, f"\0uploads/{folder.name}/{name}"):
-                count = _stream_to(environ["wsgi.input"], target, self.ctx.tmp_dir, expected)
+                running = self._extends(uid, folder, name)
+                if running is None:
+                    self._record(uid, folder, None)
+                count = _stream_to(
+                    environ["wsgi.input"],
+                    target,
+                    self.ctx.tmp_dir,
+                    expected,
+                    None if running is None else running.sha256,
+                )
+                if running is not None and (expected is None or count == expected):
+                    running.chunks.append(_key(target))
+                    self._record(uid, folder, running)
         except FileBusy:
             drain(environ)
             return dav_error(start_response, 423, f'"{name}" is locked')
@@ -313,9 +393,16 @@ class Uploads:
                 507,
                 f"Insufficient space in {dest}, {total} required, {free} available",
             )
+        wanted = wanted_hashes(environ)
+        known = self._hashed(uid, folder, chunks) if "sha256" in wanted else None
         try:
             with self.ctx.writing(uid, dest):
-                digests = _concatenate(chunks, disk, self.ctx.tmp_dir, wanted_hashes(environ))
+                digests = _concatenate(
+                    chunks,
+                    disk,
+                    self.ctx.tmp_dir,
+                    [a for a in wanted if not (a == "sha256" and known is not None)],
+                )
         except FileBusy:
             return dav_error(start_response, 423, f'"{dest}" is locked')
         headers: list[tuple[str, str]] = []
@@ -327,6 +414,7 @@ class Uploads:
         meta.touch(uid, dest)
         shutil.rmtree(folder, ignore_errors=True)
         meta.drop_upload(uid, folder.name)
+        self._forget(uid, folder)
         etag = meta.etag(uid, dest, disk)
         headers += [
             ("ETag", f'"{etag}"'),
@@ -335,7 +423,9 @@ class Uploads:
             ("X-NC-OwnerId", uid),
             ("X-NC-Permissions", "RGDNVW"),
         ]
-        headers += [(f"X-Hash-{HASHES[a]}", d) for a, d in digests.items()]
+        if known is not None:
+            digests["sha256"] = known
+        headers += [(f"X-Hash-{HASHES[a]}", digests[a]) for a in wanted if a in digests]
         return respond(start_response, 204 if existed else 201, headers=headers)
 
     # --- PROPFIND entries ----------------------------------------------------------------------
@@ -368,8 +458,13 @@ def _multistatus(start_response: StartResponse, entries: list[str]) -> list[byte
     return respond(start_response, 207, body, content_type="application/xml; charset=utf-8")
 
 
-def _stream_to(stream: object, target: Path, tmp_dir: Path, expected: int | None) -> int:
-    """Copy a request body into ``target`` via a part file; returns the bytes read."""
+def _stream_to(
+    stream: object, target: Path, tmp_dir: Path, expected: int | None, digest: Any = None
+) -> int:
+    """Copy a request body into ``target`` via a part file; returns the bytes read.
+
+    ``digest`` (a hashlib object), when given, is updated with every byte on the way.
+    """
     fd, part = tempfile.mkstemp(dir=tmp_dir, suffix=".chunk")
     count = 0
     try:
@@ -382,6 +477,8 @@ def _stream_to(stream: object, target: Path, tmp_dir: Path, expected: int | None
                 if not data:
                     break
                 out.write(data)
+                if digest is not None:
+                    digest.update(data)
                 count += len(data)
         if expected is None or count == expected:
             os.replace(part, target)
@@ -400,7 +497,9 @@ def _concatenate(
         with os.fdopen(fd, "wb") as out:
             for chunk in chunks:
                 with open(chunk, "rb") as src:
-                    while block := src.read(1024 * 1024):
+                    if not hashes and _copy_in_kernel(src, out):
+                        continue
+                    while block := src.read(BUFFER):
                         out.write(block)
                         for h in hashes.values():
                             h.update(block)
@@ -408,3 +507,27 @@ def _concatenate(
     finally:
         Path(part).unlink(missing_ok=True)
     return {a: h.hexdigest() for a, h in hashes.items()}
+
+
+def _copy_in_kernel(src: Any, out: Any) -> bool:
+    """Append ``src`` to ``out`` with copy_file_range (no hashing wanted); False if unsupported."""
+    copy = getattr(os, "copy_file_range", None)
+    if copy is None:
+        return False
+    out.flush()
+    size = os.fstat(src.fileno()).st_size
+    done = 0
+    try:
+        while done < size:
+            n = copy(src.fileno(), out.fileno(), size - done)
+            if n == 0:
+                break
+            done += n
+    except OSError:
+        if done:
+            raise
+        return False  # e.g. EXDEV or ENOSYS before anything was copied: copy in Python
+    if done != size:
+        raise OSError(f"copy_file_range copied {done} of {size} bytes of {src.name}")
+    out.seek(0, os.SEEK_END)  # the kernel moved the file position under the buffered writer
+    return True

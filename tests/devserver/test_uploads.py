@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import time
 
 import pytest
@@ -245,3 +247,55 @@ def test_an_abandoned_chunk_put_releases_its_lock_when_the_client_is_gone(devser
     r = dav("PUT", up(devserver, "gone/1"), data=b"A")
     assert r.status_code == 201, r.text  # not 423: the lock went with the request
     assert listing(devserver, "gone")["1"] == 1  # and the abandoned body was not kept
+
+
+def _upload(srv, transfer: str, chunks: list[tuple[str, bytes]], *, x_hash: str) -> dict:
+    assert dav("MKCOL", up(srv, transfer)).status_code == 201
+    for name, data in chunks:
+        assert dav("PUT", up(srv, f"{transfer}/{name}"), data=data).status_code in (201, 204)
+    return {"Destination": files_url(srv, f"{transfer}.bin"), "X-Hash": x_hash}
+
+
+def _move(srv, transfer: str, headers: dict) -> tuple[dict, bytes]:
+    r = dav("MOVE", up(srv, f"{transfer}/.file"), headers=headers)
+    assert r.status_code == 201, r.text
+    return r.headers, (srv.files_root("alice") / f"{transfer}.bin").read_bytes()
+
+
+@pytest.mark.parametrize(
+    "order",
+    [
+        ["1", "2", "3"],  # in order: hashed as the chunks arrived
+        ["2", "1", "3"],  # out of order: hashed while assembling
+        ["1", "2", "2", "3"],  # a chunk re-sent
+    ],
+    ids=["in-order", "out-of-order", "re-sent"],
+)
+def test_x_hash_of_an_assembled_upload_is_the_hash_of_the_file(devserver, order):
+    parts = {"1": os.urandom(300_000), "2": os.urandom(1_500_000), "3": b"end"}
+    headers = _upload(devserver, "h", [(n, parts[n]) for n in order], x_hash="sha256,md5")
+    got, stored = _move(devserver, "h", headers)
+    assert stored == parts["1"] + parts["2"] + parts["3"]
+    assert got["X-Hash-SHA256"] == hashlib.sha256(stored).hexdigest()
+    assert got["X-Hash-MD5"] == hashlib.md5(stored, usedforsecurity=False).hexdigest()
+
+
+def test_a_chunk_changed_on_disk_after_it_arrived_is_hashed_as_stored(devserver):
+    # The hash computed on arrival is only used for exactly the chunk files it covered.
+    headers = _upload(devserver, "d", [("1", b"a" * 1000), ("2", b"b" * 1000)], x_hash="sha256")
+    folder = devserver.files_root("alice").parent / "uploads" / "d"
+    (folder / "2").write_bytes(b"c" * 1000)  # same size, other content
+    # pinned, so a rewrite within one timestamp tick of the upload cannot hide the change
+    os.utime(folder / "2", ns=(1_000_000_000, 1_000_000_000))
+    got, stored = _move(devserver, "d", headers)
+    assert stored == b"a" * 1000 + b"c" * 1000
+    assert got["X-Hash-SHA256"] == hashlib.sha256(stored).hexdigest()
+
+
+def test_move_without_x_hash_answers_no_hash_and_assembles(devserver):
+    data = [("1", os.urandom(2 * MIB)), ("2", os.urandom(MIB + 7))]
+    headers = _upload(devserver, "n", data, x_hash="")
+    del headers["X-Hash"]
+    got, stored = _move(devserver, "n", headers)
+    assert stored == data[0][1] + data[1][1]  # copied in the kernel (copy_file_range)
+    assert not [h for h in got if h.lower().startswith("x-hash")]
