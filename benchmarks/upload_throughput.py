@@ -6,6 +6,9 @@ rusage) compare like with like:
 
   * tellakit: Submitter, vault -> decrypting stream -> chunked upload v2 -> verify -> manifest
   * curl -T:  the same plaintext from disk, one PUT
+  * curl+X-Hash: the same PUT asking the server for its SHA-256 of what it stored
+    (``X-Hash: sha256``, as tellakit's final MOVE does): like for like on the server side
+  * curl+sha256: that plus ``sha256sum`` of the file first (tellakit's whole end-to-end check)
   * rclone copy (webdav, vendor nextcloud): the same plaintext, its 10 MiB chunked upload
 
 The HTTP request count of each comes from the server's access log; for comparison, Tella iOS
@@ -256,6 +259,7 @@ def main() -> int:
                 ],
                 log,
             )
+            runs.append(put)  # the same PUT with X-Hash: the server's share of the check
             runs.append(
                 Run(
                     "curl+sha256",

@@ -17,6 +17,7 @@ from wsgidav.fs_dav_provider import FileResource, FilesystemProvider, FolderReso
 from wsgidav.util import etree
 
 from tellakit.devserver.context import Context
+from tellakit.devserver.hashing import BackgroundHash
 from tellakit.devserver.meta import INSTANCE_ID, tree_size
 
 OC = "{http://owncloud.org/ns}"
@@ -51,6 +52,8 @@ class PartWriter:
         self.name = name
         self._file = open(part, "wb", buffering=BUFFER)  # noqa: SIM115 - closed in close()
         self._hashes = {a: hashlib.new(a, usedforsecurity=False) for a in algorithms}
+        # Hashed on a second thread while this one writes (same result, overlapped work).
+        self._hasher = BackgroundHash(list(self._hashes.values())) if self._hashes else None
         self._limit = limit
         self.count = 0
 
@@ -64,16 +67,19 @@ class PartWriter:
                 f"{self._limit} available",
             )
         self._file.write(data)
-        for h in self._hashes.values():
-            h.update(data)
+        if self._hasher is not None:
+            self._hasher.update(bytes(data))
         return len(data)
 
     def close(self) -> None:
-        """Flush the part file."""
+        """Flush the part file and finish hashing."""
         self._file.close()
+        if self._hasher is not None:
+            self._hasher.join()
+            self._hasher = None
 
     def hexdigests(self) -> dict[str, str]:
-        """The hashes of what was written."""
+        """The hashes of what was written (after ``close``)."""
         return {a: h.hexdigest() for a, h in self._hashes.items()}
 
 

@@ -27,6 +27,7 @@ from xml.sax.saxutils import escape
 
 from tellakit.devserver.context import Context, FileBusy
 from tellakit.devserver.davfs import HASHES, wanted_hashes
+from tellakit.devserver.hashing import BackgroundHash
 from tellakit.devserver.meta import INSTANCE_ID
 from tellakit.devserver.responses import (
     Environ,
@@ -467,6 +468,7 @@ def _stream_to(
     """
     fd, part = tempfile.mkstemp(dir=tmp_dir, suffix=".chunk")
     count = 0
+    hasher = None if digest is None else BackgroundHash([digest])
     try:
         with os.fdopen(fd, "wb") as out:
             while True:
@@ -477,12 +479,14 @@ def _stream_to(
                 if not data:
                     break
                 out.write(data)
-                if digest is not None:
-                    digest.update(data)
+                if hasher is not None:
+                    hasher.update(bytes(data))
                 count += len(data)
         if expected is None or count == expected:
             os.replace(part, target)
     finally:
+        if hasher is not None:
+            hasher.join()
         Path(part).unlink(missing_ok=True)
     return count
 
