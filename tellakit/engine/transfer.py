@@ -7,7 +7,9 @@ that creates the upload folder), the size of the chunk about to be sent (before 
 the byte count confirmed (after the server answered). Resume lists the upload folder (PROPFIND)
 and trusts the chunks the index confirms plus, at most, the one that was in flight if its size
 is exactly what was being sent; everything after that is sent again. So a cut or a kill re-sends
-at most the one chunk that was in flight.
+at most the one chunk that was in flight. When the server refused chunking v2 (MKCOL with
+Destination) and the upload fell back to v1, the stored transfer id gets a ``v1:`` prefix right
+after that MKCOL, so a resume speaks v1 too (a kill between the two would resume as v2).
 """
 
 from __future__ import annotations
