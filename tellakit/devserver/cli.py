@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -27,7 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="UID:PASSWORD[:LOGIN]",
-        help="an account (repeatable; LOGIN e.g. an e-mail); default alice:secret",
+        help="an account (repeatable; LOGIN e.g. an e-mail); default alice:secret. "
+        f"A bare UID takes its password from ${PASSWORD_ENV}",
     )
     p.add_argument("--quota", action="append", default=[], metavar="UID:BYTES")
     p.add_argument(
@@ -48,9 +50,15 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+PASSWORD_ENV = "TELLAKIT_DEVSERVER_PASSWORD"  # noqa: S105 - a variable's name, not a secret
+
+
 def _users(specs: list[str]) -> list[tuple[str, str, str | None]]:
     users = []
     for spec in specs or ["alice:secret"]:
+        if ":" not in spec and os.environ.get(PASSWORD_ENV):
+            # The password from the environment keeps it off the command line (visible in ps).
+            spec = f"{spec}:{os.environ[PASSWORD_ENV]}"
         uid, sep, rest = spec.partition(":")
         if not sep or not uid:
             raise ValueError(f"--user needs UID:PASSWORD, got {spec.split(':')[0]!r}:...")

@@ -58,7 +58,16 @@ def test_cli_serves_users_and_faults_then_stops(tmp_path):
         proc.wait()
 
 
-def test_cli_rejects_bad_user_spec():
+def test_cli_rejects_bad_user_spec(monkeypatch):
+    monkeypatch.delenv("TELLAKIT_DEVSERVER_PASSWORD", raising=False)
     from tellakit.devserver.cli import main
 
     assert main(["--user", "nopassword"]) == 2
+
+
+def test_bare_uid_takes_its_password_from_the_environment(monkeypatch):
+    from tellakit.devserver.cli import _users
+
+    monkeypatch.setenv("TELLAKIT_DEVSERVER_PASSWORD", "from-env")
+    assert _users(["demo"]) == [("demo", "from-env", None)]
+    assert _users(["bob:given"]) == [("bob", "given", None)]
