@@ -8,6 +8,7 @@ running; locking from any App locks the vault for all of them.
 
 from __future__ import annotations
 
+import logging
 import threading
 import weakref
 from collections.abc import Callable
@@ -16,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["Session", "join", "leave"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -52,6 +55,11 @@ def leave(path: Path) -> list[Any]:
         session = _sessions.pop(path.resolve(), None)
     if session is None:
         return []
-    session.submitter.close()
-    session.vault.lock()
+    try:
+        session.submitter.close()
+    except Exception:
+        # Locking must happen whatever the engine says on the way out.
+        log.exception("The engine failed while stopping; the vault is locked anyway.")
+    finally:
+        session.vault.lock()
     return list(session.apps)
