@@ -24,7 +24,8 @@ from urllib.parse import unquote, urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 from requests.auth import HTTPBasicAuth
-from urllib3.connection import HTTPConnection
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from tellakit.errors import (
     AuthenticationFailed,
@@ -39,6 +40,7 @@ from tellakit.errors import (
     TwoFactorRequired,
     UnexpectedResponse,
 )
+from tellakit.nextcloud.abort import register_socket
 from tellakit.nextcloud.xml import DavError, parse_dav_error, parse_http_date
 
 #: (connect, read) seconds for every request; the read timeout is the longest silence allowed
@@ -142,14 +144,55 @@ class NextcloudSession(requests.Session):
         return _scrub(text, self.scrub_secret)
 
 
+class _WatchedHTTPConnection(HTTPConnection):
+    """Hands the socket of each request to the cancel watcher (see abort.py).
+
+    ``connect()`` covers a new connection (also when http.client connects lazily while
+    sending), ``request()`` a connection reused from the pool. Outside ``abort.watch`` the
+    registration does nothing.
+    """
+
+    def connect(self) -> None:
+        super().connect()
+        register_socket(self.sock)
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        if self.sock is not None:
+            register_socket(self.sock)
+        super().request(*args, **kwargs)
+
+
+class _WatchedHTTPSConnection(HTTPSConnection):
+    """The HTTPS twin of :class:`_WatchedHTTPConnection`."""
+
+    def connect(self) -> None:
+        super().connect()
+        register_socket(self.sock)
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        if self.sock is not None:
+            register_socket(self.sock)
+        super().request(*args, **kwargs)
+
+
+class _WatchedHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
 class _AbortiveCloseAdapter(HTTPAdapter):
-    """Connections that close with a reset (SO_LINGER 0) instead of a FIN.
+    """Connections that close with a reset (SO_LINGER 0) instead of a FIN, and can be cut.
 
     When a body is abandoned mid-way (pause, cancel, an error in the source), closing with a
     FIN would leave the megabytes still queued in the kernel to trickle out to the server
     first, so the server would go on receiving (and holding the file's lock) long after we
     gave up. A reset drops the queue and tells the server at once. A connection is only
     closed after its last answer was read, or when we abandon it, so nothing else is lost.
+    The pools make :class:`_WatchedHTTPConnection` s, so a request run under a cancel token
+    is cut by the watcher even while it waits for the answer (abort.py).
     """
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
@@ -158,6 +201,10 @@ class _AbortiveCloseAdapter(HTTPAdapter):
             (socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)),
         ]
         super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _WatchedHTTPConnectionPool,
+            "https": _WatchedHTTPSConnectionPool,
+        }
 
 
 def _scrub(text: str, secret: str) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 import requests
 
 from tellakit.errors import UnexpectedResponse
+from tellakit.nextcloud import abort
 from tellakit.nextcloud.cancel import Cancelled, CancelToken, is_cancelled
 from tellakit.nextcloud.models import DavEntry, PutResult
 from tellakit.nextcloud.session import (
@@ -61,18 +62,25 @@ def put(
     data: StreamBody | bytes = body if size > 0 else b""
     if size == 0 and is_cancelled(cancel):
         raise Cancelled()
-    try:
-        resp = session.request("PUT", url, data=data, headers=all_headers, allow_redirects=False)
-    except Cancelled:
-        raise
-    except requests.RequestException as exc:
-        if body.cancelled:
-            raise Cancelled(bytes_sent=body.sent) from None
-        if body.error is not None:
-            raise body.error from None
-        raise error_for_exception(exc, "PUT", url, secret=session.scrub_secret) from None
+    # The watch cuts the connection when ``cancel`` is set while we wait for the answer (the
+    # body may sit whole in socket buffers, read slowly by the server): see abort.py.
+    with abort.watch(cancel) as watch:
+        try:
+            resp = session.request(
+                "PUT", url, data=data, headers=all_headers, allow_redirects=False
+            )
+        except Cancelled:
+            raise
+        except requests.RequestException as exc:
+            if body.cancelled or (watch is not None and watch.aborted):
+                raise Cancelled(bytes_sent=body.sent) from None
+            if body.error is not None:
+                raise body.error from None
+            raise error_for_exception(exc, "PUT", url, secret=session.scrub_secret) from None
     if body.cancelled:  # the server answered early, before we noticed; still honour the pause
         raise Cancelled(bytes_sent=body.sent)
+    # A whole answer that came although the watcher cut the connection (a race) is the
+    # truth: the server stored the body, so it is returned, not hidden behind Cancelled.
     if resp.status_code in ok:
         return resp
     raise error_for_response(resp, "PUT", url, secret=session.scrub_secret)

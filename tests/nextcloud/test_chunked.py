@@ -198,3 +198,31 @@ def test_finish_after_lost_answer_is_recognised(devserver: Any, client: Nextclou
         hashlib.sha256((devserver.files_root("alice") / "lost.bin").read_bytes()).digest()
         == hashlib.sha256(data).digest()
     )
+
+
+def test_cancel_after_the_chunk_was_handed_over_leaves_no_chunk(
+    devserver: Any, client: NextcloudClient
+) -> None:
+    # Larger than the loopback buffers (see test_webdav's QUEUED_BODY): the tail of the
+    # chunk is still on our side when its last byte has been handed over.
+    size = 12 * 1024 * 1024
+    upload = ChunkedUpload(client, "q.bin", size, new_transfer_id(), chunk_size=size)
+    upload.start()
+    devserver.faults.bandwidth(1024 * 1024)
+    cancel = threading.Event()
+
+    def on_progress(n: int) -> None:
+        if n == size:  # the whole chunk is with the kernel; the client waits for the answer
+            cancel.set()
+
+    with pytest.raises(Cancelled) as info:
+        upload.upload_chunk(1, io.BytesIO(bytes(size)), size, on_progress, cancel)
+    assert cancel.is_set() and info.value.bytes_sent == size
+    deadline = time.monotonic() + 10
+    while not devserver.log.filter("PUT", "/00001"):
+        assert time.monotonic() < deadline, "the server is still receiving the cancelled chunk"
+        time.sleep(0.05)
+    devserver.faults.clear()
+    records = devserver.log.filter("PUT", "/00001")
+    assert [r.status for r in records if r.status in (200, 201, 204)] == []
+    assert upload.received_chunks() == []  # no chunk 00001, whole or partial

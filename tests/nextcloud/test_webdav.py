@@ -200,3 +200,43 @@ def test_source_error_mid_body_surfaces_and_stores_nothing(
         client.put("tampered.bin", _FailingReader(1024 * 1024, error), size)
     assert info.value is error
     assert client.stat("tampered.bin") is None
+
+
+#: Larger than what loopback buffers hold (the server's receive buffer grows to a few MiB
+#: behind the dev server's throttle, ours as well): the last byte is handed to the kernel
+#: while the server still has megabytes to read, and the tail is still on our side, where a
+#: reset drops it. (What the server's kernel already holds can never be called back.)
+QUEUED_BODY = 12 * 1024 * 1024
+
+
+def _records(devserver: Any, method: str, path: str) -> list[Any]:
+    """The server's log records of ``path`` once it logged one (the cut request ended)."""
+    for _ in range(200):
+        records = devserver.log.filter(method, path)
+        if records:
+            return records
+        time.sleep(0.05)
+    raise AssertionError(f"the server never finished {method} {path}: {list(devserver.log)}")
+
+
+def test_cancel_after_the_whole_body_was_handed_over_stops_the_upload(
+    devserver: Any, client: NextcloudClient
+) -> None:
+    devserver.faults.bandwidth(1024 * 1024)  # the server reads the body in ~12 s
+    size = QUEUED_BODY
+    cancel = threading.Event()
+
+    def on_progress(n: int) -> None:
+        if n == size:  # all of it is with the kernel; the client now waits for the answer
+            cancel.set()
+
+    with pytest.raises(Cancelled) as info:
+        client.put(
+            "queued.bin", io.BytesIO(bytes(size)), size, on_progress=on_progress, cancel=cancel
+        )
+    assert cancel.is_set() and info.value.bytes_sent == size
+    records = _records(devserver, "PUT", "queued.bin")
+    devserver.faults.clear()
+    assert [r.status for r in records if r.status in (200, 201, 204)] == []
+    assert records[-1].bytes_in < size  # the server's read of the body ended short
+    assert client.stat("queued.bin") is None

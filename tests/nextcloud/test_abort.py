@@ -1,0 +1,139 @@
+"""A request under a cancel token is cut while it waits for the answer (abort.py).
+
+The server here reads the whole request and then never answers: the client sits in the wait
+for the answer, where only the watcher can end it. Without the watcher these requests would
+hang until the read timeout (120 s) and the per-test timeout would fail them.
+"""
+
+from __future__ import annotations
+
+import http.server
+import io
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+from tellakit.nextcloud import Cancelled, abort, webdav
+from tellakit.nextcloud.session import NextcloudSession
+
+pytestmark = pytest.mark.timeout(30)
+
+
+class _SilentServer:
+    """Accepts connections, reads each request (headers and body), never answers."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.received: list[int] = []  # body bytes read per connection, when it ended
+        self.ended: list[str] = []  # how each connection ended: "reset" or "eof"
+        self.done = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+
+    def _handle(self, conn: socket.socket) -> None:
+        data = b""
+        body = 0
+        try:
+            while b"\r\n\r\n" not in data:
+                data += conn.recv(65536)
+            _head, _, rest = data.partition(b"\r\n\r\n")
+            body = len(rest)
+            while True:  # read until the client goes away; never answer
+                piece = conn.recv(1 << 20)
+                if not piece:
+                    self.ended.append("eof")
+                    break
+                body += len(piece)
+        except ConnectionResetError:
+            self.ended.append("reset")
+        finally:
+            self.received.append(body)
+            conn.close()
+            self.done.set()
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+@contextmanager
+def silent_server() -> Iterator[_SilentServer]:
+    server = _SilentServer()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.mark.parametrize("size", [1, 300_000])
+def test_cancel_while_waiting_for_the_answer_cuts_the_connection(size: int) -> None:
+    cancel = threading.Event()
+
+    def on_progress(n: int) -> None:
+        if n == size:  # the whole body is with the kernel: from now on we only wait
+            cancel.set()
+
+    with silent_server() as server, NextcloudSession("alice", "pw") as session:
+        with pytest.raises(Cancelled) as info:
+            webdav.put(
+                session,
+                f"{server.url}/f",
+                io.BytesIO(bytes(size)),
+                size,
+                on_progress=on_progress,
+                cancel=cancel,
+            )
+        assert info.value.bytes_sent == size
+        assert server.done.wait(10)
+    assert server.ended == ["reset"]  # a reset, not a polite FIN after the queued bytes
+
+
+class _Created(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, so the client pools the connection
+
+    def do_PUT(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(201)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class _CountingServer(http.server.ThreadingHTTPServer):
+    connections = 0
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self.connections += 1
+        super().process_request(request, client_address)
+
+
+def test_a_finished_request_is_not_cut_later_and_its_connection_is_reused() -> None:
+    httpd = _CountingServer(("127.0.0.1", 0), _Created)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    cancel = threading.Event()
+    try:
+        with NextcloudSession("alice", "pw") as session:
+            webdav.put(session, f"{url}/a", io.BytesIO(b"one"), 3, cancel=cancel)
+            cancel.set()  # after the answer: the watcher must leave the connection alone
+            time.sleep(3 * abort.POLL_SECONDS)  # give it the chance to do wrong
+            webdav.put(session, f"{url}/b", io.BytesIO(b"two"), 3)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert httpd.connections == 1  # the pooled connection was still good: no reconnect
