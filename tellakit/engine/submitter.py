@@ -44,8 +44,9 @@ log = logging.getLogger(__name__)
 STOPPED_DURING_UPLOAD = "tellakit stopped during upload; resume to continue where it stopped"
 CLOSED_DURING_UPLOAD = "tellakit was closed during upload; resume to continue where it stopped"
 #: How long pause/delete wait for the worker before recording the new state themselves.
-#: The body of a transfer stops within ~0.25 s; an answer the server still owes (the body
-#: sat in socket buffers) may take longer, and the worker records it when it comes.
+#: A PUT under the token stops within ~0.25 s, mid-body or while waiting for the answer; a
+#: request sent without the token (the final MOVE while the server assembles the file, a
+#: PROPFIND) may take longer, and the worker records how it ended when it comes.
 STOP_GRACE_SECONDS = 1.0
 #: How long close() waits for workers.
 STOP_WAIT_SECONDS = 5.0
@@ -360,16 +361,25 @@ class Submitter:
         for _, live in running:
             live.done.wait(max(0.0, min(STOP_GRACE_SECONDS, deadline - time.monotonic())))
         # Reports whose worker still waits for a server answer, and reports that were queued
-        # but never started: record them as interrupted now (resume continues them).
-        late = [rid for rid, live in running if not live.done.is_set()]
+        # but never started: record them as interrupted now (resume continues them). A report
+        # being deleted is not recorded: delete() removes it without waiting for a worker
+        # stuck in a request (e.g. the final MOVE), so it may be gone already.
+        late = [
+            rid
+            for rid, live in running
+            if not live.done.is_set() and live.token.reason is not StopReason.DELETE
+        ]
         with self._cond:
             for _rid, live in running:
                 if not live.done.is_set():
                     live.state_recorded = True
         for rid in [*waiting, *late]:
-            report = self._set_status(
-                rid, Status.INTERRUPTED, reason=CLOSED_DURING_UPLOAD, retryable=True
-            )
+            try:
+                report = self._set_status(
+                    rid, Status.INTERRUPTED, reason=CLOSED_DURING_UPLOAD, retryable=True
+                )
+            except ReportNotFound:
+                continue  # deleted meanwhile (a delete racing close): nothing to record
             if report is not None:
                 self._emit_state(report)
         for thread in list(self._threads):

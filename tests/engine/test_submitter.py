@@ -26,7 +26,7 @@ from tellakit.engine import ProgressEvent, Submitter
 from tellakit.engine.retry import Backoff
 from tellakit.engine.submitter import STOPPED_DURING_UPLOAD, default_client_factory
 from tellakit.errors import InvalidTransition
-from tellakit.nextcloud import NextcloudClient
+from tellakit.nextcloud import ChunkedUpload, NextcloudClient
 from tellakit.reports import FileState, Status
 from tellakit.vault import open_vault
 
@@ -152,6 +152,52 @@ def test_pause_mid_chunk_resumes_from_that_chunk(connected, devserver):
     assert sha256(tree["Tella/pause chunked/c.bin"]) == sha256(data)
 
 
+def test_pause_after_a_chunk_was_handed_over_keeps_it_off_the_server(connected, devserver):
+    # A 12 MiB chunk at 1 MiB/s: its last byte is handed to the kernel seconds before the
+    # server has read it (loopback buffers hold megabytes), and the tail is still on our side.
+    # The pause then comes while the client only waits for the answer.
+    chunk = 12 * 1024 * KiB
+    data = random_bytes(chunk + 6 * 1024 * KiB, 8)  # chunks of 12 and 6 MiB
+    report = report_with_files(connected, "late pause", [("late.bin", data)])
+    tuning = replace(SMALL, initial_chunk=chunk, max_chunk=chunk)
+    handed_over = threading.Event()
+
+    class Observed(ChunkedUpload):
+        """The production class; only tells the test when chunk 1 is wholly handed over."""
+
+        def upload_chunk(self, n, stream, size, on_progress=None, cancel=None):  # type: ignore[no-untyped-def]
+            def progress(sent: int) -> None:
+                if on_progress is not None:
+                    on_progress(sent)
+                if n == 1 and sent == size:
+                    handed_over.set()
+
+            super().upload_chunk(n, stream, size, progress, cancel)
+
+    devserver.faults.bandwidth(1024 * KiB)
+    with Submitter(connected, tuning=tuning, chunked_upload_cls=Observed) as sub:
+        sub.submit(report.id)
+        assert handed_over.wait(60)
+        sub.pause(report.id)
+        assert connected.get_report(report.id).status is Status.PAUSED
+        wait_for(lambda: devserver.log.filter("PUT", "/00001"), 20)  # the server ended it
+        devserver.faults.bandwidth(None)
+        assert sub.wait(report.id, timeout=30)
+        first = devserver.log.filter("PUT", "/00001")
+        assert [r.status for r in first if r.status in (200, 201, 204)] == []  # not completed
+        assert max(r.bytes_in for r in first) < chunk
+        before = len(devserver.log.filter("PUT", "/uploads/"))
+        assert connected.get_report(report.id).status is Status.PAUSED
+        sub.resume(report.id)
+        assert sub.wait(report.id, timeout=60)
+    assert connected.get_report(report.id).status is Status.SUBMITTED
+    names = [r.path.rsplit("/", 1)[1] for r in devserver.log.filter("PUT", "/uploads/")]
+    assert names[:before] == ["00001"]  # only the paused chunk had been tried
+    assert names[before:] == ["00001", "00002"]  # resume re-sends that chunk, then the rest
+    tree = server_tree(devserver.files_root("alice"))
+    assert sha256(tree["Tella/late pause/late.bin"]) == sha256(data)
+
+
 def test_delete_stops_and_keeps_what_the_server_has(connected, devserver):
     data = random_bytes(2048 * KiB, 6)
     report = report_with_files(connected, "delete me", [("v.bin", data)], "desc")
@@ -168,6 +214,32 @@ def test_delete_stops_and_keeps_what_the_server_has(connected, devserver):
     assert report.id not in {r.id for r in connected.list_reports()}
     tree = server_tree(devserver.files_root("alice"))
     assert tree["Tella/delete me/description.txt"] == b"desc"  # stays on the server
+
+
+def test_close_after_deleting_a_report_whose_worker_is_still_busy_does_not_raise(
+    connected, devserver
+):
+    # The worker sits in a request it cannot abandon (the final MOVE, the server assembling
+    # the file) for longer than delete() waits for it; delete() removes the report anyway.
+    # close() then finds that worker still running and must not try to record its report.
+    data = random_bytes(1536 * KiB, 9)  # chunked (SMALL: from 1 MiB), one chunk
+    report = report_with_files(connected, "deleted while busy", [("d.bin", data)])
+    devserver.faults.latency(3.0, method="MOVE")
+    sub = Submitter(connected, tuning=SMALL)
+    try:
+        sub.submit(report.id)
+        att_id = report.attachments[0].id
+
+        def chunks_done() -> bool:
+            att = next(a for a in connected.get_report(report.id).attachments if a.id == att_id)
+            return att.bytes_sent == len(data)  # recorded right before the MOVE
+
+        wait_for(chunks_done, 30)
+        sub.delete(report.id)
+        assert report.id not in {r.id for r in connected.list_reports()}
+    finally:
+        sub.close()  # raised ReportNotFound while recording the deleted report as interrupted
+    assert report.id not in {r.id for r in connected.list_reports()}
 
 
 def test_submit_later_then_outbox(connected, devserver):
