@@ -2,7 +2,8 @@
 
 The engine hands ``put`` / ``upload_chunk`` a ``threading.Event`` (or anything with
 ``is_set()``); when it is set, the body stops within a fraction of a second and the call raises
-:class:`Cancelled`. ``Cancelled`` is not a ``TellakitError``: it means "the caller asked to stop",
+:class:`Cancelled`; a request whose body is already sent is cut while it waits for the answer
+(abort.py). ``Cancelled`` is not a ``TellakitError``: it means "the caller asked to stop",
 which the engine turns into PAUSED; it is never shown to the user as a failure.
 """
 

@@ -114,8 +114,8 @@ class StreamBody:
                 if self.on_progress is not None:
                     self.on_progress(self.sent)
                 slice_size = _next_slice(slice_size, took)
-        # No check after the last piece: the body is complete and the server may already have
-        # stored the file, so abandoning now would only hide a success.
+        # No check after the last piece: the body is with the kernel. From here on the watch
+        # of the request (abort.py) cuts the connection if the token is set before the answer.
 
 
 def _next_slice(current: int, took: float) -> int:

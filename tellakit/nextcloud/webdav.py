@@ -51,8 +51,9 @@ def put(
 ) -> requests.Response:
     """PUT exactly ``size`` bytes read from ``source``, streamed; return the response.
 
-    Raises ``Cancelled`` when ``cancel`` was set (the connection is dropped mid-body), the
-    source's own exception when reading it failed, else the mapped ``ServerError``.
+    Raises ``Cancelled`` when ``cancel`` was set (the connection is dropped mid-body, or
+    while waiting for the answer), the source's own exception when reading it failed, else
+    the mapped ``ServerError``.
     """
     body = StreamBody(source, size, on_progress=on_progress, cancel=cancel)
     all_headers = {"Content-Type": "application/octet-stream"}
