@@ -9,7 +9,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tellakit.nextcloud.models import NameRules
-from tellakit.nextcloud.names import is_acceptable, sanitize_name, unique_candidates
+from tellakit.nextcloud.names import (
+    clean_characters,
+    cut_utf8,
+    is_acceptable,
+    name_problem,
+    sanitize_name,
+    unique_candidates,
+)
 
 WINDOWS = NameRules(
     forbidden_names=frozenset({".htaccess"}),
@@ -135,3 +142,60 @@ def test_unique_candidates_of_a_long_title_fit_250_bytes() -> None:
 def test_underscore_forbidden_falls_back_to_removal() -> None:
     rules = NameRules(forbidden_characters=frozenset({"_", "/", "\\"}))
     assert sanitize_name("a_b/c", rules) == "abc"
+
+
+@pytest.mark.parametrize(
+    ("name", "rules", "reason"),
+    [
+        ("  ", NameRules(), "empty name"),
+        (" .. ", NameRules(), "dot names are not allowed"),
+        ("x" * 251, NameRules(), "name longer than 250 bytes"),
+        (".HTACCESS", NameRules(), '".HTACCESS" is a forbidden file or folder name'),
+        ("Con.txt", WINDOWS, '"con" is a forbidden prefix for file or folder names'),
+        ("video.PART", NameRules(), '".part" is a forbidden file type'),
+        ("trailing ", WINDOWS, 'names must not end with " "'),
+        ("a:b", WINDOWS, "':' is not allowed inside a file or folder name"),
+        ("a\x01b", NameRules(), "'\\x01' is not allowed inside a file or folder name"),
+    ],
+)
+def test_name_problem_gives_the_validators_reason(name: str, rules: NameRules, reason: str) -> None:
+    assert name_problem(name, rules) == reason
+    assert not is_acceptable(name, rules)
+
+
+def test_name_problem_accepts_what_the_server_accepts() -> None:
+    # Trailing dots and spaces, leading dots and a basename that only starts like "con".
+    for name in ["ends with dot.", "trailing ", ".hidden", "console.log", "a:b", "😀"]:
+        assert name_problem(name, NameRules()) is None
+
+
+def test_mark_at_end_keeps_a_refused_extension_visible() -> None:
+    assert sanitize_name("notes.part", mark_at_end=True) == "notes.part_"
+    assert sanitize_name("CON.txt", WINDOWS, mark_at_end=True) == "CON_.txt"
+
+
+def test_reserve_bytes_keeps_room_below_the_limit() -> None:
+    assert sanitize_name("x" * 300, reserve_bytes=8) == "x" * 242
+    # A fix that adds a character at the limit is cut again to stay inside the room.
+    fixed = sanitize_name("x" * 300 + ".part", reserve_bytes=8, mark_at_end=True)
+    assert fixed == "x" * 236 + ".part_"
+
+
+def test_without_keep_extension_a_long_name_is_cut_at_its_end() -> None:
+    assert sanitize_name("é" * 200 + ".jpeg", keep_extension=False) == "é" * 125
+
+
+def test_a_cut_leaves_no_trailing_dot_or_space() -> None:
+    assert sanitize_name("a" * 248 + ". b", keep_extension=False) == "a" * 248
+
+
+def test_clean_characters_with_extra_characters_and_replacement() -> None:
+    assert clean_characters("a:b/c\td", extra=":", replacement=" ") == "a b c d"
+    assert clean_characters("a:b/c") == "a:b_c"
+    assert clean_characters("😀x", allow_4byte_utf8=False) == "_x"
+
+
+def test_cut_utf8_never_splits_a_character() -> None:
+    assert cut_utf8("ééé", 5) == "éé"
+    assert cut_utf8("abc", 0) == ""
+    assert cut_utf8("abc", 10) == "abc"

@@ -7,8 +7,11 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tellakit.nextcloud import Credentials, NextcloudClient, sanitize_name
+from tellakit.nextcloud.account import parse_capabilities
+from tellakit.nextcloud.names import name_problem
 
 from .test_names import nasty
 
@@ -63,3 +66,15 @@ def test_windows_rules_from_capabilities_are_honoured(windows_server: Any, name:
         client.put(safe, io.BytesIO(b"w"), 1)
         assert (windows_server.files_root("alice") / safe).read_bytes() == b"w"
         client.delete(safe)
+
+
+@settings(max_examples=300, deadline=None)
+@given(name=nasty, windows=st.booleans())
+def test_name_problem_agrees_with_the_servers_validator(name: str, windows: bool) -> None:
+    """Our verdict matches the development server's FilenameValidator for the same rules."""
+    from tellakit.devserver import NameRules as ServerRules
+
+    server_rules = ServerRules.create(windows_compatible=windows)
+    caps = parse_capabilities({"capabilities": {"files": server_rules.capabilities()}})
+    ours = name_problem(name, caps.name_rules)
+    assert (ours is None) == (server_rules.check(name) is None), (ours, server_rules.check(name))
