@@ -10,9 +10,10 @@ from tellakit.engine.naming import (
     candidates,
     name_problem,
     sanitize_name,
-    split_extension,
 )
+from tellakit.nextcloud import names as server_names
 from tellakit.nextcloud.models import NameRules
+from tellakit.nextcloud.names import split_extension
 
 WINDOWS = NameRules(
     forbidden_basenames=frozenset({"con", "prn", "aux", "nul", "com1", "lpt1"}),
@@ -98,3 +99,27 @@ def test_assigned_file_names_are_unique_ignoring_case(raws):
     folded = [n.casefold() for n in names]
     assert len(set(folded)) == len(folded)
     assert "description.txt" not in folded and "manifest.json" not in folded
+
+
+def test_no_dot_or_space_before_a_file_extension():
+    assert sanitize_name("IMG .jpg", NameRules(), is_file=True) == "IMG.jpg"
+    assert sanitize_name("report..pdf", NameRules(), is_file=True) == "report.pdf"
+    # Folders have no extension: the dot inside a title stays.
+    assert sanitize_name("Report v1.2", NameRules(), is_file=False) == "Report v1.2"
+
+
+def test_a_fixed_name_at_the_limit_keeps_the_suffix_room():
+    name = sanitize_name("x" * 300 + ".part", NameRules(), is_file=True)
+    assert name.endswith(".part_") and len(name.encode()) <= 250 - len(" (10000)")
+    folder = sanitize_name("nul." + "x" * 300, WINDOWS, is_file=False)
+    assert folder.startswith("nul_.") and len(folder.encode()) <= 250 - len(" (10000)")
+
+
+def test_name_problem_adds_tellas_characters_to_the_servers_rules():
+    # The server (default rules) takes ":"; Tella and Windows sync clients do not.
+    assert server_names.name_problem("Org:Tella", NameRules()) is None
+    assert "':'" in (name_problem("Org:Tella", NameRules()) or "")
+    # The server's own reasons come through unchanged.
+    assert name_problem("bad.part", NameRules()) == server_names.name_problem(
+        "bad.part", NameRules()
+    )
