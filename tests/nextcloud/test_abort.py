@@ -10,10 +10,12 @@ from __future__ import annotations
 import http.server
 import io
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,15 +23,19 @@ import pytest
 from tellakit.nextcloud import Cancelled, abort, webdav
 from tellakit.nextcloud.session import NextcloudSession
 
+from .servers import self_signed_cert
+
 pytestmark = pytest.mark.timeout(30)
 
 
 class _SilentServer:
     """Accepts connections, reads each request (headers and body), never answers."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.tls = tls
+        scheme = "https" if tls is not None else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.listener.getsockname()[1]}"
         self.received: list[int] = []  # body bytes read per connection, when it ended
         self.ended: list[str] = []  # how each connection ended: "reset" or "eof"
         self.done = threading.Event()
@@ -48,6 +54,8 @@ class _SilentServer:
         data = b""
         body = 0
         try:
+            if self.tls is not None:
+                conn = self.tls.wrap_socket(conn, server_side=True)
             while b"\r\n\r\n" not in data:
                 data += conn.recv(65536)
             _head, _, rest = data.partition(b"\r\n\r\n")
@@ -58,7 +66,7 @@ class _SilentServer:
                     self.ended.append("eof")
                     break
                 body += len(piece)
-        except ConnectionResetError:
+        except (ConnectionResetError, ssl.SSLError):
             self.ended.append("reset")
         finally:
             self.received.append(body)
@@ -70,8 +78,8 @@ class _SilentServer:
 
 
 @contextmanager
-def silent_server() -> Iterator[_SilentServer]:
-    server = _SilentServer()
+def silent_server(tls: ssl.SSLContext | None = None) -> Iterator[_SilentServer]:
+    server = _SilentServer(tls)
     try:
         yield server
     finally:
@@ -99,6 +107,33 @@ def test_cancel_while_waiting_for_the_answer_cuts_the_connection(size: int) -> N
         assert info.value.bytes_sent == size
         assert server.done.wait(10)
     assert server.ended == ["reset"]  # a reset, not a polite FIN after the queued bytes
+
+
+def test_cancel_while_waiting_for_the_answer_cuts_a_tls_connection(tmp_path: Path) -> None:
+    cert, key = self_signed_cert(tmp_path)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    size = 300_000
+    cancel = threading.Event()
+
+    def on_progress(n: int) -> None:
+        if n == size:
+            cancel.set()
+
+    with silent_server(ctx) as server, NextcloudSession("alice", "pw") as session:
+        session.verify = str(cert)  # verification stays on, against this throwaway CA
+        with pytest.raises(Cancelled) as info:
+            webdav.put(
+                session,
+                f"{server.url}/f",
+                io.BytesIO(bytes(size)),
+                size,
+                on_progress=on_progress,
+                cancel=cancel,
+            )
+        assert info.value.bytes_sent == size
+        assert server.done.wait(10)
+    assert server.received == [size]
 
 
 class _Created(http.server.BaseHTTPRequestHandler):
