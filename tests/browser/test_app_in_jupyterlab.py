@@ -193,17 +193,6 @@ def test_pause_clicked_during_a_large_upload_stops_the_bytes_within_a_second(
     shot(page, "10-outbox")
     assert "Paused" in page.locator(".tk-report-row", has_text="Long interview").inner_text()
     server.faults.bandwidth(None)
-    in_flight = max(
-        (r for r in server.log.filter("PUT", "/uploads/") if r.time < clicked), key=lambda r: r.time
-    )
-    if in_flight.status in (200, 201, 204) and stopped_after > 1.5:
-        # Known gap in tellakit/nextcloud: once a chunk's whole body is in the socket buffers
-        # (TCP autotuning decides how much: several MB on loopback), the client only waits for
-        # the answer and a pause is not honoured until the server has read it all.
-        pytest.xfail(
-            f"the click came after the chunk body was fully written; the server completed it "
-            f"{stopped_after:.1f} s later (pause not honoured while awaiting the answer)"
-        )
     # The time itself is measured and reported (test-output/browser/pause-latency.txt,
     # benchmarks/ui.md: about 1 s on this machine, click to server included); the bound only
     # separates "stopped mid-chunk" from "went on": the chunk left would take many seconds more.
