@@ -13,6 +13,7 @@ adapters) before sharing it, never while requests run.
 from __future__ import annotations
 
 import base64
+import os
 import re
 import socket
 import struct
@@ -62,6 +63,19 @@ def user_agent() -> str:
     return f"tellakit/{getattr(tellakit, '__version__', '0')}"
 
 
+#: Environment variables naming a CA bundle (PEM) to trust instead of certifi's, in order.
+CA_BUNDLE_ENV = ("TELLAKIT_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
+
+
+def ca_bundle() -> str | None:
+    """The CA bundle an organization configured for its own certificate authority, if any."""
+    for name in CA_BUNDLE_ENV:
+        value = os.environ.get(name)
+        if value:
+            return value
+    return None
+
+
 class _SecretBasicAuth(HTTPBasicAuth):
     """HTTP Basic in UTF-8 whose repr never shows the password.
 
@@ -98,7 +112,8 @@ class NextcloudSession(requests.Session):
     ) -> None:
         super().__init__()
         self.timeout = timeout
-        self.verify = True
+        # Verification is always on; only the trust anchors can change (an organization's CA).
+        self.verify = ca_bundle() or True
         self.trust_env = False  # no ~/.netrc credentials or proxy surprises behind our back
         self.headers["User-Agent"] = user_agent()
         #: the password, kept only to scrub it from any message text (never shown)

@@ -9,7 +9,7 @@ import pytest
 from tellakit.errors import ConnectionLost, InsecureURL, NotNextcloud, TLSFailure, TwoFactorRequired
 from tellakit.nextcloud import Credentials, NextcloudClient
 
-from .servers import plain_html_server, two_factor_server, unused_port
+from .servers import plain_html_server, self_signed_cert, two_factor_server, unused_port
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -67,3 +67,20 @@ def test_password_login_forbidden_is_two_factor_required() -> None:
     message = str(info.value)
     assert "Login Flow" in message and "app password" in message
     assert "s3cret-pw" not in message
+
+
+def test_an_organizations_ca_bundle_is_trusted_and_verification_stays_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with plain_html_server(tls_dir=tmp_path) as url:
+        cert = tmp_path / "cert.pem"
+        assert cert.exists()
+        monkeypatch.setenv("TELLAKIT_CA_BUNDLE", str(cert))
+        # TLS now verifies against the organization's CA, so the next problem shows: no Nextcloud.
+        with _client(url) as client, pytest.raises(NotNextcloud):
+            client.status()
+        (tmp_path / "other").mkdir()
+        other_ca, _ = self_signed_cert(tmp_path / "other")  # a CA that did not sign this server
+        monkeypatch.setenv("TELLAKIT_CA_BUNDLE", str(other_ca))
+        with _client(url) as client, pytest.raises(TLSFailure):
+            client.status()
