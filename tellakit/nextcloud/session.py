@@ -64,7 +64,7 @@ def user_agent() -> str:
 
 
 #: Environment variables naming a CA bundle (PEM) to trust instead of certifi's, in order.
-CA_BUNDLE_ENV = ("TELLAKIT_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
+CA_BUNDLE_ENV = ("TELLAKIT_CA_BUNDLE", "REQUESTS_CA_BUNDLE")
 
 
 def ca_bundle() -> str | None:

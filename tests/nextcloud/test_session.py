@@ -22,7 +22,12 @@ from tellakit.errors import (
     UnexpectedResponse,
 )
 from tellakit.nextcloud import ChunkedUpload, Credentials, NextcloudClient, new_transfer_id
-from tellakit.nextcloud.session import NextcloudSession, retry_after_seconds, user_agent
+from tellakit.nextcloud.session import (
+    CA_BUNDLE_ENV,
+    NextcloudSession,
+    retry_after_seconds,
+    user_agent,
+)
 
 from .conftest import PASSWORD, assert_no_secret
 
@@ -46,11 +51,13 @@ def test_basic_auth_is_utf8_for_non_ascii_logins(devserver_session: Any) -> None
         assert client.current_user().id == "jose"
 
 
-def test_session_sets_user_agent_and_hides_password() -> None:
+def test_session_sets_user_agent_and_hides_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in CA_BUNDLE_ENV:
+        monkeypatch.delenv(name, raising=False)
     session = NextcloudSession("alice", PASSWORD)
     assert session.headers["User-Agent"] == user_agent()
     assert user_agent().startswith("tellakit/")
-    assert session.verify is True
+    assert session.verify is True  # certifi's authorities, verification on
     assert_no_secret(repr(session))
     assert_no_secret(repr(session.auth))
 
