@@ -221,13 +221,7 @@ class Submitter:
         """
         self._cancel_timer(report_id)
         with self._cond:
-            live = self._live.get(report_id)
-            if report_id in self._queue:
-                self._queue.remove(report_id)
-            if live is not None:
-                live.token.stop(StopReason.PAUSE)
-                live.resume_requested = False
-            running = live is not None and live.running
+            live, running = self._stop_locked(report_id, StopReason.PAUSE)
             if live is not None and not running:
                 self._live.pop(report_id, None)
         if running:
@@ -250,13 +244,7 @@ class Submitter:
         """
         self._cancel_timer(report_id)
         with self._cond:
-            live = self._live.get(report_id)
-            if report_id in self._queue:
-                self._queue.remove(report_id)
-            if live is not None:
-                live.token.stop(StopReason.DELETE)
-                live.resume_requested = False
-            running = live is not None and live.running
+            live, running = self._stop_locked(report_id, StopReason.DELETE)
         if running:
             assert live is not None
             live.done.wait(STOP_GRACE_SECONDS)
@@ -396,6 +384,19 @@ class Submitter:
     def _check_open(self) -> None:
         if self._closed:
             raise RuntimeError("this Submitter is closed; create a new one")
+
+    def _stop_locked(self, report_id: str, reason: StopReason) -> tuple[_Live | None, bool]:
+        """Unqueue the report and stop its worker's token; returns (live, running).
+
+        The caller holds ``self._cond``.
+        """
+        live = self._live.get(report_id)
+        if report_id in self._queue:
+            self._queue.remove(report_id)
+        if live is not None:
+            live.token.stop(reason)
+            live.resume_requested = False
+        return live, live is not None and live.running
 
     def _enqueue(self, report_id: str, *, batch: bool = False) -> bool:
         """Queue the report for a worker; False when a batch was halted by a fatal error."""
