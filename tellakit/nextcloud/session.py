@@ -177,17 +177,8 @@ class _WatchedHTTPConnection(HTTPConnection):
         super().request(*args, **kwargs)
 
 
-class _WatchedHTTPSConnection(HTTPSConnection):
-    """The HTTPS twin of :class:`_WatchedHTTPConnection`."""
-
-    def connect(self) -> None:
-        super().connect()
-        register_socket(self.sock)
-
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        if self.sock is not None:
-            register_socket(self.sock)
-        super().request(*args, **kwargs)
+class _WatchedHTTPSConnection(_WatchedHTTPConnection, HTTPSConnection):
+    """The HTTPS twin of :class:`_WatchedHTTPConnection` (its methods call on to TLS)."""
 
 
 class _WatchedHTTPConnectionPool(HTTPConnectionPool):
