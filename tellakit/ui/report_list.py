@@ -81,7 +81,8 @@ class ReportRow(w.HBox):
                 description="Resume",
                 icon="play",
                 button_style="success",
-                layout=w.Layout(width="7em"),
+                # min_width: a narrow notebook shrinks the row's flex items; the label must stay.
+                layout=w.Layout(width="8em", min_width="8em"),
             )
             self.resume_button.add_class("tk-row-resume")
             self.resume_button.on_click(lambda _: on_resume(report.id))
