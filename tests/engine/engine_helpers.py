@@ -34,15 +34,19 @@ def random_bytes(n: int, seed: int = 0) -> bytes:
     return random.Random(seed).randbytes(n) if n else b""
 
 
-def server_tree(root: Path) -> dict[str, bytes]:
-    """Every file below ``root`` (relative posix path -> bytes), folders as trailing '/'."""
+def server_tree(root: Path, *, contents: bool = True) -> dict[str, bytes]:
+    """Every file below ``root`` (relative posix path -> bytes), folders as trailing '/'.
+
+    With ``contents=False`` the files are listed, not read (values are empty).
+    """
     out: dict[str, bytes] = {}
     for dirpath, dirnames, filenames in os.walk(root):
         rel = Path(dirpath).relative_to(root).as_posix()
         for d in dirnames:
             out[(f"{rel}/{d}" if rel != "." else d) + "/"] = b""
         for f in filenames:
-            out[f"{rel}/{f}" if rel != "." else f] = (Path(dirpath) / f).read_bytes()
+            data = (Path(dirpath) / f).read_bytes() if contents else b""
+            out[f"{rel}/{f}" if rel != "." else f] = data
     return out
 
 
@@ -88,14 +92,7 @@ def layout_problems(tree: dict[str, bytes], folders: dict[str, list[str]]) -> li
 
 def server_listing(root: Path) -> dict[str, bytes]:
     """Like :func:`server_tree` but without reading contents (values are empty)."""
-    out: dict[str, bytes] = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        rel = Path(dirpath).relative_to(root).as_posix()
-        for d in dirnames:
-            out[(f"{rel}/{d}" if rel != "." else d) + "/"] = b""
-        for f in filenames:
-            out[f"{rel}/{f}" if rel != "." else f] = b""
-    return out
+    return server_tree(root, contents=False)
 
 
 def file_sha256(path: Path) -> str:
@@ -105,3 +102,19 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def check_submitted(
+    root: Path, done: Any, shas: dict[str, str], submitted: dict[str, list[str]]
+) -> None:
+    """Check the whole root folder after the report ``done`` was submitted.
+
+    ``done``'s folder is added to ``submitted`` (folder -> names, every report submitted so
+    far) with the files of ``shas`` (name -> SHA-256) plus description and manifest; then the
+    layout of every folder must be exact and this report's files must have their hashes.
+    """
+    submitted[done.remote_folder] = [*shas, "description.txt", "manifest.json"]
+    problems = layout_problems(server_listing(root), submitted)
+    assert not problems, problems
+    for name, sha in shas.items():
+        assert file_sha256(root / done.remote_folder / name) == sha, name

@@ -15,26 +15,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_helpers import (
-    PASSPHRASE,
-    SMALL,
-    file_sha256,
-    layout_problems,
-    random_bytes,
-    server_listing,
-)
+from engine_helpers import PASSPHRASE, SMALL, MiB, check_submitted, random_bytes
 
 from tellakit.engine import Submitter, connect
 from tellakit.reports import Status
 from tellakit.vault import create_vault
 
 pytestmark = pytest.mark.timeout(120)
-MiB = 1024 * 1024
 ROOT = "M"
 SMALL_SIZE = 700 * 1024  # one PUT
 BIG_SIZE = 10 * MiB + 512 * 1024  # chunked: 5 MiB + 5.5 MiB
 CHUNK = 5 * MiB
-FILE_NAMES = ["small.bin", "big.bin"]
 
 
 @dataclass
@@ -67,11 +58,7 @@ class Env:
             assert self.submitter.wait(report.id, timeout=60)
         done = self.vault.get_report(report.id)
         assert done.status is Status.SUBMITTED, done.reason
-        self.submitted[done.remote_folder] = [*FILE_NAMES, "description.txt", "manifest.json"]
-        problems = layout_problems(server_listing(self.root), self.submitted)
-        assert not problems
-        for name in FILE_NAMES:
-            assert file_sha256(self.root / done.remote_folder / name) == self.shas[name]
+        check_submitted(self.root, done, self.shas, self.submitted)
         return done
 
 

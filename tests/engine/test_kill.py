@@ -14,14 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_helpers import (
-    PASSPHRASE,
-    SMALL,
-    file_sha256,
-    layout_problems,
-    random_bytes,
-    server_listing,
-)
+from engine_helpers import PASSPHRASE, SMALL, MiB, check_submitted, random_bytes
 
 from tellakit.engine import Submitter, connect
 from tellakit.engine.submitter import STOPPED_DURING_UPLOAD
@@ -29,7 +22,6 @@ from tellakit.reports import Status
 from tellakit.vault import create_vault, open_vault
 
 pytestmark = pytest.mark.timeout(120)
-MiB = 1024 * 1024
 ROOT = "K"
 CHILD = Path(__file__).with_name("kill_child.py")
 REPO = Path(__file__).resolve().parents[2]
@@ -104,8 +96,4 @@ def test_sigkill_then_resume(env: Env, k: int, mode: str) -> None:
     finally:
         vault.close()
     assert done.status is Status.SUBMITTED, done.reason
-    env.submitted[done.remote_folder] = [*FILES, "description.txt", "manifest.json"]
-    root = Path(env.server.files_root("alice"))
-    assert not layout_problems(server_listing(root), env.submitted)
-    for name in FILES:
-        assert file_sha256(root / done.remote_folder / name) == env.shas[name]
+    check_submitted(Path(env.server.files_root("alice")), done, env.shas, env.submitted)
