@@ -51,6 +51,30 @@ def tree(root: Path) -> dict[str, str]:
     }
 
 
+def nextcloudcmd_sync(exe: str, srv, local: Path, home: Path) -> None:
+    """One ``nextcloudcmd -s`` run of ``local`` against alice's /sync (HOME for its config)."""
+    proc = subprocess.run(
+        [
+            exe,
+            "--user",
+            "alice",
+            "--password",
+            "secret",
+            "--non-interactive",
+            "-s",
+            "--path",
+            "/sync",
+            str(local),
+            srv.url,
+        ],
+        env={**os.environ, "HOME": str(home)},
+        capture_output=True,
+        text=True,
+        timeout=150,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
 @pytest.fixture
 def small_chunk_server(tmp_path_factory):
     """A server advertising 10 MiB as files.chunked_upload.max_size: newer desktop clients
@@ -75,29 +99,7 @@ def test_nextcloudcmd_syncs_up_and_down_with_chunked_upload(small_chunk_server, 
     root = devserver.files_root("alice")
     (root / "sync").mkdir()
 
-    def sync(local: Path) -> None:
-        proc = subprocess.run(
-            [
-                exe,
-                "--user",
-                "alice",
-                "--password",
-                "secret",
-                "--non-interactive",
-                "-s",
-                "--path",
-                "/sync",
-                str(local),
-                devserver.url,
-            ],
-            env={**os.environ, "HOME": str(home)},
-            capture_output=True,
-            text=True,
-            timeout=150,
-        )
-        assert proc.returncode == 0, proc.stderr[-3000:]
-
-    sync(src)
+    nextcloudcmd_sync(exe, devserver, src, home)
     assert tree(root / "sync") == tree(src)
     # The 60 MiB file went through the uploads endpoint in several chunks, then MOVE .file.
     chunk_puts = [
@@ -107,11 +109,11 @@ def test_nextcloudcmd_syncs_up_and_down_with_chunked_upload(small_chunk_server, 
     assert sum(r.bytes_in for r in chunk_puts) == 60 * MIB
     assert [r.status for r in devserver.log.filter(method="MOVE", path="/.file")] == [201]
     assert not any((devserver.data_dir / "alice" / "uploads").iterdir())
-    sync(dst)
+    nextcloudcmd_sync(exe, devserver, dst, home)
     assert tree(dst) == tree(src)
     # Nothing changed: stable etags and file ids mean a second sync transfers nothing.
     devserver.log.clear()
-    sync(src)
+    nextcloudcmd_sync(exe, devserver, src, home)
     transfers = [
         r
         for r in devserver.log
@@ -211,26 +213,7 @@ def test_nextcloudcmd_recovers_from_a_connection_cut_mid_chunk(small_chunk_serve
     random_file(src / "big.bin", 40 * MIB)
     (srv.files_root("alice") / "sync").mkdir()
     srv.faults.cut_after(15 * MIB, method="PUT", path="/uploads/")
-    proc = subprocess.run(
-        [
-            exe,
-            "--user",
-            "alice",
-            "--password",
-            "secret",
-            "--non-interactive",
-            "-s",
-            "--path",
-            "/sync",
-            str(src),
-            srv.url,
-        ],
-        env={**os.environ, "HOME": str(home)},
-        capture_output=True,
-        text=True,
-        timeout=150,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    nextcloudcmd_sync(exe, srv, src, home)
     chunk_puts = srv.log.filter(method="PUT", path="/uploads/")
     assert [r.status for r in chunk_puts].count(0) == 1  # the cut happened, once
     first_chunk = [r for r in chunk_puts if r.path == chunk_puts[0].path]
