@@ -86,25 +86,26 @@ def silent_server(tls: ssl.SSLContext | None = None) -> Iterator[_SilentServer]:
         server.close()
 
 
-@pytest.mark.parametrize("size", [1, 300_000])
-def test_cancel_while_waiting_for_the_answer_cuts_the_connection(size: int) -> None:
+def put_cancelled_once_sent(session: NextcloudSession, url: str, size: int) -> Cancelled:
+    """PUT ``size`` bytes, cancelled once the whole body is sent; the ``Cancelled`` raised."""
     cancel = threading.Event()
 
     def on_progress(n: int) -> None:
         if n == size:  # the whole body is with the kernel: from now on we only wait
             cancel.set()
 
+    with pytest.raises(Cancelled) as info:
+        webdav.put(
+            session, url, io.BytesIO(bytes(size)), size, on_progress=on_progress, cancel=cancel
+        )
+    return info.value
+
+
+@pytest.mark.parametrize("size", [1, 300_000])
+def test_cancel_while_waiting_for_the_answer_cuts_the_connection(size: int) -> None:
     with silent_server() as server, NextcloudSession("alice", "pw") as session:
-        with pytest.raises(Cancelled) as info:
-            webdav.put(
-                session,
-                f"{server.url}/f",
-                io.BytesIO(bytes(size)),
-                size,
-                on_progress=on_progress,
-                cancel=cancel,
-            )
-        assert info.value.bytes_sent == size
+        cancelled = put_cancelled_once_sent(session, f"{server.url}/f", size)
+        assert cancelled.bytes_sent == size
         assert server.done.wait(10)
     assert server.ended == ["reset"]  # a reset, not a polite FIN after the queued bytes
 
@@ -114,24 +115,10 @@ def test_cancel_while_waiting_for_the_answer_cuts_a_tls_connection(tmp_path: Pat
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
     size = 300_000
-    cancel = threading.Event()
-
-    def on_progress(n: int) -> None:
-        if n == size:
-            cancel.set()
-
     with silent_server(ctx) as server, NextcloudSession("alice", "pw") as session:
         session.verify = str(cert)  # verification stays on, against this throwaway CA
-        with pytest.raises(Cancelled) as info:
-            webdav.put(
-                session,
-                f"{server.url}/f",
-                io.BytesIO(bytes(size)),
-                size,
-                on_progress=on_progress,
-                cancel=cancel,
-            )
-        assert info.value.bytes_sent == size
+        cancelled = put_cancelled_once_sent(session, f"{server.url}/f", size)
+        assert cancelled.bytes_sent == size
         assert server.done.wait(10)
     assert server.received == [size]
 
