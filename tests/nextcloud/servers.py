@@ -18,42 +18,63 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 
-class _Html(http.server.BaseHTTPRequestHandler):
-    def _answer(self) -> None:
+class _Quiet(http.server.BaseHTTPRequestHandler):
+    """A handler that reads each request's body, answers with :meth:`reply`, logs nothing."""
+
+    def read_body(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         if length:
             self.rfile.read(length)
-        body = b"<html><body>It works!</body></html>"
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html")
+
+    def reply(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
-
-    do_GET = do_POST = do_PROPFIND = _answer
 
     def log_message(self, *args: object) -> None:
         pass
 
 
 @contextmanager
-def plain_html_server(tls_dir: Path | None = None) -> Iterator[str]:
-    """An HTTP(S) server on loopback answering every request with an HTML page; yields URL."""
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Html)
-    scheme = "http"
-    if tls_dir is not None:
-        cert, key = self_signed_cert(tls_dir)
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(cert, key)
-        httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
-        scheme = "https"
+def _serving(
+    handler: type[http.server.BaseHTTPRequestHandler], tls: ssl.SSLContext | None = None
+) -> Iterator[str]:
+    """Run ``handler`` on a loopback port in a thread; yields the base URL."""
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    if tls is not None:
+        httpd.socket = tls.wrap_socket(httpd.socket, server_side=True)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
+    scheme = "http" if tls is None else "https"
     try:
         yield f"{scheme}://127.0.0.1:{httpd.server_address[1]}"
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+class _Html(_Quiet):
+    def _answer(self) -> None:
+        self.read_body()
+        body = b"<html><body>It works!</body></html>"
+        self.reply(200, body, {"Content-Type": "text/html"})
+
+    do_GET = do_POST = do_PROPFIND = _answer
+
+
+@contextmanager
+def plain_html_server(tls_dir: Path | None = None) -> Iterator[str]:
+    """An HTTP(S) server on loopback answering every request with an HTML page; yields URL."""
+    ctx = None
+    if tls_dir is not None:
+        cert, key = self_signed_cert(tls_dir)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+    with _serving(_Html, ctx) as url:
+        yield url
 
 
 _FORBIDDEN_BODY = (
@@ -66,7 +87,7 @@ _FORBIDDEN_BODY = (
 )
 
 
-class _TwoFactor(http.server.BaseHTTPRequestHandler):
+class _TwoFactor(_Quiet):
     """What Nextcloud answers a 2FA account's main password: plain OCS 401, DAV with a hint.
 
     (lib/private/User/Session.php logClientIn throws PasswordLoginForbiddenException; OCS
@@ -74,38 +95,23 @@ class _TwoFactor(http.server.BaseHTTPRequestHandler):
     """
 
     def _answer(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
+        self.read_body()
         if self.path.startswith("/remote.php/dav"):
             body, ctype = _FORBIDDEN_BODY, "application/xml; charset=utf-8"
         else:
             body = b'{"ocs":{"meta":{"status":"failure","statuscode":997,"message":""},"data":[]}}'
             ctype = "application/json"
-        self.send_response(401)
-        self.send_header("WWW-Authenticate", 'Basic realm="Nextcloud", charset="UTF-8"')
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        www_auth = 'Basic realm="Nextcloud", charset="UTF-8"'
+        self.reply(401, body, {"WWW-Authenticate": www_auth, "Content-Type": ctype})
 
     do_GET = do_POST = do_PROPFIND = _answer
-
-    def log_message(self, *args: object) -> None:
-        pass
 
 
 @contextmanager
 def two_factor_server() -> Iterator[str]:
     """A loopback server answering like Nextcloud does for a 2FA account's main password."""
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _TwoFactor)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with _serving(_TwoFactor) as url:
+        yield url
 
 
 @contextmanager
@@ -113,29 +119,16 @@ def capture_server() -> Iterator[tuple[str, list[dict[str, str]]]]:
     """A loopback server answering 201 to anything; yields (URL, list of request headers)."""
     seen: list[dict[str, str]] = []
 
-    class Capture(http.server.BaseHTTPRequestHandler):
+    class Capture(_Quiet):
         def _answer(self) -> None:
             seen.append({k.lower(): v for k, v in self.headers.items()})
-            length = int(self.headers.get("Content-Length") or 0)
-            if length:
-                self.rfile.read(length)
-            self.send_response(201)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+            self.read_body()
+            self.reply(201)
 
         do_PUT = _answer
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Capture)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", seen
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with _serving(Capture) as url:
+        yield url, seen
 
 
 def self_signed_cert(folder: Path) -> tuple[Path, Path]:
