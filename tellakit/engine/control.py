@@ -16,6 +16,7 @@ class StopReason(str, Enum):
     PAUSE = "pause"  # user pressed Pause: the report becomes PAUSED
     DELETE = "delete"  # the report is being deleted: stop, the caller removes it
     CLOSE = "close"  # the Submitter is closing: the report becomes INTERRUPTED (resumable)
+    ELSEWHERE = "elsewhere"  # another process resumed the report: stop, record nothing
 
 
 class StopToken(threading.Event):

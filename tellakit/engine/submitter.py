@@ -11,6 +11,13 @@ State changes a caller makes:
     submit_outbox     every queued, paused and interrupted report, oldest first
     pause             uploading/queued/interrupted -> paused (a running upload stops within ~1 s)
     delete            stop, then delete the local report (the server keeps what it got)
+
+Another process (``tellakit pause``, a second notebook) changes state through the vault
+alone. So while workers run, one monitor thread per Submitter reads the recorded status of
+the reports they hold, at most twice a second (one primary-key query each): a report found
+PAUSED there is stopped exactly like a local pause, one found deleted like a local delete,
+and one whose attempt count moved on is held by another process's worker now (a resume
+there): this worker stops and records nothing.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from __future__ import annotations
 import atexit
 import logging
 import threading
+import time
 import weakref
 from collections import deque
 from collections.abc import Callable
@@ -50,6 +58,8 @@ CLOSED_DURING_UPLOAD = "tellakit was closed during upload; resume to continue wh
 STOP_GRACE_SECONDS = 1.0
 #: How long close() waits for workers.
 STOP_WAIT_SECONDS = 5.0
+#: How often the monitor reads the recorded status of the reports workers hold.
+MONITOR_INTERVAL_SECONDS = 0.5
 
 ClientFactory = Callable[[Any], Any]  # ConnectionSettings -> NextcloudClient
 _REGISTRY: weakref.WeakSet[Submitter] = weakref.WeakSet()
@@ -91,6 +101,8 @@ class _Live:
     state_recorded: bool = False
     # submit() came while the worker was winding down: queue again when it lets go
     resume_requested: bool = False
+    # the attempt count this worker recorded; another value means another process took over
+    attempt: int | None = None
 
 
 class Submitter:
@@ -130,6 +142,7 @@ class Submitter:
         self._timers: dict[str, threading.Timer] = {}
         self._retries: dict[str, int] = {}
         self._threads: list[threading.Thread] = []
+        self._monitor: threading.Thread | None = None
         self._closed = False
         self._halted_reason: str | None = None
         self._version = _tellakit_version()
@@ -355,7 +368,8 @@ class Submitter:
         late = [
             rid
             for rid, live in running
-            if not live.done.is_set() and live.token.reason is not StopReason.DELETE
+            if not live.done.is_set()
+            and live.token.reason not in (StopReason.DELETE, StopReason.ELSEWHERE)
         ]
         with self._cond:
             for _rid, live in running:
@@ -423,6 +437,71 @@ class Submitter:
             )
             self._threads.append(t)
             t.start()
+        if self._monitor is None or not self._monitor.is_alive():
+            self._monitor = threading.Thread(
+                target=self._monitor_loop, name="tellakit-submitter-monitor", daemon=True
+            )
+            self._monitor.start()
+
+    # --- changes made by other processes ---------------------------------------------
+
+    def _monitor_loop(self) -> None:
+        """Watch the recorded state of running reports; ends when no worker runs."""
+        while True:
+            with self._cond:
+                if self._closed:
+                    return
+                running = [(rid, live) for rid, live in self._live.items() if live.running]
+                if not running and not self._queue:
+                    self._monitor = None
+                    return
+            for report_id, live in running:
+                try:
+                    self._check_recorded(report_id, live)
+                except Exception:  # a locked or busy vault: try again on the next tick
+                    log.debug("could not read a running report's state", exc_info=True)
+            # Sleep a full interval (notifications of the condition do not shorten it).
+            wake = time.monotonic() + MONITOR_INTERVAL_SECONDS
+            with self._cond:
+                while not self._closed and (left := wake - time.monotonic()) > 0:
+                    self._cond.wait(left)
+                if self._closed:
+                    return
+
+    def _check_recorded(self, report_id: str, live: _Live) -> None:
+        """Stop ``live`` when another process paused, deleted or took over its report."""
+        if live.token.is_set():
+            return
+        try:
+            report = self.vault.get_report(report_id)
+        except ReportNotFound:
+            log.info("report deleted by another process; its upload stops")
+            live.token.stop(StopReason.DELETE)
+            return
+        restore = False
+        with self._cond:
+            if not live.running or live.token.is_set():
+                return
+            if report.status is Status.PAUSED:
+                # Recorded already: the worker must not write PAUSED (or anything) again.
+                live.state_recorded = True
+                live.token.stop(StopReason.PAUSE)
+            elif live.attempt is not None and report.attempts != live.attempt:
+                live.token.stop(StopReason.ELSEWHERE)
+            elif report.status is Status.INTERRUPTED and report.reason == STOPPED_DURING_UPLOAD:
+                restore = True
+            else:
+                return
+        if restore:
+            # Another process's Submitter took this live upload for an orphan of a dead
+            # process; it is not: show it uploading again (nobody else resumed it).
+            restored = self._set_status(report_id, Status.UPLOADING)
+            if restored is not None:
+                self._emit_state(restored)
+            return
+        log.info("report %s by another process; its upload here stops", report.status.value)
+        if report.status is Status.PAUSED:
+            self._emit_state(report)
 
     def _worker_loop(self) -> None:
         while True:
@@ -500,9 +579,15 @@ class Submitter:
             return
         if token.is_set():
             return
+        if report.status is Status.PAUSED:
+            # Submitted here, then paused by another process before a worker got to it.
+            self._emit_state(report)
+            return
         if report.status is not Status.UPLOADING:
             report = self.vault.set_status(report_id, Status.UPLOADING, reason=None, retryable=None)
-        self.vault.update_report_submission(report_id, attempts=report.attempts + 1)
+        attempt = report.attempts + 1
+        self.vault.update_report_submission(report_id, attempts=attempt)
+        live.attempt = attempt  # after the write: the monitor compares the recorded count
         live.meter.reset()
         self._emit_state(report)
         client = None
@@ -576,7 +661,7 @@ class Submitter:
         if reason is None and self._is_cancel(exc):
             reason = StopReason.PAUSE
         try:
-            if reason is StopReason.DELETE:
+            if reason in (StopReason.DELETE, StopReason.ELSEWHERE):
                 return
             if reason is StopReason.PAUSE:
                 with self._cond:

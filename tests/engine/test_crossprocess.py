@@ -1,0 +1,114 @@
+"""Pause and resume from another process: the uploading process notices the vault's state.
+
+A child process submits a large file under a bandwidth cap; this process opens the same vault
+and pauses the report (through the CLI, or ``vault.set_status``). The child's upload must stop
+on the server, the report stay paused, and a later resume (here, in this process) finish with
+matching hashes, re-sending no chunk the server had confirmed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from engine_helpers import PASSPHRASE, SMALL, file_sha256, random_bytes, wait_for
+
+from tellakit import cli
+from tellakit.engine import Submitter
+from tellakit.reports import Status
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
+MiB = 1024 * 1024
+CHILD = Path(__file__).with_name("submit_child.py")
+REPO = Path(__file__).resolve().parents[2]
+CHUNK_PUT = re.compile(r"/uploads/[^/]+/[^/]+/(\d+)$")
+
+
+def _chunk_puts(records) -> list[tuple[int, int]]:
+    """(chunk number, status) of the chunk PUTs in ``records``."""
+    out = []
+    for r in records:
+        m = CHUNK_PUT.search(r.path)
+        if r.method == "PUT" and m:
+            out.append((int(m.group(1)), r.status))
+    return out
+
+
+@pytest.mark.parametrize("how", ["cli", "vault"])
+def test_pause_from_another_process_stops_the_upload_there(
+    connected, devserver, monkeypatch, capsys, how
+):
+    vault = connected
+    data = random_bytes(16 * MiB, 31)
+    f = vault.import_bytes(data, "big.bin")
+    report = vault.create_report("Cross process", "", [f.id])
+    devserver.faults.bandwidth(2 * MiB)  # chunk 1 (5 MiB) takes ~2.5 s, the file ~8 s
+    child = subprocess.Popen(
+        [sys.executable, str(CHILD), str(vault.path), PASSPHRASE, report.id],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        # Pause once chunk 1 is confirmed, while chunk 2 is on its way.
+        wait_for(lambda: (1, 201) in _chunk_puts(devserver.log), timeout=60)
+        if how == "cli":
+            monkeypatch.setenv("TELLAKIT_PASSPHRASE", PASSPHRASE)
+            assert cli.main(["pause", report.id, "--vault", str(vault.path)]) == cli.EXIT_OK
+        else:
+            vault.set_status(report.id, Status.PAUSED)
+        out, err = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == 0, err
+    assert "idle=True status=paused" in out
+    # The upload stopped on the server: the request log stops growing (the abandoned chunk
+    # PUT is logged once the server has unwound it).
+    _wait_until_log_settles(devserver)
+    before = _chunk_puts(devserver.log)
+    remote = devserver.files_root("alice") / "Tella" / "Cross process" / "big.bin"
+    assert not devserver.log.filter("MOVE", "/uploads/"), "the child finished the file"
+    assert not remote.exists()
+    assert vault.get_report(report.id).status is Status.PAUSED
+
+    devserver.faults.bandwidth(None)
+    if how == "cli":
+        code = cli.main(["resume", report.id, "--vault", str(vault.path)])
+        assert code == cli.EXIT_OK, capsys.readouterr()
+    else:
+        with Submitter(vault, tuning=SMALL) as sub:
+            sub.resume(report.id)
+            assert sub.wait(report.id, timeout=60)
+    done = vault.get_report(report.id)
+    assert done.status is Status.SUBMITTED
+    assert file_sha256(remote) == f.sha256
+    # Resume sends no chunk the server had confirmed: at most the one in flight again.
+    confirmed = {n for n, status in before if status == 201}
+    after = _chunk_puts(_chunk_records(devserver)[len(before) :])
+    resent = confirmed & {n for n, _ in after}
+    assert not resent, f"confirmed chunks sent again: {sorted(resent)}"
+    assert len(after) == len({n for n, _ in after})  # each remaining chunk once
+
+
+def _chunk_records(devserver) -> list:
+    return [r for r in devserver.log if r.method == "PUT" and CHUNK_PUT.search(r.path)]
+
+
+def _wait_until_log_settles(devserver, quiet: float = 1.5, timeout: float = 30.0) -> None:
+    """Wait until the request log has not grown for ``quiet`` seconds (fail after timeout)."""
+    deadline = time.monotonic() + timeout
+    seen, since = len(devserver.log), time.monotonic()
+    while time.monotonic() - since < quiet:
+        assert time.monotonic() < deadline, "the server kept receiving requests"
+        time.sleep(0.1)
+        if len(devserver.log) != seen:
+            seen, since = len(devserver.log), time.monotonic()
