@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +142,21 @@ def _ts(value: datetime | None) -> str | None:
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
     return value.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+def _assignments(fields: dict[str, Any]) -> tuple[str, list[Any]]:
+    """The ``SET`` clause (``a = ?, b = ?``) of ``fields`` and its values as the columns store
+    them: times (``*_at``) as ISO text, booleans as 0/1, enums by value."""
+    values = []
+    for key, value in fields.items():
+        if isinstance(value, datetime) or key.endswith("_at"):
+            value = _ts(value)
+        elif isinstance(value, bool):
+            value = int(value)
+        elif isinstance(value, Enum):
+            value = value.value
+        values.append(value)
+    return ", ".join(f"{k} = ?" for k in fields), values
 
 
 #: Value -> member lookups: listing thousands of rows, Enum(value) calls were 10-15% of the time.
@@ -352,16 +368,7 @@ class Index:
 
     def update_report(self, report_id: str, fields: dict[str, Any]) -> None:
         """Set report columns (names checked by the caller); ReportNotFound if unknown."""
-        values = []
-        for key, value in fields.items():
-            if isinstance(value, datetime) or key.endswith("_at"):
-                value = _ts(value)
-            elif isinstance(value, bool):
-                value = int(value)
-            elif isinstance(value, Status):
-                value = value.value
-            values.append(value)
-        assignments = ", ".join(f"{k} = ?" for k in fields)
+        assignments, values = _assignments(fields)
         with self.transaction() as cur:
             cur.execute(
                 f"UPDATE reports SET {assignments} WHERE id = ?",  # noqa: S608 - names whitelisted
@@ -372,14 +379,7 @@ class Index:
 
     def update_attachment(self, report_id: str, attachment_id: str, fields: dict[str, Any]) -> None:
         """Set attachment bookkeeping columns; AttachmentNotFound if unknown."""
-        values = []
-        for key, value in fields.items():
-            if key == "verified_at":
-                value = _ts(value)
-            elif isinstance(value, FileState):
-                value = value.value
-            values.append(value)
-        assignments = ", ".join(f"{k} = ?" for k in fields)
+        assignments, values = _assignments(fields)
         with self.transaction() as cur:
             cur.execute(
                 f"UPDATE report_files SET {assignments} "  # noqa: S608 - names whitelisted
