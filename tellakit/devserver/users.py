@@ -68,11 +68,6 @@ class UserStore:
         with self._lock:
             return self._users.get(uid)
 
-    def all(self) -> list[User]:
-        """Every account."""
-        with self._lock:
-            return list(self._users.values())
-
     def by_login(self, login: str) -> User | None:
         """Nextcloud accepts the login name (e.g. an e-mail) or the user id."""
         with self._lock:
