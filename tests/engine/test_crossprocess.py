@@ -20,7 +20,9 @@ from engine_helpers import PASSPHRASE, SMALL, file_sha256, random_bytes, wait_fo
 
 from tellakit import cli
 from tellakit.engine import Submitter
+from tellakit.errors import ReportNotFound
 from tellakit.reports import Status
+from tellakit.vault import open_vault
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 MiB = 1024 * 1024
@@ -112,3 +114,74 @@ def _wait_until_log_settles(devserver, quiet: float = 1.5, timeout: float = 30.0
         time.sleep(0.1)
         if len(devserver.log) != seen:
             seen, since = len(devserver.log), time.monotonic()
+
+
+# A second Vault object on the same folder stands for another process below: the Submitter
+# learns about it only through the index, exactly as across processes (and faster to run).
+
+
+def _uploading(connected, devserver, title: str):
+    vault = connected
+    data = random_bytes(12 * MiB, 32)
+    f = vault.import_bytes(data, "big.bin")
+    report = vault.create_report(title, "", [f.id])
+    devserver.faults.bandwidth(3 * MiB)
+    sub = Submitter(vault, tuning=SMALL, max_parallel_reports=1)
+    sub.submit(report.id)
+    wait_for(lambda: (1, 201) in _chunk_puts(devserver.log), timeout=60)
+    return sub, report, f
+
+
+def test_delete_from_another_process_stops_the_upload(connected, devserver):
+    sub, report, _ = _uploading(connected, devserver, "Deleted elsewhere")
+    try:
+        with open_vault(connected.path, PASSPHRASE) as other:
+            other.delete_report(report.id)
+        assert sub.wait(report.id, timeout=30)
+        _wait_until_log_settles(devserver)
+        assert not devserver.log.filter("MOVE", "/uploads/")
+        with pytest.raises(ReportNotFound):
+            connected.get_report(report.id)
+    finally:
+        sub.close()
+
+
+def test_orphan_recovery_elsewhere_does_not_stop_a_live_upload(connected, devserver):
+    sub, report, f = _uploading(connected, devserver, "Live")
+    try:
+        with open_vault(connected.path, PASSPHRASE) as other:
+            # Another process's Submitter starts: it takes "uploading" reports for orphans.
+            Submitter(other).close()
+            assert other.get_report(report.id).status is Status.INTERRUPTED
+            # The live upload shows itself uploading again and finishes.
+            wait_for(lambda: other.get_report(report.id).status is not Status.INTERRUPTED)
+        devserver.faults.bandwidth(None)
+        assert sub.wait(report.id, timeout=60)
+        assert connected.get_report(report.id).status is Status.SUBMITTED
+        remote = devserver.files_root("alice") / "Tella" / "Live" / "big.bin"
+        assert file_sha256(remote) == f.sha256
+    finally:
+        sub.close()
+
+
+def test_resume_elsewhere_takes_the_upload_over_without_a_second_copy(connected, devserver):
+    sub, report, f = _uploading(connected, devserver, "Taken over")
+    try:
+        with open_vault(connected.path, PASSPHRASE) as other:
+            # A resume in another process while this one still uploads (e.g. a pause there,
+            # then resume, quicker than the monitor looked): only one of them goes on.
+            other_sub = Submitter(other, tuning=SMALL)
+            with other_sub:
+                devserver.faults.bandwidth(None)
+                other.set_status(report.id, Status.PAUSED)
+                other_sub.resume(report.id)
+                assert other_sub.wait(report.id, timeout=60)
+                assert sub.wait(report.id, timeout=30)
+            assert other.get_report(report.id).status is Status.SUBMITTED
+        tree = sorted(p.name for p in (devserver.files_root("alice") / "Tella").rglob("*"))
+        assert tree == ["Taken over", "big.bin", "description.txt", "manifest.json"]
+        remote = devserver.files_root("alice") / "Tella" / "Taken over" / "big.bin"
+        assert file_sha256(remote) == f.sha256
+        assert connected.get_report(report.id).status is Status.SUBMITTED
+    finally:
+        sub.close()
