@@ -2,14 +2,22 @@
 
 Rules match on method (None = any) and a regular expression searched in the request
 path. They are checked in the order added; the first rule that fires wins.
+
+The bandwidth cap emulates a slow link between client and server: while it is active, the
+connections that carry requests get a small kernel receive buffer (limit_receive_buffer,
+applied when a request starts under a cap or a cap starts during it), bodies are read in
+small paced steps, and when the client hangs up the bytes not yet paced through are dropped,
+as a reset drops what a real slow link had not yet carried. Without a cap nothing changes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import re
 import select
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -245,23 +253,62 @@ class Faults:
             raise ValueError(f"unknown fault kind {kind!r} in {spec!r}")
 
 
+#: Receive buffer asked for on connections that carry a capped request (Linux doubles it).
+CAPPED_RCVBUF = 64 * 1024
+#: Largest body read while a cap is active: bytes are pulled from the socket in paced steps.
+CAPPED_READ_STEP = 64 * 1024
+
+
+def limit_receive_buffer(sock: Any) -> None:
+    """Keep ``sock``'s kernel receive buffer small (a bandwidth cap is active).
+
+    The cap is applied as the server reads. A default receive buffer grows to megabytes, so a
+    client's bytes would sit on the server's side of a slow link and could complete a chunk
+    after the client gave up; on a real slow link they are still on the client's side.
+    Set when a capped request starts (before its first body read); it stays for the connection's
+    life, new connections start with the kernel's default. Never called without a cap.
+    """
+    if sock is None:
+        return
+    # Setting it also turns off the kernel's receive-buffer autotuning for the socket.
+    with contextlib.suppress(OSError, ValueError, TypeError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, CAPPED_RCVBUF)
+
+
 class Throttle:
     """Sleeps so that the bytes passed through stay under the current bandwidth cap.
 
     The cap is read live, so changing or removing it also affects requests in flight.
+    ``on_cap`` is called whenever a cap becomes active for this request (to shrink the
+    connection's receive buffer).
     """
 
-    def __init__(self, faults: Faults | None, hung_up: Callable[[], bool] | None = None) -> None:
+    def __init__(
+        self,
+        faults: Faults | None,
+        hung_up: Callable[[], bool] | None = None,
+        on_cap: Callable[[], None] | None = None,
+    ) -> None:
         self._faults = faults
         self._hung_up = hung_up
+        self._on_cap = on_cap
         self._rate: int | None = None
         self.start = time.monotonic()
         self.count = 0
-        #: The client went away: no more sleeping for this request. The rest of what it sent
-        #: is then read at full speed, the body read ends short, and the handler unwinds
-        #: (releasing the file's lock) at once, as a real server does when a request dies,
-        #: instead of pacing out megabytes of a dead request's socket buffer first.
+        #: The client went away: no more sleeping for this request. Bytes not yet paced
+        #: through never crossed the emulated link (CountingInput ends the body there), so
+        #: the body read ends short and the handler unwinds (releasing the file's lock) at
+        #: once, as a real server does when a request dies.
         self.abandoned = False
+
+    def read_step(self) -> int | None:
+        """How many bytes to pull from the socket at once; None while no cap is active."""
+        rate = self._faults.current_bandwidth() if self._faults is not None else None
+        if not rate:
+            return None
+        if rate != self._rate and self._on_cap is not None:
+            self._on_cap()
+        return max(4096, min(CAPPED_READ_STEP, rate // 10))
 
     def passed(self, n: int) -> None:
         """Account for ``n`` bytes, sleeping if ahead of the rate."""
@@ -269,6 +316,8 @@ class Throttle:
             return
         rate = self._faults.current_bandwidth() if self._faults is not None else None
         if rate != self._rate:  # a new cap starts a new measurement
+            if rate and self._on_cap is not None:
+                self._on_cap()
             self._rate, self.start, self.count = rate, time.monotonic(), 0
         if not rate:
             return
@@ -305,10 +354,31 @@ class CountingInput:
         return room if size is None or size < 0 else min(size, room)
 
     def read(self, size: int = -1) -> bytes:
-        """Read like a file."""
-        data = self._raw.read(self._limit(size))
-        self._account(data)
-        return data
+        """Read like a file (under a cap: in paced steps, ending where the client left)."""
+        if self._throttle.abandoned:
+            return b""
+        step = self._throttle.read_step()
+        if step is None:
+            data = self._raw.read(self._limit(size))
+            self._account(data)
+            return data
+        want = None if size is None or size < 0 else size
+        parts: list[bytes] = []
+        while want is None or want > 0:
+            data = self._raw.read(self._limit(step if want is None else min(step, want)))
+            if not data:
+                break
+            self._account(data)
+            if self._throttle.abandoned:
+                # The client hung up while this step was being paced: on a real slow link
+                # these bytes were still on its side, and its reset dropped them.
+                self.count -= len(data)
+                break
+            parts.append(data)
+            if want is not None:
+                want -= len(data)
+            step = self._throttle.read_step() or 1 << 20  # a lifted cap: full speed
+        return b"".join(parts)
 
     def readline(self, size: int = -1) -> bytes:
         """Read a line like a file."""

@@ -9,7 +9,13 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from tellakit.devserver.faults import CountingInput, Faults, Throttle, peer_hung_up
+from tellakit.devserver.faults import (
+    CountingInput,
+    Faults,
+    Throttle,
+    limit_receive_buffer,
+    peer_hung_up,
+)
 from tellakit.devserver.reqlog import RequestLog, RequestRecord, log_line
 from tellakit.devserver.responses import (
     Environ,
@@ -43,7 +49,13 @@ class Frontend:
         record = RequestRecord(method, path, 0, 0, 0, time.time())
         decision = self.faults.decide(method, path)
         sock = getattr(environ.get("tellakit.conn"), "socket", None)
-        throttle = Throttle(self.faults, hung_up=lambda: peer_hung_up(sock))
+        throttle = Throttle(
+            self.faults,
+            hung_up=lambda: peer_hung_up(sock),
+            on_cap=lambda: limit_receive_buffer(sock),
+        )
+        if self.faults.current_bandwidth():
+            limit_receive_buffer(sock)  # before any body byte is read
         cut_state = {"cut": False}
 
         def cut() -> bool:

@@ -203,8 +203,13 @@ def test_propfind_of_uploads_home_chunk_and_virtual_file(devserver):
     assert dav("GET", up(devserver, "p1/.file")).status_code == 405
 
 
-def _abandon_chunk_put(srv, path: str, declared: int, send: int, *, reset: bool) -> None:
-    """Start a chunk PUT, send up to ``send`` of ``declared`` body bytes, then hang up."""
+def _abandon_chunk_put(
+    srv, path: str, declared: int, send: int, *, reset: bool, prefix: str = "uploads"
+) -> None:
+    """Start a chunk PUT, send up to ``send`` of ``declared`` body bytes, then hang up.
+
+    ``prefix="files"`` makes it a plain file PUT below alice's files instead.
+    """
     import base64
     import socket
     import struct
@@ -214,7 +219,7 @@ def _abandon_chunk_put(srv, path: str, declared: int, send: int, *, reset: bool)
     auth = base64.b64encode(b"alice:secret").decode()
     sock.sendall(
         (
-            f"PUT /remote.php/dav/uploads/alice/{path} HTTP/1.1\r\nHost: {host}\r\n"
+            f"PUT /remote.php/dav/{prefix}/alice/{path} HTTP/1.1\r\nHost: {host}\r\n"
             f"Authorization: Basic {auth}\r\nContent-Length: {declared}\r\n\r\n"
         ).encode()
     )
@@ -247,6 +252,29 @@ def test_an_abandoned_chunk_put_releases_its_lock_when_the_client_is_gone(devser
     r = dav("PUT", up(devserver, "gone/1"), data=b"A")
     assert r.status_code == 201, r.text  # not 423: the lock went with the request
     assert listing(devserver, "gone")["1"] == 1  # and the abandoned body was not kept
+
+
+@pytest.mark.parametrize("kind", ["chunk", "file"])
+def test_under_a_cap_a_reset_client_leaves_its_put_incomplete(devserver, kind):
+    # The whole 1 MiB body is handed to the socket (it would fit a default receive buffer),
+    # then the client resets. Under a 64 KiB/s cap most of it has not crossed the emulated
+    # link yet: like a real slow link, the server must not complete the PUT with it.
+    assert dav("MKCOL", up(devserver, "cap")).status_code == 201
+    devserver.faults.bandwidth(64 * 1024)
+    path, prefix = ("cap/1", "uploads") if kind == "chunk" else ("capped.bin", "files")
+    _abandon_chunk_put(devserver, path, 1 * MIB, 1 * MIB, reset=True, prefix=prefix)
+    deadline = time.monotonic() + 10
+    while not devserver.log.filter("PUT", path):
+        assert time.monotonic() < deadline, "the abandoned PUT did not end on the server"
+        time.sleep(0.05)
+    devserver.faults.clear()
+    (record,) = devserver.log.filter("PUT", path)
+    assert record.status not in (200, 201, 204)
+    assert record.bytes_in < 1 * MIB
+    if kind == "chunk":
+        assert "1" not in listing(devserver, "cap")
+    else:
+        assert dav("GET", files_url(devserver, "capped.bin")).status_code == 404
 
 
 def _upload(srv, transfer: str, chunks: list[tuple[str, bytes]], *, x_hash: str) -> dict:
