@@ -77,6 +77,8 @@ def test_pause_from_another_process_stops_the_upload_there(
     # PUT is logged once the server has unwound it).
     _wait_until_log_settles(devserver)
     before = _chunk_puts(devserver.log)
+    # The chunk in flight was abandoned mid-body (the server did not complete it).
+    assert [n for n, status in before if status != 201], before
     remote = devserver.files_root("alice") / "Tella" / "Cross process" / "big.bin"
     assert not devserver.log.filter("MOVE", "/uploads/"), "the child finished the file"
     assert not remote.exists()
@@ -140,6 +142,9 @@ def test_delete_from_another_process_stops_the_upload(connected, devserver):
         assert sub.wait(report.id, timeout=30)
         _wait_until_log_settles(devserver)
         assert not devserver.log.filter("MOVE", "/uploads/")
+        puts = _chunk_puts(devserver.log)
+        assert (2, 201) not in puts  # chunk 2 was cut mid-body
+        assert [n for n, status in puts if status != 201], puts
         with pytest.raises(ReportNotFound):
             connected.get_report(report.id)
     finally:
@@ -168,15 +173,21 @@ def test_resume_elsewhere_takes_the_upload_over_without_a_second_copy(connected,
     sub, report, f = _uploading(connected, devserver, "Taken over")
     try:
         with open_vault(connected.path, PASSPHRASE) as other:
-            # A resume in another process while this one still uploads (e.g. a pause there,
-            # then resume, quicker than the monitor looked): only one of them goes on.
-            other_sub = Submitter(other, tuning=SMALL)
-            with other_sub:
-                devserver.faults.bandwidth(None)
+            # A pause and a resume in another process, quicker than this one's monitor
+            # looked: this upload must stop (the attempt count moved on), the other go on.
+            with Submitter(other, tuning=SMALL) as other_sub:
                 other.set_status(report.id, Status.PAUSED)
                 other_sub.resume(report.id)
+                assert sub.wait(report.id, timeout=30)  # this process let go
+                devserver.faults.bandwidth(None)
                 assert other_sub.wait(report.id, timeout=60)
-                assert sub.wait(report.id, timeout=30)
+                done = other.get_report(report.id)
+                if done.status is Status.INTERRUPTED:
+                    # The two may still have met on the server (e.g. a 423 for a chunk this
+                    # process was abandoning): a retryable stop, and a resume finishes.
+                    assert done.retryable, done.reason
+                    other_sub.resume(report.id)
+                    assert other_sub.wait(report.id, timeout=60)
             assert other.get_report(report.id).status is Status.SUBMITTED
         tree = sorted(p.name for p in (devserver.files_root("alice") / "Tella").rglob("*"))
         assert tree == ["Taken over", "big.bin", "description.txt", "manifest.json"]
