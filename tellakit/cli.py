@@ -173,7 +173,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="every report in the outbox")
     _parallel(p)
 
-    p = _add(sub, "pause", "pause reports in the outbox (submit or resume picks them up)", common)
+    p = _add(
+        sub,
+        "pause",
+        "pause reports in the outbox; an upload running in another process stops within a "
+        "second (submit or resume picks them up)",
+        common,
+    )
     p.add_argument("reports", nargs="+", metavar="REPORT_ID")
     p = _add(sub, "resume", "resume paused or interrupted reports now and wait", common)
     p.add_argument("reports", nargs="+", metavar="REPORT_ID")
