@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import requests
+from devserver_process import devserver_process
 
 MIB = 1024 * 1024
 APACHE_MODULES = "/usr/lib/apache2/modules"
@@ -75,21 +76,7 @@ def curl(*args: str) -> None:
 
 
 def start_devserver(data: Path) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tellakit.cli",
-            "devserver",
-            "--port",
-            "0",
-            "--data",
-            str(data),
-            "--quiet",
-        ],
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = devserver_process(data, "--quiet")
     assert proc.stderr is not None
     line = proc.stderr.readline()
     match = re.search(r"listening on (http://\S+)", line)

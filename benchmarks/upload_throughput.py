@@ -33,6 +33,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from devserver_process import devserver_process
+
 MIB = 1024 * 1024
 REPO = Path(__file__).resolve().parents[1]
 PASSPHRASE = "benchmark passphrase"
@@ -169,21 +171,7 @@ def main() -> int:
 
     work = Path(tempfile.mkdtemp(prefix="tellakit-bench-"))
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tellakit.cli",
-            "devserver",
-            "--port",
-            "0",
-            "--data",
-            str(work / "server"),
-        ],
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    server = devserver_process(work / "server", env=env)
     try:
         assert server.stderr is not None
         log = AccessLog(server.stderr)
