@@ -456,12 +456,10 @@ class Index:
 
     def list_reports(self, statuses: Iterable[Status] | None) -> list[Report]:
         """Reports (newest first) in two queries: the reports, then all their attachments."""
-        where, params = "", []
-        if statuses is not None:
-            params = [Status(s).value for s in statuses]
-            if not params:
-                return []
-            where = f"WHERE status IN ({', '.join('?' * len(params))})"
+        filtered = _status_filter("status", statuses)
+        if filtered is None:
+            return []
+        where, params = filtered
         with self._lock:
             rows = self.query(
                 f"SELECT {_REPORT_COLS} FROM reports {where} "  # noqa: S608 - placeholders only
@@ -485,12 +483,10 @@ class Index:
         thousands of reports needs. ``bytes_sent`` counts at most ``size`` per file, as
         ``Report.bytes_sent`` does.
         """
-        where, params = "", []
-        if statuses is not None:
-            params = [Status(s).value for s in statuses]
-            if not params:
-                return []
-            where = f"WHERE r.status IN ({', '.join('?' * len(params))})"
+        filtered = _status_filter("r.status", statuses)
+        if filtered is None:
+            return []
+        where, params = filtered
         sql = (
             "SELECT r.id, r.title, r.status, r.reason, r.created_at, r.updated_at, "
             "r.submitted_at, COUNT(f.id), COALESCE(SUM(f.size), 0), "
@@ -529,3 +525,13 @@ class Index:
         """Forget the connection (secure_delete overwrites the freed pages)."""
         with self.transaction() as cur:
             cur.execute("DELETE FROM connection")
+
+
+def _status_filter(column: str, statuses: Iterable[Status] | None) -> tuple[str, list[str]] | None:
+    """``("WHERE col IN (?, ...)", values)``; ``("", [])`` for all; None when nothing can match."""
+    if statuses is None:
+        return "", []
+    params = [Status(s).value for s in statuses]
+    if not params:
+        return None
+    return f"WHERE {column} IN ({', '.join('?' * len(params))})", params
