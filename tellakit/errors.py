@@ -25,7 +25,7 @@ same thing again later can help (a batch goes on past these and stops at ``Fatal
      │    └── NoConnection               the vault has no Nextcloud connection yet
      ├── ManifestError                   batch manifests with bad rows (lists every row)
      └── ServerError                     anything the server (or the way to it) answered
-          ├── RetryableError             trying again later can help
+          ├── RetryableError             trying again later can help (retry_after seconds)
           │    ├── ConnectionLost        unreachable host, reset, timeout, cut mid-transfer
           │    ├── ServerUnavailable     5xx, including maintenance mode (503)
           │    ├── ResourceLocked        423: the file is locked on the server
@@ -203,6 +203,10 @@ class ServerError(TellakitError):
     (the path never carries credentials).
     """
 
+    status: int | None
+    method: str | None
+    path: str | None
+
     def __init__(
         self,
         message: str,
@@ -218,7 +222,25 @@ class ServerError(TellakitError):
 
 
 class RetryableError(ServerError):
-    """Trying the same request again later can succeed."""
+    """Trying the same request again later can succeed.
+
+    ``retry_after`` is how many seconds the server asked the client to wait (its Retry-After
+    header), or None when it did not say.
+    """
+
+    retry_after: float | None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        status: int | None = None,
+        method: str | None = None,
+        path: str | None = None,
+    ) -> None:
+        super().__init__(message, status=status, method=method, path=path)
+        self.retry_after = retry_after
 
 
 class ConnectionLost(RetryableError):
@@ -226,7 +248,7 @@ class ConnectionLost(RetryableError):
 
 
 class ServerUnavailable(RetryableError):
-    """The server answered 5xx, or is in maintenance mode."""
+    """The server answered 5xx, or is in maintenance mode (``retry_after`` when it said)."""
 
 
 class ResourceLocked(RetryableError):
@@ -235,10 +257,6 @@ class ResourceLocked(RetryableError):
 
 class RateLimited(RetryableError):
     """The server answered 429 Too Many Requests; ``retry_after`` is in seconds when given."""
-
-    def __init__(self, message: str, *, retry_after: float | None = None, **kw: object) -> None:
-        super().__init__(message, **kw)  # type: ignore[arg-type]
-        self.retry_after = retry_after
 
 
 class UploadExpired(RetryableError):
@@ -262,7 +280,25 @@ class QuotaExceeded(FatalServerError):
 
 
 class NameRejected(FatalServerError):
-    """400 InvalidPath: the server refuses a file or folder name; ``reason`` is the server's."""
+    """400 InvalidPath: the server refuses a file or folder name; ``reason`` is the server's.
+
+    ``reason`` is None when the refusal came from tellakit's own check of the server's name
+    rules, before anything was sent.
+    """
+
+    reason: str | None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str | None = None,
+        status: int | None = None,
+        method: str | None = None,
+        path: str | None = None,
+    ) -> None:
+        super().__init__(message, status=status, method=method, path=path)
+        self.reason = reason
 
 
 class NotNextcloud(FatalServerError):

@@ -2,8 +2,9 @@
 
 Retryable (the report goes to the outbox as INTERRUPTED, retryable=True): connection lost,
 5xx, 423, 429, an expired chunked upload. Fatal (INTERRUPTED, retryable=False): 401, 2FA, 507,
-a refused name, a failed verification, an unexpected answer. Automatic retry, when the
-connection turns it on, waits with exponential backoff and honours the server's Retry-After.
+a refused name, a failed verification, an unexpected answer, and the vault's own errors, each
+named for what it is (locked, a copy that failed authentication, unreadable). When to try
+again is the retry scheduler's decision (scheduler.py); ``Backoff`` is its curve.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import random
 from dataclasses import dataclass
 
 from tellakit.errors import (
+    AgeError,
     AuthenticationFailed,
     ConnectionLost,
     FatalServerError,
@@ -23,7 +25,9 @@ from tellakit.errors import (
     TellakitError,
     TwoFactorRequired,
     UploadExpired,
+    VaultCorrupted,
     VaultError,
+    VaultLocked,
 )
 
 
@@ -44,7 +48,7 @@ def classify(error: BaseException) -> Verdict:
     messages of the protocol layer never do, and unknown errors are described by type only).
     """
     msg = str(error) or type(error).__name__
-    after = getattr(error, "retry_after", None)
+    after = error.retry_after if isinstance(error, RetryableError) else None
     if isinstance(error, RateLimited):
         return Verdict(f"The server asks to slow down (429): {msg}", True, False, after)
     if isinstance(error, ConnectionLost):
@@ -63,8 +67,14 @@ def classify(error: BaseException) -> Verdict:
         return Verdict(f"The storage on the server is full: {msg}", False, stops_batch=True)
     if isinstance(error, FatalServerError):
         return Verdict(msg, False)
-    if isinstance(error, VaultError):
+    if isinstance(error, VaultLocked):
+        return Verdict(
+            f"The vault was locked during the upload; unlock it and resume: {msg}", False
+        )
+    if isinstance(error, (VaultCorrupted, AgeError)):
         return Verdict(f"The vault copy of a file failed authentication: {msg}", False)
+    if isinstance(error, VaultError):
+        return Verdict(f"The vault could not be read: {msg}", False)
     if isinstance(error, TellakitError):
         return Verdict(msg, False)
     if isinstance(error, OSError):
