@@ -50,7 +50,7 @@ _LAZY_MODULES = {"summary", "batch", "ui", "engine", "nextcloud", "devserver"}
 
 if TYPE_CHECKING:
     from tellakit import batch, engine, nextcloud, summary, ui
-    from tellakit.engine import (  # type: ignore[no-redef]
+    from tellakit.engine import (
         ProgressEvent,
         ReportProgress,
         Submitter,

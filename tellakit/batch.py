@@ -30,8 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tellakit.console import progress_bar
+from tellakit.engine import ProgressEvent, ReportEvent, Submitter
 from tellakit.errors import ManifestError, TellakitError
-from tellakit.reports import OUTBOX, Report, Status
+from tellakit.reports import OUTBOX, SETTLED, Report, Status
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -280,7 +282,7 @@ def import_manifest(
     if strict:
         manifest.raise_for_problems()
     result = ImportResult(skipped=list(manifest.problems))
-    bar = _progress_bar(len(manifest.rows), "reports", "import", enabled=progress)
+    bar = progress_bar(len(manifest.rows), "reports", "import", enabled=progress)
     try:
         for row in manifest.rows:
             try:
@@ -346,20 +348,6 @@ class BatchSummary:
         return "\n".join(lines)
 
 
-def _progress_bar(total: int, unit: str, desc: str, *, enabled: bool) -> Any:
-    from tqdm.auto import tqdm
-
-    scale = unit == "B"
-    return tqdm(
-        total=total,
-        unit=unit,
-        unit_scale=scale,
-        unit_divisor=1024 if scale else 1000,
-        desc=desc,
-        disable=not enabled,
-    )
-
-
 def submit_many(
     vault: Vault,
     report_ids: Sequence[str] | None = None,
@@ -388,25 +376,21 @@ def submit_many(
         outbox_reports = sorted(vault.list_reports(OUTBOX), key=lambda r: r.created_at)
         report_ids = [r.id for r in outbox_reports]
     run = _BatchRun(vault, _ids(report_ids), max_parallel, max_attempts, retry_delay)
-    own = submitter is None
-    if own:
-        from tellakit.engine import Submitter
-
-        submitter = Submitter(vault, max_parallel_reports=max_parallel, auto_retry=False)
-    unsubscribe = submitter.subscribe(run.on_event)
-    bar = _progress_bar(run.total_bytes, "B", "submit", enabled=progress)
-    try:
-        run.drive(submitter, bar, timeout)
-    except KeyboardInterrupt:
-        for report_id in list(run.in_flight):
-            with contextlib.suppress(TellakitError):
-                submitter.pause(report_id)
-        raise
-    finally:
-        unsubscribe()
-        bar.close()
-        if own:
-            submitter.close()
+    with contextlib.ExitStack() as stack:
+        if submitter is None:
+            submitter = stack.enter_context(
+                Submitter.shared(vault, max_parallel_reports=max_parallel, auto_retry=False)
+            )
+        unsubscribe = submitter.subscribe(run.on_event)
+        stack.callback(unsubscribe)
+        bar = stack.enter_context(progress_bar(run.total_bytes, "B", "submit", enabled=progress))
+        try:
+            run.drive(submitter, bar, timeout)
+        except KeyboardInterrupt:
+            for report_id in list(run.in_flight):
+                with contextlib.suppress(TellakitError):
+                    submitter.pause(report_id)
+            raise
     return run.summary()
 
 
@@ -442,11 +426,11 @@ class _BatchRun:
         self.finished: queue.Queue[str] = queue.Queue()
 
     # worker threads: keep it tiny, no vault calls
-    def on_event(self, event: Any) -> None:
+    def on_event(self, event: ProgressEvent) -> None:
         if event.report_id not in self.sent_bytes:
             return
         self.sent_bytes[event.report_id] = event.report_bytes_sent
-        if event.attachment_id is None and event.state in ("submitted", "interrupted", "paused"):
+        if isinstance(event, ReportEvent) and event.state in SETTLED:
             self.finished.put(event.report_id)
 
     def drive(self, submitter: Any, bar: Any, timeout: float | None) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tellakit.engine.naming import name_problem
+from tellakit.engine.ports import credentials_for
 from tellakit.errors import (
     ConnectionSettingsError,
     NameRejected,
@@ -212,11 +213,8 @@ def disconnect(
             submitter.pause(report_id)
     revoked = False
     if settings.is_app_password:
-        creds = Credentials(
-            settings.server_url, settings.login, settings.password, settings.allow_insecure_http
-        )
         try:
-            with (client_factory or NextcloudClient)(creds) as client:
+            with (client_factory or NextcloudClient)(credentials_for(settings)) as client:
                 client.revoke_app_password()
             revoked = True
         except ServerError:

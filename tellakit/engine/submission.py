@@ -34,6 +34,7 @@ from tellakit.engine.naming import (
     sanitize_name,
 )
 from tellakit.engine.plan import StepKind, plan
+from tellakit.engine.ports import ChunkedUploadFactory, ProtocolClient, ReportStore
 from tellakit.engine.transfer import FileTransfer
 from tellakit.errors import VerificationFailed
 from tellakit.nextcloud.models import Capabilities, PutResult
@@ -64,9 +65,9 @@ class ReportSubmission:
     def __init__(
         self,
         *,
-        vault: Any,
-        client: Any,
-        chunked_upload_cls: Any,
+        vault: ReportStore,
+        client: ProtocolClient,
+        chunked_upload: ChunkedUploadFactory,
         capabilities: Capabilities,
         root_folder: str,
         upload_manifest: bool,
@@ -78,7 +79,7 @@ class ReportSubmission:
     ):
         self.vault = vault
         self.client = client
-        self.chunked_upload_cls = chunked_upload_cls
+        self.chunked_upload = chunked_upload
         self.caps = capabilities
         self.rules = capabilities.name_rules
         self.root = root_folder.strip("/")
@@ -202,15 +203,18 @@ class ReportSubmission:
 
     # --- 3. description -----------------------------------------------------------------
 
-    def _send_description(self) -> None:
-        data = description_bytes(self.report)
+    def _put_bytes(self, name: str, data: bytes) -> None:
+        """One small file of the report's own (description, manifest) into its folder."""
         self.client.put(
-            join_remote(self._folder(), DESCRIPTION_NAME),
+            join_remote(self._folder(), name),
             io.BytesIO(data),
             len(data),
             cancel=self.token,
             checksum_sha256_hex=hashlib.sha256(data).hexdigest(),
         )
+
+    def _send_description(self) -> None:
+        self._put_bytes(DESCRIPTION_NAME, description_bytes(self.report))
         self._record(description_sent=True)
         self.on_progress(self.report, None, 0)
 
@@ -230,7 +234,7 @@ class ReportSubmission:
         transfer = FileTransfer(
             vault=self.vault,
             client=self.client,
-            chunked_upload_cls=self.chunked_upload_cls,
+            chunked_upload=self.chunked_upload,
             report_id=self.report_id,
             attachment=att,
             remote_path=remote_path,
@@ -285,17 +289,13 @@ class ReportSubmission:
             captured_at=captured,
             tellakit_version=self.version,
         )
-        self.client.put(
-            join_remote(self._folder(), MANIFEST_NAME),
-            io.BytesIO(data),
-            len(data),
-            cancel=self.token,
-            checksum_sha256_hex=hashlib.sha256(data).hexdigest(),
-        )
+        self._put_bytes(MANIFEST_NAME, data)
         self._record(manifest_sent=True, submitted_at=submitted_at)
 
     def _finish(self) -> None:
         check(self.token)
         if self.report.submitted_at is None:
             self._record(submitted_at=_now())
-        self.report = self.vault.set_status(self.report_id, Status.SUBMITTED)
+        self.report = self.vault.set_status(
+            self.report_id, Status.SUBMITTED, reason=None, retryable=None
+        )
