@@ -13,10 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-#: Environment variables through which ``tellakit lab`` tells notebooks about the demo server.
-ENV_URL = "TELLAKIT_DEVSERVER_URL"
-ENV_USER = "TELLAKIT_DEVSERVER_USER"
-ENV_PASSWORD = "TELLAKIT_DEVSERVER_PASSWORD"  # noqa: S105 - the name of a variable, not a secret
+from tellakit.labenv import ENV_LAB_HOME, ENV_PASSWORD, ENV_URL, ENV_USER
 
 APP_NOTEBOOK = Path("notebooks") / "01-field-reports.ipynb"
 DEMO_USER = "demo"
@@ -24,7 +21,7 @@ DEMO_USER = "demo"
 
 def lab_home() -> Path:
     """Where ``tellakit lab`` keeps the demo server's files (never committed)."""
-    return Path(os.environ.get("TELLAKIT_LAB_HOME", "lab-data")).resolve()
+    return Path(os.environ.get(ENV_LAB_HOME, "lab-data")).resolve()
 
 
 def _demo_password(home: Path) -> str:
@@ -48,7 +45,7 @@ def run_lab(*, port: int = 8888, open_browser: bool = True) -> int:
     print(f"Development server (Nextcloud-compatible): {server.url}  user: {DEMO_USER}", flush=True)
     env = dict(os.environ)
     env.update({ENV_URL: server.url, ENV_USER: DEMO_USER, ENV_PASSWORD: password})
-    env.setdefault("TELLAKIT_LAB_HOME", str(home))
+    env.setdefault(ENV_LAB_HOME, str(home))
     command = [
         sys.executable,
         "-m",
