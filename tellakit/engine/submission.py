@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from tellakit.engine.chunking import Tuning
+from tellakit.engine.confirm import Confirmed, ConfirmedHook, Piece, ignore
 from tellakit.engine.control import StopToken, check
 from tellakit.engine.manifest import build_manifest, description_bytes
 from tellakit.engine.naming import (
@@ -76,6 +77,7 @@ class ReportSubmission:
         tuning: Tuning,
         on_progress: ProgressHook,
         tellakit_version: str,
+        on_confirmed: ConfirmedHook = ignore,
     ):
         self.vault = vault
         self.client = client
@@ -88,6 +90,7 @@ class ReportSubmission:
         self.token = token
         self.tuning = tuning.for_server(capabilities.max_chunk_size)
         self.on_progress = on_progress
+        self.on_confirmed = on_confirmed
         self.version = tellakit_version
         self.report: Report = vault.get_report(report_id)
         self._put_results: dict[str, PutResult | None] = {}
@@ -216,6 +219,7 @@ class ReportSubmission:
     def _send_description(self) -> None:
         self._put_bytes(DESCRIPTION_NAME, description_bytes(self.report))
         self._record(description_sent=True)
+        self.on_confirmed(Confirmed(Piece.DESCRIPTION))
         self.on_progress(self.report, None, 0)
 
     # --- 4. files -----------------------------------------------------------------------
@@ -241,6 +245,7 @@ class ReportSubmission:
             tuning=self.tuning,
             token=self.token,
             on_progress=lambda n: self.on_progress(self.report, att, n),
+            on_confirmed=self.on_confirmed,
             mtime=captured,
         )
         self.on_progress(self.report, att, att.bytes_sent)
@@ -270,6 +275,7 @@ class ReportSubmission:
             raise VerificationFailed(f"Verification failed: {problem}.", path=path)
         checksum = f"SHA256:{server_sha}" if server_sha else None
         self._record_file(att, state=FileState.VERIFIED, checksum=checksum, verified_at=_now())
+        self.on_confirmed(Confirmed(Piece.VERIFIED, att.id, att.size))
         self.on_progress(self.report, att, att.size)
 
     # --- 6. manifest, 7. finish ---------------------------------------------------------
@@ -291,6 +297,7 @@ class ReportSubmission:
         )
         self._put_bytes(MANIFEST_NAME, data)
         self._record(manifest_sent=True, submitted_at=submitted_at)
+        self.on_confirmed(Confirmed(Piece.MANIFEST))
 
     def _finish(self) -> None:
         check(self.token)

@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from tellakit.engine.chunking import ChunkSizer, Tuning
+from tellakit.engine.confirm import Confirmed, ConfirmedHook, Piece, ignore
 from tellakit.engine.control import StopToken, check
 from tellakit.engine.ports import (
     BlobStream,
@@ -155,6 +156,7 @@ class FileTransfer:
         tuning: Tuning,
         token: StopToken,
         on_progress: Progress,
+        on_confirmed: ConfirmedHook = ignore,
         mtime: datetime | None = None,
         use_chunks: bool | None = None,
     ):
@@ -167,6 +169,7 @@ class FileTransfer:
         self.tuning = tuning
         self.token = token
         self.on_progress = on_progress
+        self.on_confirmed = on_confirmed
         self.mtime = int(mtime.timestamp()) if mtime is not None else None
         self.use_chunks = tuning.use_chunks(attachment.size) if use_chunks is None else use_chunks
         self.requests_sent = 0
@@ -216,8 +219,13 @@ class FileTransfer:
                 return result
 
             result = self._with_lock_retry(send, reader)
-        self._update(state=FileState.UPLOADED, bytes_sent=self.att.size)
+        self._uploaded()
         return result
+
+    def _uploaded(self) -> None:
+        """The whole file is on the server: record it, then say so."""
+        self._update(state=FileState.UPLOADED, bytes_sent=self.att.size)
+        self.on_confirmed(Confirmed(Piece.FILE, self.att.id, self.att.size))
 
     def _with_lock_retry(self, send: Callable[[], T], reader: GuardedReader) -> T:
         """Run ``send``; on 423 wait briefly and send again (a few times), else re-raise.
@@ -287,7 +295,7 @@ class FileTransfer:
             except UploadExpired:
                 upload = None
                 if self._already_on_server():
-                    self._update(state=FileState.UPLOADED, bytes_sent=total)
+                    self._uploaded()
                     return None
             else:
                 point = resume_point(
@@ -337,10 +345,11 @@ class FileTransfer:
                 offset += size
                 number += 1
                 self._update(bytes_sent=offset)
+                self.on_confirmed(Confirmed(Piece.CHUNK, self.att.id, offset))
                 self.on_progress(offset)
             if reader.error is not None:  # belt and braces: never MOVE after a vault error
                 raise reader.error
         check(self.token)
         result: PutResult = upload.finish()
-        self._update(state=FileState.UPLOADED, bytes_sent=total)
+        self._uploaded()
         return result
