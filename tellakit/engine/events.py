@@ -2,7 +2,8 @@
 
 Workers publish events on an :class:`EventBus`; views, tqdm bars and tests subscribe. Every
 event is a :class:`ProgressEvent` about one report: a :class:`ReportEvent` when the report's
-state is recorded, a :class:`FileEvent` when bytes of one attachment move or its state changes.
+state is recorded, a :class:`FileEvent` when bytes of one attachment move or its state changes,
+a :class:`SettledEvent` when the report reaches its real end (no retry pending).
 States are ``Status`` and ``FileState`` members, never strings. Byte-progress events are
 throttled per report (at most ``max_rate`` a second); report events and file-state changes
 always go out at once, so no subscriber misses "paused" or "submitted". Callbacks run on the
@@ -22,6 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from tellakit.engine.scheduler import RetryOutlook
 from tellakit.reports import FileState, Status
 
 log = logging.getLogger(__name__)
@@ -62,6 +64,24 @@ class ReportEvent(ProgressEvent):
     title: str = ""
     reason: str | None = None
     retryable: bool | None = None
+    #: When an automatic retry comes and why, while one is planned.
+    retry: RetryOutlook | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SettledEvent(ProgressEvent):
+    """The report's real end, for now: submitted, or stopped with no automatic retry pending
+    (paused, a fatal error, automatic retry off or given up). ``Submitter.wait(...,
+    until="settled")`` returns at the same moment.
+
+    ``stops_batch`` is True when the error would stop the next reports too (login refused,
+    storage full).
+    """
+
+    title: str = ""
+    reason: str | None = None
+    retryable: bool | None = None
+    stops_batch: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -108,6 +128,7 @@ class ReportProgress:
     active: bool  # a worker holds this report right now
     remote_folder: str | None
     files: tuple[FileProgress, ...] = ()
+    retry: RetryOutlook | None = None  # while an automatic retry is planned: when and why
 
     @property
     def fraction(self) -> float:

@@ -13,9 +13,13 @@ any thread may record.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
-from tellakit.engine.events import EventBus, ReportEvent
+from tellakit.engine.events import EventBus, ReportEvent, SettledEvent
 from tellakit.engine.ports import ReportStore
+from tellakit.engine.retry import Verdict
+from tellakit.engine.scheduler import RetryOutlook
 from tellakit.errors import InvalidTransition
 from tellakit.reports import Report, Status
 
@@ -25,9 +29,15 @@ log = logging.getLogger(__name__)
 class StateRecorder:
     """Writes report states to ``vault`` and publishes them on ``bus``."""
 
-    def __init__(self, vault: ReportStore, bus: EventBus) -> None:
+    def __init__(
+        self,
+        vault: ReportStore,
+        bus: EventBus,
+        outlook: Callable[[str], RetryOutlook | None] = lambda report_id: None,
+    ) -> None:
         self.vault = vault
         self.bus = bus
+        self.outlook = outlook
 
     def record(
         self,
@@ -57,15 +67,22 @@ class StateRecorder:
 
     def publish(self, report: Report) -> None:
         """Tell subscribers the report's recorded state (always delivered)."""
-        self.bus.publish(
-            ReportEvent(
-                report_id=report.id,
-                state=report.status,
-                report_bytes_sent=report.bytes_sent,
-                report_total=report.total_bytes,
-                title=report.title,
-                reason=report.reason,
-                retryable=report.retryable,
-            ),
-            force=True,
-        )
+        self.bus.publish(ReportEvent(**_said(report), retry=self.outlook(report.id)), force=True)
+
+    def publish_settled(self, report: Report, failure: Verdict | None = None) -> None:
+        """Tell subscribers the report reached its real end for now (see SettledEvent)."""
+        stops_batch = failure is not None and failure.stops_batch
+        self.bus.publish(SettledEvent(**_said(report), stops_batch=stops_batch), force=True)
+
+
+def _said(report: Report) -> dict[str, Any]:
+    """What every report-level event says of the report's record."""
+    return {
+        "report_id": report.id,
+        "state": report.status,
+        "report_bytes_sent": report.bytes_sent,
+        "report_total": report.total_bytes,
+        "title": report.title,
+        "reason": report.reason,
+        "retryable": report.retryable,
+    }

@@ -20,6 +20,7 @@ import threading
 from enum import Enum
 
 from tellakit.engine.control import StopReason, StopToken
+from tellakit.engine.retry import Verdict
 
 
 class RunPhase(str, Enum):
@@ -50,6 +51,8 @@ class ReportRun:
         self._phase = RunPhase.QUEUED
         self._writer: EndWriter | None = None
         self._attempt: int | None = None
+        #: How the run failed, set by its worker before the run ends (None: it did not fail).
+        self.failure: Verdict | None = None
 
     def __repr__(self) -> str:
         return f"<ReportRun {self.report_id} {self._phase.value} writer={self._writer}>"

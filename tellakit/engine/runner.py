@@ -9,8 +9,12 @@ worker may write:
     paused (token)       PAUSED, unless someone else claimed the end
     closing (token)      INTERRUPTED "closed during upload" (resumable), unless claimed
     deleted / elsewhere  nothing (the report is gone, or another process holds it)
-    an error             INTERRUPTED with the verdict's reason; a fatal auth/quota error halts
-                         the batch, a retryable one goes to the retry scheduler (auto retry)
+    an error             INTERRUPTED with the verdict's reason and the retry scheduler's plan
+                         ("[automatic retry: ...]"); a fatal auth/quota error halts the batch
+
+Every piece the server confirms (description, chunk, file, verification, manifest) reaches
+the run through one typed callback (``Confirmed``); the runner tells the retry scheduler,
+for which it is what "this attempt made progress" means.
 
 Thread rules: the runner has no lock and no state of its own beyond its collaborators; each
 worker thread calls :meth:`ReportRunner.run` for the run it holds.
@@ -19,9 +23,10 @@ worker thread calls :meth:`ReportRunner.run` for the run it holds.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 from tellakit.engine.chunking import Tuning
+from tellakit.engine.confirm import Confirmed
+from tellakit.engine.connection import connection_of
 from tellakit.engine.control import Stopped, StopReason
 from tellakit.engine.events import EventBus
 from tellakit.engine.ports import (
@@ -37,7 +42,7 @@ from tellakit.engine.scheduler import RetryScheduler
 from tellakit.engine.submission import ReportSubmission
 from tellakit.engine.tracker import ProgressTracker
 from tellakit.engine.workqueue import WorkQueue
-from tellakit.errors import NoConnection, ReportNotFound, TellakitError
+from tellakit.errors import ReportNotFound, TellakitError
 from tellakit.nextcloud.cancel import Cancelled
 from tellakit.reports import Attachment, Report, Status
 from tellakit.vault.models import ConnectionSettings
@@ -63,7 +68,6 @@ class ReportRunner:
         chunked_upload: ChunkedUploadFactory,
         tuning: Tuning,
         version: str,
-        auto_retry: Callable[[], bool],
     ) -> None:
         self.vault = vault
         self.queue = queue
@@ -75,7 +79,6 @@ class ReportRunner:
         self.chunked_upload = chunked_upload
         self.tuning = tuning
         self.version = version
-        self.auto_retry = auto_retry
 
     def run(self, run: ReportRun) -> None:
         """Send the report of ``run`` as far as it goes; record how it ended."""
@@ -85,7 +88,7 @@ class ReportRunner:
         client: ProtocolClient | None = None
         self.tracker.begin(run.report_id)
         try:
-            settings = self._connection()
+            settings = connection_of(self.vault)
             client = self.client_factory(settings)
             done = self._submission(run, client, settings).run()
             self.scheduler.succeeded(run.report_id)
@@ -121,14 +124,9 @@ class ReportRunner:
         attempt = report.attempts + 1
         self.vault.update_report_submission(run.report_id, attempts=attempt)
         run.record_attempt(attempt)  # after the write: the monitor compares the recorded count
+        self.scheduler.started(run.report_id)
         self.recorder.publish(report)
         return report
-
-    def _connection(self) -> ConnectionSettings:
-        settings = self.vault.get_connection()
-        if settings is None:
-            raise NoConnection("This vault has no Nextcloud connection; connect first.")
-        return settings
 
     def _submission(
         self, run: ReportRun, client: ProtocolClient, settings: ConnectionSettings
@@ -136,6 +134,9 @@ class ReportRunner:
         def on_progress(report: Report, att: Attachment | None, sent: int) -> None:
             if att is not None:
                 self.bus.publish(self.tracker.file_bytes(report, att, sent))
+
+        def on_confirmed(_piece: Confirmed) -> None:
+            self.scheduler.progressed(run.report_id)
 
         return ReportSubmission(
             vault=self.vault,
@@ -149,6 +150,7 @@ class ReportRunner:
             tuning=self.tuning,
             on_progress=on_progress,
             tellakit_version=self.version,
+            on_confirmed=on_confirmed,
         )
 
     # --- how the run ended --------------------------------------------------------------------
@@ -172,7 +174,8 @@ class ReportRunner:
                     retryable=True,
                 )
             else:
-                self._failed(run.report_id, classify(exc), exc)
+                run.failure = classify(exc)
+                self._failed(run.report_id, run.failure, exc)
         except ReportNotFound:
             return  # deleted meanwhile
         except TellakitError as error:  # e.g. the vault was locked while a worker wound down
@@ -183,14 +186,14 @@ class ReportRunner:
             log.info("submission interrupted: %s", verdict.reason)
         else:
             log.error("submission stopped by an unexpected %s", type(exc).__name__)
+        plan = self.scheduler.failed(report_id, verdict)
+        reason = f"{verdict.reason} {plan.note}" if plan.note else verdict.reason
         report = self.vault.set_status(
-            report_id, Status.INTERRUPTED, reason=verdict.reason, retryable=verdict.retryable
+            report_id, Status.INTERRUPTED, reason=reason, retryable=verdict.retryable
         )
         self.recorder.publish(report)
         if verdict.stops_batch:
             self._halt(verdict)
-        elif verdict.retryable and self.auto_retry():
-            self.scheduler.schedule(report_id, verdict)
 
     def _halt(self, verdict: Verdict) -> None:
         """A fatal auth/quota error: reports still waiting would fail the same way."""

@@ -35,10 +35,12 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from dataclasses import replace
+from typing import Any, Literal
 
 from tellakit.engine import registry
 from tellakit.engine.chunking import Tuning
+from tellakit.engine.connection import auto_retry_setting, server_answers
 from tellakit.engine.control import StopReason, Timing
 from tellakit.engine.events import EventBus, Listener, ReportProgress
 from tellakit.engine.monitor import CrossProcessMonitor, recover_orphans
@@ -50,14 +52,14 @@ from tellakit.engine.ports import (
     default_chunked_upload,
 )
 from tellakit.engine.recorder import StateRecorder
-from tellakit.engine.retry import Backoff
+from tellakit.engine.retry import Backoff, Verdict
 from tellakit.engine.run import EndWriter, ReportRun
 from tellakit.engine.runner import CLOSED_DURING_UPLOAD, ReportRunner
-from tellakit.engine.scheduler import MAX_AUTO_RETRIES, RetryScheduler, TimerFactory, thread_timer
+from tellakit.engine.scheduler import RetryPolicy, RetryScheduler, TimerFactory, thread_timer
 from tellakit.engine.tracker import ProgressTracker
 from tellakit.engine.workqueue import Holding, WorkQueue
 from tellakit.errors import ReportNotFound, TellakitError
-from tellakit.reports import Status, check_transition
+from tellakit.reports import SETTLED, Status, check_transition
 from tellakit.version import tellakit_version
 
 log = logging.getLogger(__name__)
@@ -66,12 +68,14 @@ log = logging.getLogger(__name__)
 class Submitter:
     """Submits a vault's reports to its Nextcloud connection in background threads.
 
-    ``client_factory(settings)`` builds the protocol client (tests may pass their own);
-    ``auto_retry`` (or the connection's ``auto_retry`` setting) resubmits reports stopped by a
-    retryable error after an exponential ``backoff`` that honours Retry-After, up to
-    ``max_auto_retries`` times. ``tuning`` holds the size knobs (tests shrink them so chunked
-    uploads stay small); ``timing`` and ``timer`` let tests run the stop and retry decisions
-    without waiting.
+    ``client_factory(settings)`` builds the protocol client (tests may pass their own).
+    ``retry`` is the retry policy (scheduler.RetryPolicy); by default automatic retry follows
+    the connection's ``auto_retry`` setting (the app resumes by hand unless it is on).
+    ``auto_retry``, ``backoff`` and ``max_auto_retries`` set single fields of it (True/False,
+    the wait across attempts without progress, the retries in a row without progress).
+    ``tuning`` holds the size knobs (tests shrink them so chunked uploads stay small);
+    ``timing``, ``timer`` and ``clock`` let tests run the stop and retry decisions without
+    waiting.
     """
 
     def __init__(
@@ -80,26 +84,34 @@ class Submitter:
         *,
         client_factory: ClientFactory | None = None,
         max_parallel_reports: int = 2,
+        retry: RetryPolicy | None = None,
         auto_retry: bool | None = None,
         tuning: Tuning | None = None,
         backoff: Backoff | None = None,
-        max_auto_retries: int = MAX_AUTO_RETRIES,
+        max_auto_retries: int | None = None,
         chunked_upload_cls: ChunkedUploadFactory | None = None,
         progress_rate: float = 10.0,
         timing: Timing | None = None,
         timer: TimerFactory = thread_timer,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.vault = vault
         self.tuning = tuning or Tuning()
         self.timing = timing or Timing()
-        self._auto_retry = auto_retry
+        self._client_factory = client_factory or client_for
         self._bus = EventBus(max_rate=progress_rate)
-        self._recorder = StateRecorder(vault, self._bus)
         self._tracker = ProgressTracker()
-        self._queue = WorkQueue(self._run, workers=max_parallel_reports)
+        self._queue = WorkQueue(self._run, workers=max_parallel_reports, on_end=self._run_ended)
         self._scheduler = RetryScheduler(
-            self._retry_due, backoff=backoff, max_retries=max_auto_retries, timer=timer
+            self._retry_due,
+            policy=_policy(retry, auto_retry, backoff, max_auto_retries),
+            auto_default=lambda: auto_retry_setting(vault),
+            probe=lambda: server_answers(vault, self._client_factory),
+            timer=timer,
+            clock=clock,
+            on_change=self._queue.notify,
         )
+        self._recorder = StateRecorder(vault, self._bus, outlook=self._scheduler.outlook)
         self._runner = ReportRunner(
             vault=vault,
             queue=self._queue,
@@ -107,11 +119,10 @@ class Submitter:
             tracker=self._tracker,
             bus=self._bus,
             scheduler=self._scheduler,
-            client_factory=client_factory or client_for,
+            client_factory=self._client_factory,
             chunked_upload=chunked_upload_cls or default_chunked_upload(),
             tuning=self.tuning,
             version=tellakit_version(),
-            auto_retry=self._auto_retry_on,
         )
         self._monitor = CrossProcessMonitor(
             vault, self._queue, self._recorder, interval=self.timing.monitor_interval
@@ -157,18 +168,23 @@ class Submitter:
 
     # --- commands ---------------------------------------------------------------------------
 
-    def submit(self, report_id: str, *, batch: bool = False) -> None:
+    def submit(
+        self, report_id: str, *, batch: bool = False, retry: RetryPolicy | None = None
+    ) -> None:
         """Start (or resume) sending a report; returns at once.
 
         Draft, queued, paused and interrupted reports become "uploading"; a worker picks them
         up. Submitting a report that is already uploading does nothing. ``batch`` marks a
         report of :meth:`submit_outbox` (held back once a fatal error halted the batch).
+        ``retry`` is this report's retry policy until it settles (else the Submitter's).
         """
         self._check_open()
         report = self.vault.get_report(report_id)
         if report.status is not Status.UPLOADING:
             check_transition(report.status, Status.UPLOADING)  # e.g. submitted: refuse
-        self._scheduler.cancel(report_id)
+        if retry is not None:
+            self._scheduler.prefer(report_id, retry)
+        self._scheduler.cancel(report_id)  # a planned retry: this start replaces it
         holding, run = self._queue.lookup(report_id)
         if holding is Holding.LIVE:
             return  # already queued or running
@@ -230,7 +246,7 @@ class Submitter:
 
         Chunks (and files) the server confirmed stay confirmed; resume continues after them.
         """
-        self._scheduler.cancel(report_id)
+        self._scheduler.forget(report_id)  # no automatic retry behind the user's back
         held = self._queue.stop(report_id, StopReason.PAUSE)
         if held is not None:
             held.ended.wait(self.timing.stop_grace)
@@ -239,6 +255,8 @@ class Submitter:
         report = self.vault.get_report(report_id)
         if report.status in (Status.UPLOADING, Status.QUEUED, Status.INTERRUPTED):
             self._recorder.record(report_id, Status.PAUSED, retryable=report.retryable)
+        if held is None:  # else the run's end announces it
+            self._announce_if_settled(report_id)
 
     def delete(self, report_id: str) -> None:
         """Stop sending the report and delete it locally; what the server has stays there.
@@ -246,7 +264,7 @@ class Submitter:
         A request still in flight is abandoned; if the server completes it anyway, that file
         stays on the server like everything sent before.
         """
-        self._scheduler.cancel(report_id)
+        self._scheduler.forget(report_id)
         held = self._queue.stop(report_id, StopReason.DELETE)
         if held is not None:
             held.ended.wait(self.timing.stop_grace)
@@ -286,18 +304,32 @@ class Submitter:
 
     # --- reading ---------------------------------------------------------------------------
 
-    def wait(self, report_id: str | None = None, timeout: float | None = None) -> bool:
-        """Block until the report (or every report) is idle; False if ``timeout`` passed first.
+    def wait(
+        self,
+        report_id: str | None = None,
+        timeout: float | None = None,
+        *,
+        until: Literal["idle", "settled"] = "idle",
+    ) -> bool:
+        """Block until the report (or every report) is idle or settled; False if ``timeout``
+        passed first.
 
-        Idle means no worker holds it and it is not queued (a pending automatic retry counts
-        as idle: the report sits in the outbox as interrupted meanwhile).
+        ``until="idle"``: no worker holds it and it is not queued (an automatic retry may be
+        planned; the report waits in the outbox as interrupted meanwhile).
+        ``until="settled"``: its real end for now: submitted, or stopped with no automatic
+        retry pending (paused, a fatal error, retry off or given up). A ``SettledEvent`` tells
+        subscribers the same.
         """
-        return self._queue.wait(report_id, timeout)
+        if until not in ("idle", "settled"):
+            raise ValueError(f"until must be 'idle' or 'settled', not {until!r}")
+        also = self._scheduler.pending if until == "settled" else None
+        return self._queue.wait(report_id, timeout, also=also)
 
     def subscribe(self, callback: Listener) -> Callable[[], None]:
         """Call ``callback(event)`` from worker threads; returns an unsubscribe function.
 
-        Events are ``ReportEvent`` (a recorded state) and ``FileEvent`` (bytes of one file).
+        Events are ``ReportEvent`` (a recorded state), ``FileEvent`` (bytes of one file) and
+        ``SettledEvent`` (the report's real end, no retry pending).
         Byte updates come at most about ten times a second per report; every state change is
         delivered. Keep callbacks quick; an exception in one is logged and ignored.
         """
@@ -306,7 +338,9 @@ class Submitter:
     def snapshot(self, report_id: str) -> ReportProgress:
         """The report's live state, for a view that (re)opens."""
         report = self.vault.get_report(report_id)
-        return self._tracker.snapshot(report, active=self._queue.busy(report_id))
+        return self._tracker.snapshot(
+            report, active=self._queue.busy(report_id), retry=self._scheduler.outlook(report_id)
+        )
 
     def active(self) -> list[str]:
         """Ids of the reports a worker holds or will pick up next."""
@@ -321,14 +355,20 @@ class Submitter:
     def _run(self, run: ReportRun) -> None:
         self._runner.run(run)
 
-    def _auto_retry_on(self) -> bool:
-        if self._auto_retry is not None:
-            return self._auto_retry
+    def _run_ended(self, run: ReportRun) -> None:
+        self._scheduler.release(run.report_id)  # a retry planned by this run may start now
+        self._announce_if_settled(run.report_id, run.failure)
+
+    def _announce_if_settled(self, report_id: str, failure: Verdict | None = None) -> None:
+        """Publish a SettledEvent when the report rests with no worker and no retry planned."""
+        if self._queue.busy(report_id) or self._scheduler.pending(report_id):
+            return
         try:
-            settings = self.vault.get_connection()
+            report = self.vault.get_report(report_id)
         except TellakitError:
-            return False
-        return bool(settings is not None and settings.auto_retry)
+            return  # deleted, or the vault was locked meanwhile
+        if report.status in SETTLED:  # else e.g. another process holds it now
+            self._recorder.publish_settled(report, failure)
 
     def _retry_due(self, report_id: str) -> None:
         """A retry timer fired: send the report again if it still waits in the outbox."""
@@ -343,3 +383,20 @@ class Submitter:
                 self.submit(report_id)
             except (TellakitError, RuntimeError):
                 log.info("automatic retry could not start")
+
+
+def _policy(
+    retry: RetryPolicy | None,
+    auto_retry: bool | None,
+    backoff: Backoff | None,
+    max_auto_retries: int | None,
+) -> RetryPolicy:
+    """The Submitter's retry policy: ``retry`` (or the default) with the single fields set."""
+    policy = retry or RetryPolicy()
+    if auto_retry is not None:
+        policy = replace(policy, auto=auto_retry)
+    if backoff is not None:
+        policy = replace(policy, backoff=backoff)
+    if max_auto_retries is not None:
+        policy = replace(policy, retries_without_progress=max_auto_retries)
+    return policy

@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 
 from tellakit.engine.events import FileEvent, FileProgress, ReportProgress, SpeedMeter
+from tellakit.engine.scheduler import RetryOutlook
 from tellakit.reports import Attachment, FileState, Report, Status
 
 #: File states whose bytes are all on the server.
@@ -68,7 +69,9 @@ class ProgressTracker:
             file_state=att.state,
         )
 
-    def snapshot(self, report: Report, *, active: bool) -> ReportProgress:
+    def snapshot(
+        self, report: Report, *, active: bool, retry: RetryOutlook | None = None
+    ) -> ReportProgress:
         """The report's live state: the vault's record plus what is in flight now."""
         with self._lock:
             in_flight = dict(self._sent.get(report.id, {}))
@@ -100,6 +103,7 @@ class ProgressTracker:
             active=active,
             remote_folder=report.remote_folder,
             files=files,
+            retry=retry,
         )
 
 

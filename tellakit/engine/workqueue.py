@@ -8,8 +8,9 @@ ends, so two workers never hold one report. ``wait`` blocks until reports are id
 Thread rules: ``WorkQueue._cond`` guards ``_queue`` (ids waiting for a worker, in order),
 ``_runs`` (the current run per report), ``_winding``, ``_threads``, ``_halted`` and
 ``_closed``; it is notified whenever a run ends or the queue changes. The run itself
-(``execute``) is called without it. Lock order: ``_cond`` -> ``ReportRun._lock`` and ``_cond``
--> the retry scheduler's lock (``wait``'s extra condition), never the reverse.
+(``execute``) and the ``on_end`` hook are called without it. Lock order: ``_cond`` ->
+``ReportRun._lock`` and ``_cond`` -> the retry scheduler's lock (``wait``'s extra condition),
+never the reverse.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ class Holding(str, Enum):
 
 
 class WorkQueue:
-    """Report ids waiting for ``workers`` threads, each calling ``execute(run)``."""
+    """Report ids waiting for ``workers`` threads, each calling ``execute(run)``; then
+    ``on_end(run)`` on the same thread once the run has left the queue."""
 
     def __init__(
         self,
@@ -44,8 +46,10 @@ class WorkQueue:
         *,
         workers: int,
         name: str = "tellakit-submitter",
+        on_end: Callable[[ReportRun], None] = lambda run: None,
     ) -> None:
         self._execute = execute
+        self._on_end = on_end
         self._workers = max(1, int(workers))
         self._name = name
         self._cond = threading.Condition()
@@ -295,3 +299,7 @@ class WorkQueue:
                 if successor is not None and not self._closed:
                     self._queue.append(report_id)
             self._cond.notify_all()
+        try:
+            self._on_end(run)
+        except Exception:
+            log.exception("after-run hook failed")

@@ -149,7 +149,8 @@ class FakeServer:
 
     ``gate``: PUTs wait at it (open by default). ``honour_cancel``: whether a waiting PUT
     notices the pause token (a PUT does; the final MOVE of a chunked upload does not).
-    ``failures``: errors the next PUTs raise, in order. ``down``: status.php fails.
+    ``failures``: errors the next PUTs raise, in order; ``fail_path``: errors the next PUTs
+    to a path containing some text raise. ``down``: status.php fails.
     """
 
     def __init__(self) -> None:
@@ -161,11 +162,24 @@ class FakeServer:
         self.honour_cancel = True
         self.waiting = threading.Event()  # a PUT waits at the closed gate
         self.failures: list[BaseException] = []
+        self.path_failures: list[tuple[str, BaseException]] = []
         self.puts: list[str] = []
         self.in_flight: dict[str, int] = {}  # report folder -> PUTs running now
         self.most_in_flight = 0  # per report folder, over the whole test
         self.down = False
         self.probes = 0
+
+    def fail_path(self, part: str, *errors: BaseException) -> None:
+        """The next PUTs to a path containing ``part`` raise ``errors``, one each."""
+        with self.lock:
+            self.path_failures.extend((part, error) for error in errors)
+
+    def _failure(self, path: str) -> BaseException | None:
+        for i, (part, error) in enumerate(self.path_failures):
+            if part in path:
+                del self.path_failures[i]
+                return error
+        return self.failures.pop(0) if self.failures else None
 
     def client(self, _settings: ConnectionSettings | None = None) -> FakeClient:
         return FakeClient(self)
@@ -216,8 +230,9 @@ class FakeClient:
         folder = path.rsplit("/", 1)[0]
         with server.lock:
             server.puts.append(path)
-            if server.failures:
-                raise server.failures.pop(0)
+            failure = server._failure(path)
+            if failure is not None:
+                raise failure
             server.in_flight[folder] = server.in_flight.get(folder, 0) + 1
             server.most_in_flight = max(server.most_in_flight, server.in_flight[folder])
         try:
@@ -272,10 +287,21 @@ class FakeClient:
         pass
 
 
+class FakeClock:
+    """A monotonic clock that moves only when told."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 class FakeTimer:
-    def __init__(self, delay: float, action: Callable[[], None]) -> None:
+    def __init__(self, delay: float, action: Callable[[], None], due: float) -> None:
         self.delay = delay
         self.action = action
+        self.due = due
         self.cancelled = False
         self.fired = False
 
@@ -289,13 +315,15 @@ class FakeTimer:
 
 
 class FakeTimers:
-    """A TimerFactory that starts nothing: tests look at the delays and fire by hand."""
+    """A TimerFactory on a FakeClock that starts nothing: tests move the clock, which fires
+    the timers that come due, in order, on the test's thread."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: FakeClock | None = None) -> None:
+        self.clock = clock or FakeClock()
         self.made: list[FakeTimer] = []
 
     def __call__(self, delay: float, action: Callable[[], None]) -> FakeTimer:
-        timer = FakeTimer(delay, action)
+        timer = FakeTimer(delay, action, self.clock.now + delay)
         self.made.append(timer)
         return timer
 
@@ -303,6 +331,22 @@ class FakeTimers:
     def pending(self) -> list[FakeTimer]:
         return [t for t in self.made if not t.cancelled and not t.fired]
 
+    def advance(self, seconds: float) -> None:
+        """Move the clock ``seconds`` on, firing each timer when its time comes."""
+        end = self.clock.now + seconds
+        while due := [t for t in self.pending if t.due <= end]:
+            timer = min(due, key=lambda t: t.due)
+            self.clock.now = max(self.clock.now, timer.due)
+            timer.fire()
+        self.clock.now = end
+
+    def next(self) -> FakeTimer:
+        """Move the clock to the earliest pending timer and fire it; that timer."""
+        timer = min(self.pending, key=lambda t: t.due)
+        self.advance(max(0.0, timer.due - self.clock.now))
+        return timer
+
     def fire_pending(self) -> None:
-        for timer in self.pending:
+        for timer in sorted(self.pending, key=lambda t: t.due):
+            self.clock.now = max(self.clock.now, timer.due)
             timer.fire()

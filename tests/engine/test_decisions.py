@@ -12,12 +12,13 @@ import pytest
 from engine_helpers import wait_for
 from fakes import FakeServer, FakeTimers, FakeVault
 
-from tellakit.engine import ReportEvent, Submitter
+from tellakit.engine import ReportEvent, SettledEvent, Submitter
 from tellakit.engine.control import Timing
 from tellakit.engine.monitor import STOPPED_DURING_UPLOAD
 from tellakit.engine.retry import Backoff
 from tellakit.engine.runner import CLOSED_DURING_UPLOAD
-from tellakit.errors import AuthenticationFailed, ConnectionLost, RateLimited, ServerUnavailable
+from tellakit.engine.scheduler import RetryPolicy
+from tellakit.errors import AuthenticationFailed, ConnectionLost, RateLimited, RetryableError
 from tellakit.reports import Status
 
 pytestmark = pytest.mark.timeout(30)
@@ -50,6 +51,7 @@ def make(vault, server, timers):
     def factory(**kw) -> Submitter:
         kw.setdefault("timing", FAST)
         kw.setdefault("timer", timers)
+        kw.setdefault("clock", timers.clock)
         sub = Submitter(vault, client_factory=server.client, **kw)
         made.append(sub)
         return sub
@@ -241,61 +243,130 @@ def test_a_closed_submitter_refuses_work(vault, make):
         sub.submit(vault.add_report("late", {"a.bin": b"a"}).id)
 
 
-# --- retry scheduling -----------------------------------------------------------------------
+# --- retry scheduling (the policy itself: test_retry_policy.py) --------------------------------
 
 
-def failing(vault, server, sub, *errors: BaseException):
-    """Submit a report whose next PUTs raise ``errors``; returns it once the run ended."""
-    report = vault.add_report("flaky", {"a.bin": b"a"})
+def policy(**kw) -> RetryPolicy:
+    return RetryPolicy(auto=True, backoff=Backoff(jitter=0), **kw)
+
+
+def failing(vault, server, sub, *errors: BaseException, files=None):
+    """Submit a report whose next PUTs raise ``errors``; returns it once its run ended."""
+    report = vault.add_report("flaky", files or {"a.bin": b"a"})
     server.failures.extend(errors)
     sub.submit(report.id)
     assert sub.wait(report.id, timeout=10)
     return report
 
 
-def test_a_retryable_error_schedules_a_retry_after_the_backoff(vault, server, timers, make):
-    sub = make(auto_retry=True, backoff=Backoff(base=2, jitter=0))
-    report = failing(vault, server, sub, ConnectionLost("PUT: reset"))
+def test_a_retryable_error_plans_a_retry_and_it_submits(vault, server, timers, make):
+    sub = make(retry=policy())
+    report = failing(vault, server, sub, RetryableError("PUT: 502 from a proxy"))
     stopped = vault.get_report(report.id)
     assert (stopped.status, stopped.retryable) == (INTERRUPTED, True)
+    assert stopped.reason.endswith("[automatic retry: server error; next try in 2 s]")
     assert [t.delay for t in timers.pending] == [2.0]
-    timers.fire_pending()
-    assert sub.wait(report.id, timeout=10)
+    assert sub.snapshot(report.id).retry.describe() == "server error; next try in 2 s"
+    timers.next()
+    assert sub.wait(report.id, timeout=10, until="settled")
     assert vault.get_report(report.id).status is SUBMITTED
 
 
-def test_the_backoff_grows_and_the_retries_end_after_the_budget(vault, server, timers, make):
-    sub = make(auto_retry=True, backoff=Backoff(base=2, jitter=0), max_auto_retries=2)
-    errors = [ServerUnavailable("PUT: 503") for _ in range(3)]
-    report = failing(vault, server, sub, *errors)
-    for _ in range(2):
-        timers.fire_pending()
-        assert sub.wait(report.id, timeout=10)
-    assert [t.delay for t in timers.made] == [2.0, 4.0]
-    assert timers.pending == []  # the budget is spent: it waits in the outbox
-    assert vault.get_report(report.id).status is INTERRUPTED
+def test_progress_reported_by_the_transfer_resets_the_budget(vault, server, timers, make):
+    # Two attempts without progress, then one that gets the description and a.bin through
+    # and fails on b.bin, then two more without progress: with a budget of 2 retries in a row
+    # without progress, only the reset lets the last retry happen.
+    sub = make(retry=policy(retries_without_progress=2))
+    server.fail_path("description.txt", *[RetryableError("PUT: 502")] * 2)
+    server.fail_path("b.bin", *[RetryableError("PUT: 502")] * 3)
+    report = vault.add_report("flaky", {"a.bin": b"a", "b.bin": b"b"})
+    sub.submit(report.id)
+    while sub.wait(report.id, timeout=10) and timers.pending:
+        timers.next()
+    assert sub.wait(report.id, timeout=10, until="settled")
+    assert vault.get_report(report.id).status is SUBMITTED
+    # 2 and 4 s across attempts without progress; 1 s after the one that made progress.
+    assert [t.delay for t in timers.made] == [2.0, 4.0, 1.0, 2.0, 4.0]
+
+
+def test_a_spent_budget_ends_the_retrying_with_the_reason_in_the_outbox(
+    vault, server, timers, make
+):
+    sub = make(retry=policy(retries_without_progress=1))
+    report = failing(vault, server, sub, *[RetryableError("PUT: 502")] * 2)
+    timers.next()
+    assert sub.wait(report.id, timeout=10, until="settled")
+    stopped = vault.get_report(report.id)
+    assert (stopped.status, stopped.retryable) == (INTERRUPTED, True)
+    assert stopped.reason.endswith(
+        "[automatic retry stopped: 2 attempts in a row made no progress; resume to try again]"
+    )
+    assert timers.pending == []
 
 
 def test_retry_after_is_honoured(vault, server, timers, make):
-    sub = make(auto_retry=True, backoff=Backoff(base=2, jitter=0))
-    failing(vault, server, sub, RateLimited("PUT: 429", retry_after=30))
-    assert [t.delay for t in timers.pending] == [30.0]
+    sub = make(retry=policy())
+    failing(vault, server, sub, RateLimited("PUT: 429", retry_after=90))
+    assert [t.delay for t in timers.pending] == [90.0]  # beyond the 60 s cap: the server's word
 
 
-def test_without_auto_retry_nothing_is_scheduled(vault, server, timers, make):
+def test_while_the_server_is_down_it_is_probed_and_no_attempt_is_spent(vault, server, timers, make):
+    sub = make(retry=policy())
+    report = failing(vault, server, sub, *[ConnectionLost("PUT: refused")] * 2)
+    timers.next()  # the first retry (2 s) fails too: 4 s now, probed every 2 s meanwhile
+    assert sub.wait(report.id, timeout=10)
+    puts = len(server.puts)
+    server.down = True
+    for _ in range(5):
+        timers.next()
+    assert server.probes == 5 and len(server.puts) == puts  # probed, no attempt spent
+    assert sub.snapshot(report.id).retry.waiting_for_server
+    server.down = False
+    probe = timers.next()  # answered: the attempt starts at once, no timer in between
+    assert probe.delay == 2.0
+    assert sub.wait(report.id, timeout=10, until="settled")
+    assert len(server.puts) == puts + 3  # description, a.bin, manifest.json
+    assert vault.get_report(report.id).status is SUBMITTED
+
+
+def test_without_auto_retry_nothing_is_planned_and_it_settles_at_once(vault, server, timers, make):
     sub = make(auto_retry=False)
-    failing(vault, server, sub, ConnectionLost("PUT: reset"))
+    settled: list[SettledEvent] = []
+    sub.subscribe(lambda e: isinstance(e, SettledEvent) and settled.append(e))
+    report = failing(vault, server, sub, ConnectionLost("PUT: reset"))
     assert timers.made == []
+    assert sub.wait(report.id, timeout=10, until="settled")
+    wait_for(lambda: settled, 5)
+    assert [(e.report_id, e.state, e.stops_batch) for e in settled] == [
+        (report.id, INTERRUPTED, False)
+    ]
+    assert "Connection lost" in settled[0].reason
+
+
+def test_settled_waits_for_the_planned_retry(vault, server, timers, make):
+    sub = make(retry=policy())
+    settled: list[SettledEvent] = []
+    sub.subscribe(lambda e: isinstance(e, SettledEvent) and settled.append(e))
+    report = failing(vault, server, sub, ConnectionLost("PUT: reset"))
+    assert sub.wait(report.id, timeout=0)  # idle: nothing runs
+    assert not sub.wait(report.id, timeout=0.05, until="settled")  # but a retry is planned
+    assert settled == []
+    timers.next()
+    assert sub.wait(report.id, timeout=10, until="settled")
+    wait_for(lambda: settled, 5)
+    assert [e.state for e in settled] == [SUBMITTED]
 
 
 def test_a_fatal_error_is_never_retried_and_halts_the_batch(vault, server, timers, make):
-    sub = make(auto_retry=True, max_parallel_reports=1)
+    sub = make(retry=policy(), max_parallel_reports=1)
+    settled: list[SettledEvent] = []
+    sub.subscribe(lambda e: isinstance(e, SettledEvent) and settled.append(e))
     ids = [vault.add_report(f"r{i}", {"a.bin": b"a"}).id for i in range(3)]
     for rid in ids:
         sub.submit_later(rid)
     server.failures.append(AuthenticationFailed("PUT: 401"))
     sub.submit_outbox()
-    assert sub.wait(timeout=10)
+    assert sub.wait(timeout=10, until="settled")
     assert timers.made == []
     first, *rest = (vault.get_report(rid) for rid in ids)
     assert (first.status, first.retryable) == (INTERRUPTED, False)
@@ -304,14 +375,16 @@ def test_a_fatal_error_is_never_retried_and_halts_the_batch(vault, server, timer
             (r.status, r.retryable) == (INTERRUPTED, False) and r.reason.startswith("Not sent")
         )
     assert len(server.puts) == 1
+    wait_for(lambda: any(e.report_id == first.id for e in settled), 5)
+    assert [e.stops_batch for e in settled if e.report_id == first.id] == [True]
 
 
-def test_pause_cancels_a_pending_retry(vault, server, timers, make):
-    sub = make(auto_retry=True)
+def test_pause_cancels_a_planned_retry(vault, server, timers, make):
+    sub = make(retry=policy())
     report = failing(vault, server, sub, ConnectionLost("PUT: reset"))
     (timer,) = timers.pending
     sub.pause(report.id)
     assert timer.cancelled
     timer.action()  # even a timer that fires anyway starts nothing
-    assert sub.wait(report.id, timeout=10)
+    assert sub.wait(report.id, timeout=10, until="settled")
     assert vault.get_report(report.id).status is PAUSED
