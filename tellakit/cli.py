@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from tellakit.batch import BatchSummary
+    from tellakit.engine import RetryPolicy
     from tellakit.vault import Vault
 
 #: Exit codes (also in ``tellakit --help``).
@@ -31,7 +33,8 @@ EPILOG = f"""\
 exit codes:
   0  success
   1  partial failure: some reports were not submitted, some manifest rows were skipped,
-     or the run was interrupted (Ctrl-C pauses uploads; run `tellakit submit --all` again)
+     or the run was interrupted (Ctrl-C pauses uploads; `tellakit resume ID...` or
+     `tellakit submit --all` continues them where they stopped)
   2  fatal error or usage error: nothing more could be done (wrong passphrase, login
      refused, server full, bad manifest in strict mode, bad arguments)
 
@@ -41,6 +44,13 @@ every program you start: use them only on a machine you trust, with the file rea
 alone, and prefer the prompt otherwise.
 
 vault: --vault DIR, else ${ENV_VAULT}, else ./vault.
+
+retries: submit, resume, batch --submit and report --submit retry on their own when the
+connection drops or the server is unavailable (made for unattended runs): quickly after an
+attempt that got something through, with growing waits (up to 60 s) after attempts that did
+not, probing the server while it does not answer. They stop at once on a refused login or a
+full server, after 8 tries in a row without progress, or after --give-up-after without
+progress (default 1h); --no-retry stops at the first error.
 """
 
 
@@ -149,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     when = p.add_mutually_exclusive_group()
     when.add_argument("--queue", action="store_true", help="put it in the outbox (submit later)")
     when.add_argument("--submit", action="store_true", help="submit it now and wait")
+    _retry_flags(p)
 
     p = _add(sub, "batch", "create reports from a CSV manifest (title, description, files)", common)
     p.add_argument("manifest", type=Path, help="CSV file; files are paths or globs, ';'-separated")
@@ -167,11 +178,13 @@ def build_parser() -> argparse.ArgumentParser:
     when.add_argument("--queue", action="store_true", help="put the reports in the outbox")
     when.add_argument("--submit", action="store_true", help="submit the reports now and wait")
     _parallel(p)
+    _retry_flags(p)
 
     p = _add(sub, "submit", "submit reports now and wait until they are done", common)
     p.add_argument("reports", nargs="*", metavar="REPORT_ID", help="report ids")
     p.add_argument("--all", action="store_true", help="every report in the outbox")
     _parallel(p)
+    _retry_flags(p)
 
     p = _add(
         sub,
@@ -184,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _add(sub, "resume", "resume paused or interrupted reports now and wait", common)
     p.add_argument("reports", nargs="+", metavar="REPORT_ID")
     _parallel(p)
+    _retry_flags(p)
 
     p = _add(sub, "status", "tables of reports: outbox, submitted, drafts, all, or files", common)
     p.add_argument(
@@ -217,6 +231,45 @@ def _parallel(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--parallel", type=int, default=2, metavar="N", help="reports uploaded at once (default 2)"
     )
+
+
+def _retry_flags(p: argparse.ArgumentParser) -> None:
+    """The retry options of every command that submits (see "retries" below)."""
+    p.add_argument(
+        "--no-retry",
+        action="store_true",
+        help="do not retry automatically: a report stopped by an error stays in the outbox",
+    )
+    p.add_argument(
+        "--give-up-after",
+        type=_duration,
+        default=DEFAULT_GIVE_UP,
+        metavar="DURATION",
+        help="stop retrying a report after this long without progress, e.g. 90s, 30m, 2h, "
+        "1h30m (default 1h)",
+    )
+
+
+DEFAULT_GIVE_UP = 3600.0
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(d|h|min|m|s)?")
+_UNIT_SECONDS = {"d": 86400.0, "h": 3600.0, "min": 60.0, "m": 60.0, "s": 1.0, None: 1.0}
+
+
+def _duration(text: str) -> float:
+    """``"90s"``, ``"30m"``, ``"2h"``, ``"1h30m"``, ``"45"`` (seconds) -> seconds."""
+    spec = text.strip().replace(" ", "").lower()
+    parts = list(_DURATION_PART.finditer(spec))
+    if not parts or "".join(m.group(0) for m in parts) != spec:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a duration; write e.g. 90s, 30m, 2h or 1h30m"
+        )
+    return sum(float(m.group(1)) * _UNIT_SECONDS[m.group(2)] for m in parts)
+
+
+def _retry_policy(args: argparse.Namespace) -> RetryPolicy:
+    from tellakit.engine import RetryPolicy
+
+    return RetryPolicy(auto=not args.no_retry, give_up_after=args.give_up_after)
 
 
 # --- secrets -----------------------------------------------------------------------------
@@ -342,7 +395,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
             report = vault.set_status(report.id, Status.QUEUED)
         print(f"{report.id}  {report.status.value}  {report.title}")
         if args.submit:
-            return _submit_and_report(vault, [report.id], parallel=1)
+            return _submit_and_report(vault, [report.id], parallel=1, retry=_retry_policy(args))
     return EXIT_OK
 
 
@@ -365,7 +418,12 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         print(f"Imported {len(result.ids)} report(s); skipped {len(result.skipped)} row(s).")
         code = EXIT_PARTIAL if result.skipped else EXIT_OK
         if args.submit and result.ids:
-            code = max(code, _submit_and_report(vault, result.ids, parallel=args.parallel))
+            code = max(
+                code,
+                _submit_and_report(
+                    vault, result.ids, parallel=args.parallel, retry=_retry_policy(args)
+                ),
+            )
     return code
 
 
@@ -381,7 +439,7 @@ def _cmd_submit(args: argparse.Namespace) -> int:
         if not ids:
             print("The outbox is empty.")
             return EXIT_OK
-        return _submit_and_report(vault, ids, parallel=args.parallel)
+        return _submit_and_report(vault, ids, parallel=args.parallel, retry=_retry_policy(args))
 
 
 def _cmd_pause(args: argparse.Namespace) -> int:
@@ -396,11 +454,14 @@ def _cmd_pause(args: argparse.Namespace) -> int:
 
 def _cmd_resume(args: argparse.Namespace) -> int:
     with _open(args) as vault:
-        return _submit_and_report(vault, list(args.reports), parallel=args.parallel)
+        return _submit_and_report(
+            vault, list(args.reports), parallel=args.parallel, retry=_retry_policy(args)
+        )
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
     from tellakit import summary
+    from tellakit.engine.scheduler import split_retry_note
     from tellakit.reports import Status
 
     with _open(args) as vault:
@@ -418,13 +479,49 @@ def _cmd_status(args: argparse.Namespace) -> int:
     if frame.empty:
         print(f"No reports ({args.view}).")
         return EXIT_OK
-    shown = (
-        frame[["report", "name", "size", "state", "bytes_sent", "remote_path"]]
-        if args.view == "files"
-        else frame[["id", "title", "status", "files", "bytes", "bytes_sent", "reason"]]
+    if args.view == "files":
+        shown = frame[["report", "name", "size", "state", "bytes_sent", "remote_path"]]
+        print(shown.to_string(index=False, na_rep="", max_colwidth=40))
+        return EXIT_OK
+    notes = _retry_notes(frame)
+    shown = frame[["id", "title", "status", "files", "bytes", "bytes_sent", "reason"]].assign(
+        reason=[split_retry_note(r)[0] if isinstance(r, str) else r for r in frame["reason"]]
     )
     print(shown.to_string(index=False, na_rep="", max_colwidth=40))
+    if notes:
+        print("\nAutomatic retries:")
+        print("\n".join(notes))
     return EXIT_OK
+
+
+def _retry_notes(frame: pd.DataFrame) -> list[str]:
+    """One line per report whose outbox reason carries the retry plan recorded with it:
+    when the next try comes (counted from when it was recorded) and why."""
+    import math
+
+    import pandas as pd
+
+    from tellakit.engine.scheduler import next_try_after, split_retry_note
+
+    now = pd.Timestamp.now(tz="UTC")
+    lines = []
+    for rid, status, reason, updated in frame[["id", "status", "reason", "updated"]].itertuples(
+        index=False
+    ):
+        note = split_retry_note(reason)[1] if isinstance(reason, str) else None
+        if note is None:
+            continue
+        after = next_try_after(note)
+        if after is not None and str(status) == "interrupted" and not pd.isna(updated):
+            left = (pd.Timestamp(updated) + pd.Timedelta(seconds=after) - now).total_seconds()
+            when = (
+                f"next try in {math.ceil(left)} s"
+                if left > -5
+                else "next try overdue (is the process that sends it still running?)"
+            )
+            note = note.replace(f"next try in {after:.0f} s", when)
+        lines.append(f"  {rid}  {note}")
+    return lines
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
@@ -437,11 +534,25 @@ def _cmd_export(args: argparse.Namespace) -> int:
 # --- submitting ----------------------------------------------------------------------
 
 
-def _submit_and_report(vault: Vault, report_ids: list[str], *, parallel: int) -> int:
-    """Submit, print the batch summary, and turn it into an exit code."""
-    from tellakit.batch import submit_many
+def _submit_and_report(
+    vault: Vault, report_ids: list[str], *, parallel: int, retry: RetryPolicy
+) -> int:
+    """Submit, print the batch summary, and turn it into an exit code.
 
-    summary = submit_many(vault, report_ids, max_parallel=parallel, progress=True)
+    Ctrl-C pauses the reports on their way (recorded paused, resumable) and says so.
+    """
+    from tellakit.batch import BatchInterrupted, submit_many
+
+    try:
+        summary = submit_many(vault, report_ids, max_parallel=parallel, retry=retry)
+    except BatchInterrupted as stop:
+        ids = " ".join(stop.paused)
+        hint = f"; `tellakit resume {ids}` continues them" if stop.paused else ""
+        print(
+            f"Interrupted: {len(stop.paused)} report(s) paused where they stopped{hint}.",
+            file=sys.stderr,
+        )
+        return EXIT_PARTIAL
     _print_summary(summary)
     if summary.ok:
         return EXIT_OK

@@ -277,3 +277,105 @@ def test_devserver_subcommand_is_dispatched(capsys):
     out, _ = capsys.readouterr()
     assert code == 0
     assert "--port" in out
+
+
+@pytest.mark.timeout(180)
+def test_ctrl_c_in_submit_pauses_the_upload_and_resume_finishes_it(
+    capsys, connected, tmp_path, env
+):
+    import os
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tellakit.reports import FileState
+    from tellakit.vault import open_vault
+
+    big = tmp_path / "big.bin"
+    big.write_bytes(random.Random(5).randbytes(16 * 1024 * 1024))  # chunked: 10 + 6 MiB
+    code, out, _ = run(capsys, "report", "Interrupted", "--file", str(big), "--queue")
+    report_id = out.split()[0]
+    connected.faults.bandwidth(1024 * 1024)  # the first chunk takes ~10 s
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tellakit.cli", "submit", "--all"],
+        cwd=env,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        with open_vault(env / "vault", PASSPHRASE) as vault:
+            # The first chunk is on its way once its size is recorded (before it is sent).
+            while vault.get_report(report_id).attachments[0].chunk_size is None:
+                assert time.monotonic() < deadline and child.poll() is None, "no upload"
+                time.sleep(0.1)
+            assert vault.get_report(report_id).attachments[0].state is FileState.UPLOADING
+            child.send_signal(signal.SIGINT)
+            out, err = child.communicate(timeout=60)
+            assert child.returncode == cli.EXIT_PARTIAL, err
+            assert f"1 report(s) paused where they stopped; `tellakit resume {report_id}`" in err
+            assert "Traceback" not in err
+            assert vault.get_report(report_id).status is Status.PAUSED
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    connected.faults.bandwidth(None)
+    code, out, err = run(capsys, "resume", report_id)
+    assert code == 0, err
+    tella = connected.files_root("alice") / "Tella"
+    assert (tella / "Interrupted" / "big.bin").read_bytes() == big.read_bytes()
+
+
+def test_retry_flags_parse_durations_and_refuse_nonsense(capsys):
+    parser = cli.build_parser()
+    args = parser.parse_args(["submit", "--all", "--give-up-after", "1h30m", "--no-retry"])
+    assert args.give_up_after == 5400 and args.no_retry
+    policy = cli._retry_policy(args)
+    assert policy.auto is False and policy.give_up_after == 5400
+    default = cli._retry_policy(parser.parse_args(["resume", "x"]))
+    assert default.auto is True and default.give_up_after == 3600
+    code, _, err = run(capsys, "submit", "--all", "--give-up-after", "soon")
+    assert code == 2 and "not a duration" in err
+
+
+def test_status_shows_when_the_next_retry_comes_and_why(capsys, vault_dir):
+    from tellakit.vault import open_vault
+
+    with open_vault(vault_dir, PASSPHRASE) as vault:
+        report = vault.create_report("Waiting", "", [])
+        vault.set_status(report.id, Status.UPLOADING)
+        vault.set_status(
+            report.id,
+            Status.INTERRUPTED,
+            reason="Connection lost: PUT /x: reset [automatic retry: connection lost 3 times "
+            "in the last minute; next try in 600 s]",
+            retryable=True,
+        )
+    code, out, _ = run(capsys, "status")
+    assert code == 0
+    table, notes = out.split("Automatic retries:")
+    assert "Connection lost: PUT /x: reset" in table and "automatic retry" not in table
+    line = notes.strip()
+    assert line.startswith(report.id)
+    assert "connection lost 3 times in the last minute; next try in " in line
+    seconds = int(line.rsplit("next try in ", 1)[1].split()[0])
+    assert 500 < seconds <= 600  # counted from when it was recorded
+
+
+def test_submit_retries_by_default_and_not_with_no_retry(capsys, connected, tmp_path):
+    path = write_manifest(tmp_path, "First,,a.jpg\n")
+    assert run(capsys, "batch", str(path), "--queue")[0] == 0
+    connected.faults.respond(503, method="PUT", path=r"a\.jpg$")  # once
+    code, out, err = run(capsys, "submit", "--all", "--no-retry")
+    assert code == 1 and "0 submitted, 1 failed" in out and "503" in out
+    connected.faults.respond(503, method="PUT", path=r"a\.jpg$")  # once more
+    code, out, err = run(capsys, "submit", "--all")
+    assert code == 0, out + err
+    assert "1 submitted, 0 failed" in out
+    statuses = [r.status for r in connected.log.filter("PUT", "a.jpg")]
+    assert statuses == [503, 503, 201]  # the second run tried again by itself
