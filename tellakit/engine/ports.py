@@ -26,6 +26,7 @@ __all__ = [
     "ChunkedUploadFactory",
     "ChunkedUploadPort",
     "ClientFactory",
+    "ConnectionStore",
     "ProtocolClient",
     "ReportStore",
     "StoredFile",
@@ -92,6 +93,16 @@ class ReportStore(Protocol):
     def get_file(self, file_id: str) -> StoredFile: ...
 
     def open_file(self, file_id: str, *, check_sha256: bool = True) -> BlobStream: ...
+
+
+class ConnectionStore(Protocol):
+    """The part of the vault ``connect`` and ``disconnect`` use: its one connection."""
+
+    def get_connection(self) -> ConnectionSettings | None: ...
+
+    def set_connection(self, settings: ConnectionSettings) -> None: ...
+
+    def delete_connection(self) -> None: ...
 
 
 class ProtocolClient(Protocol):
