@@ -105,10 +105,7 @@ def start_login_flow(
     endpoint, login = secure_endpoint or endpoint, secure_login or login
     # URLs the server gives must not downgrade the connection to plain http.
     for value in (endpoint, login):
-        try:
-            check_scheme(value, allow_insecure_http=allow_insecure_http)
-        except InsecureURL as exc:
-            raise InsecureURL(f"Login Flow: {exc} {PROXY_FIX}") from None
+        _refuse_downgrade(value, allow_insecure_http)
     if secure_endpoint is not None:
         _probe_poll(secure_endpoint, token, session)
     return LoginFlow(
@@ -119,6 +116,19 @@ def start_login_flow(
         allow_insecure_http=allow_insecure_http,
         upgraded_to_https=upgraded,
     )
+
+
+def _refuse_downgrade(url: str, allow_insecure_http: bool) -> None:
+    """``InsecureURL`` naming the administrator's fix for a server-given plain http URL that
+    could not be upgraded (another host than the one reached)."""
+    try:
+        check_scheme(url, allow_insecure_http=allow_insecure_http)
+    except InsecureURL:
+        host = urlsplit(url).hostname
+        raise InsecureURL(
+            f"Login Flow: the server pointed to plain http:// on {host}, not to the https "
+            f"address it was reached at; refusing without opt-in. {PROXY_FIX}"
+        ) from None
 
 
 def _probe_poll(endpoint: str, token: str, session: NextcloudSession | None) -> None:
@@ -242,10 +252,8 @@ def _credentials(resp: requests.Response, flow: LoginFlow) -> Credentials:
     # Behind a TLS proxy the granted "server" is http:// too (getServerPath): same host, so
     # the https address the flow was started at is the one to keep.
     server = https_form(server, flow.server_url) or server
-    try:
-        base = normalize_server_url(server, allow_insecure_http=flow.allow_insecure_http)
-    except InsecureURL as exc:
-        raise InsecureURL(f"Login Flow: {exc} {PROXY_FIX}") from None
+    _refuse_downgrade(server, flow.allow_insecure_http)
+    base = normalize_server_url(server, allow_insecure_http=flow.allow_insecure_http)
     return Credentials(
         server_url=base,
         login=login,
