@@ -100,23 +100,23 @@ class _Download:
 
     def begin(self, resp: requests.Response) -> None:
         """Check where the answer starts; learn the total size and the ETag."""
+        where = path_of(self.url)
         if resp.status_code == 412:
             raise UnexpectedResponse(
-                f"GET {path_of(self.url)}: the file changed on the server while it was being "
-                "downloaded for verification.",
+                f"GET {where}: the file changed on the server while it was being downloaded "
+                "for verification.",
                 status=412,
                 method="GET",
-                path=path_of(self.url),
+                path=where,
             )
         if resp.status_code == 206:
             match = _CONTENT_RANGE.match(resp.headers.get("Content-Range", ""))
             if match is None or int(match.group(1)) != self.received:
                 raise UnexpectedResponse(
-                    f"GET {path_of(self.url)}: the server answered another byte range than "
-                    "the one asked for.",
+                    f"GET {where}: the server answered another byte range than the one asked for.",
                     status=206,
                     method="GET",
-                    path=path_of(self.url),
+                    path=where,
                 )
             if match.group(3) != "*":
                 self.total = int(match.group(3))
