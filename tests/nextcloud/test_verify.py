@@ -162,7 +162,7 @@ def test_download_continues_after_a_cut_from_the_byte_reached(
 
 
 def test_download_gives_up_after_resume_cuts(devserver: Any, client: NextcloudClient) -> None:
-    data = os.urandom(3 * MIB)
+    data = os.urandom(5 * MIB)  # more than 1 + resume answers of 1 MiB each
     client.put("g.bin", io.BytesIO(data), len(data))
     devserver.faults.cut_response_after(MIB, method="GET", path="/g.bin", times=0)  # always
     with pytest.raises(ConnectionLost):
