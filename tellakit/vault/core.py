@@ -57,13 +57,7 @@ from tellakit.reports import (
 from tellakit.vault import age, keys, names, rekey
 from tellakit.vault.blobs import BlobReader, BlobStore, Listing, PendingBlob, measure
 from tellakit.vault.destroy import destroy_vault
-from tellakit.vault.fsutil import (
-    fsync_dir,
-    is_regular,
-    overwrite_and_remove,
-    private_dir,
-    write_new,
-)
+from tellakit.vault.fsutil import fsync_dir, is_regular, private_dir, write_new
 from tellakit.vault.index import Index, now
 from tellakit.vault.layout import (
     BLOBS,
@@ -431,11 +425,11 @@ class Vault:
                 work_factor = keys.work_factor_of(self.path / IDENTITY)
                 new = age.X25519Identity.generate()
                 data = keys.encrypt_identities([new, old], new_passphrase, work_factor)
-                keys.replace_identity_file(self.path, NEXT_IDENTITY, data)
                 try:
+                    keys.replace_identity_file(self.path, NEXT_IDENTITY, data)
                     return self._finish_rekey(new, old, new_passphrase, work_factor)
                 except BaseException:
-                    self.lock()  # half-way: open again with the new passphrase to finish
+                    self.lock()  # maybe half-way: opening with the new passphrase finishes it
                     raise
             finally:
                 if not self.locked:
@@ -452,8 +446,7 @@ class Vault:
             self.recipient = str(new.recipient())
         data = keys.encrypt_identities([new], passphrase, work_factor)
         keys.replace_identity_file(self.path, IDENTITY, data, shred_old=True)
-        overwrite_and_remove(self.path / NEXT_IDENTITY)
-        fsync_dir(self.path)
+        keys.retire(self.path, NEXT_IDENTITY)
         return count
 
     def destroy(self) -> None:
@@ -483,6 +476,7 @@ class Vault:
 
     def _tidy(self, *, allow_orphans: bool) -> None:
         """Finish interrupted imports and deletions; refuse a stale index (see open_vault)."""
+        keys.shred_leftovers(self.path)
         listing = self._blobs.scan()  # before reading the index: see _orphans
         referenced = self._index.blob_paths()
         deleted = self._index.pending_deletions()

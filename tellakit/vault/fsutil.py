@@ -69,12 +69,15 @@ def temp_name(path: Path, suffix: str = ".tmp") -> Path:
     return path.with_name(f"{path.name}.{secrets.token_hex(8)}{suffix}")
 
 
-def atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes, *, shred_old: bool = False) -> None:
     """Replace ``path`` with ``data``: a unique private temporary sibling (O_EXCL), fsync,
-    os.replace, fsync of the folder. The temporary file is removed if anything fails."""
+    os.replace, fsync of the folder. The temporary file is removed if anything fails. With
+    ``shred_old``, the file being replaced is overwritten in place just before the rename."""
     tmp = temp_name(path)
     write_new(tmp, data)
     try:
+        if shred_old:
+            overwrite(path)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -7,7 +7,6 @@ identity and the old one, under the new passphrase (see rekey.py).
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
 from collections.abc import Sequence
@@ -27,7 +26,13 @@ from tellakit.errors import (
 )
 from tellakit.vault import age
 from tellakit.vault.age.header import parse as parse_header
-from tellakit.vault.fsutil import atomic_write, fsync_dir, overwrite, temp_name, write_new
+from tellakit.vault.fsutil import (
+    atomic_write,
+    fsync_dir,
+    is_regular,
+    overwrite_and_remove,
+    temp_name,
+)
 from tellakit.vault.layout import IDENTITY
 from tellakit.vault.locks import identity_lock
 
@@ -98,13 +103,6 @@ def work_factor_of(path: Path) -> int:
         raise VaultCorrupted(f"identity.age cannot be read: {exc}") from None
 
 
-def write_identity(
-    path: Path, identity: age.X25519Identity, passphrase: str, work_factor: int
-) -> None:
-    """Encrypt the identity with the passphrase and replace ``path`` atomically."""
-    atomic_write(path, encrypt_identities([identity], passphrase, work_factor))
-
-
 def replace_identity_file(
     root: Path, name: str, data: bytes, *, expect: bytes | None = None, shred_old: bool = False
 ) -> None:
@@ -128,18 +126,36 @@ def replace_identity_file(
                 "The passphrase was changed by another process meanwhile; nothing was changed "
                 "here. Open the vault again and retry."
             )
-        target = root / name
-        tmp = temp_name(target)
-        write_new(tmp, data)
-        try:
-            if shred_old:
-                overwrite(target)
-            os.replace(tmp, target)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            raise
-        fsync_dir(root)
+        atomic_write(root / name, data, shred_old=shred_old)
+
+
+def retire(root: Path, name: str) -> None:
+    """Rename ``root/name`` to a temporary identity name, then overwrite and remove it.
+
+    After a kill at any point, either ``name`` is intact or only a temporary file is left,
+    which ``shred_leftovers`` finishes: never a half-overwritten file under ``name``.
+    """
+    path = root / name
+    if not is_regular(path):
+        return
+    retired = temp_name(root / IDENTITY)
+    os.replace(path, retired)
+    fsync_dir(root)
+    overwrite_and_remove(retired)
+    fsync_dir(root)
+
+
+def shred_leftovers(root: Path) -> None:
+    """Overwrite and remove ``identity.age.*.tmp`` left by a process killed while writing.
+
+    Skipped while another process holds the identity lock (its temporary file is live).
+    """
+    with identity_lock(root, 0) as held:
+        if not held:
+            return
+        for path in root.glob(IDENTITY + ".*.tmp"):
+            if is_regular(path):
+                overwrite_and_remove(path)
 
 
 def index_key(identity: age.X25519Identity) -> bytes:

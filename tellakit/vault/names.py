@@ -3,7 +3,9 @@
 A name is shown as Unicode. Names read from disk that are not valid UTF-8 (camera cards often
 use Latin-1) arrive as ``str`` with surrogate escapes (``os.fsdecode``): they are shown with
 U+FFFD in place of the bad bytes, and their original bytes are kept so an export writes the
-file back under the very name it had.
+file back under the very name it had. A NUL (which no file system or server allows) is shown
+as U+FFFD too. Names longer than MAX_NAME_BYTES, and text that is not Unicode at all, are
+refused before anything is read.
 """
 
 from __future__ import annotations
@@ -12,8 +14,12 @@ import os
 
 from tellakit.errors import ImportRefused
 
-#: The longest name accepted, in bytes (what most file systems and Nextcloud allow).
-MAX_NAME_BYTES = 255
+#: The longest name accepted, in bytes (a path's worth; exports are cut to EXPORT_NAME_BYTES).
+MAX_NAME_BYTES = 4096
+#: Exported file names stay below the 255 bytes most file systems allow, with room for the
+#: ``.partial`` suffix of the copy being written.
+EXPORT_NAME_BYTES = 240
+_SUFFIX_BYTES = 16
 
 
 def _shown(name: str) -> str:
@@ -25,10 +31,6 @@ def checked(name: str) -> tuple[str, bytes | None]:
     """``(name to show and store, original bytes or None)``; ImportRefused if unusable."""
     if not isinstance(name, str):
         raise ImportRefused(f"A file name must be text, not {type(name).__name__}.")
-    if "\x00" in name:
-        raise ImportRefused(
-            f"The file name {_shown(name)} contains a NUL character; rename the file first."
-        )
     raw: bytes | None = None
     try:
         encoded = name.encode("utf-8")
@@ -46,13 +48,23 @@ def checked(name: str) -> tuple[str, bytes | None]:
             f"The file name {_shown(name)} is longer than {MAX_NAME_BYTES} bytes; "
             "rename the file first."
         )
-    return name, raw
+    if raw is not None and b"\x00" in raw:
+        raw = None  # no file system can hold it: export the shown name instead
+    return name.replace("\x00", "\ufffd"), raw
 
 
 def export_name(name: str, raw: bytes | None, fallback: str) -> str:
-    """The last path component of a stored name, usable as a file name on this system."""
-    text = os.fsdecode(raw) if raw is not None else name
-    text = text.replace("\x00", "_")
-    for sep in {"/", "\\", os.sep}:
-        text = text.rsplit(sep, 1)[-1]
+    """The last path component of a stored name, usable as a file name on this system: no NUL,
+    no separator, at most EXPORT_NAME_BYTES bytes (the extension kept)."""
+    data = raw if raw is not None else name.replace("\x00", "\ufffd").encode("utf-8")
+    for sep in {b"/", b"\\", os.fsencode(os.sep)}:
+        data = data.rsplit(sep, 1)[-1]
+    if len(data) > EXPORT_NAME_BYTES:
+        stem, dot, suffix = data.rpartition(b".")
+        if not dot or len(suffix) > _SUFFIX_BYTES:
+            stem, dot, suffix = data, b"", b""
+        data = stem[: EXPORT_NAME_BYTES - len(dot) - len(suffix)] + dot + suffix
+    if raw is None:  # cut at a character boundary
+        data = data.decode("utf-8", "ignore").encode("utf-8")
+    text = os.fsdecode(data)
     return fallback if text in ("", ".", "..") else text
