@@ -454,11 +454,20 @@ class Vault:
         everything becomes unreadable at once, then the index and blobs are removed.
 
         Works on a locked vault too, and again after an interruption. Stop uploads first.
+        Never waits for work under way on this object (a re-key in another thread): that work
+        fails with VaultDestroyed at its next step.
         """
-        with self._state:
-            self.lock()
-            self._destroyed = True
+        self._destroyed = True
+        self._lock_if_idle()  # close the index first when nothing runs
         destroy_vault(self.path)
+        self._lock_if_idle()  # else the work under way locks it when it fails
+
+    def _lock_if_idle(self) -> None:
+        if self._state.acquire(blocking=False):
+            try:
+                self.lock()
+            finally:
+                self._state.release()
 
     def export_identity(self, dest: str | os.PathLike[str]) -> Path:
         """Write the identity in clear (``AGE-SECRET-KEY-1...``) for recovery with ``age -d -i``.
@@ -666,9 +675,10 @@ class Vault:
         return vfile
 
     def _row_exists(self, file_id: str) -> bool | None:
+        """Whether the row was committed; None when that cannot be known now."""
         try:
             return self._index.has_file(file_id)
-        except (TellakitError, Exception):
+        except Exception:  # a locked or broken index: leave the partial to the next open
             return None
 
     def get_file(self, file_id: str) -> VaultFile:

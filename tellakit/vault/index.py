@@ -211,28 +211,26 @@ class Index:
     created or rewritten. ``Index.create`` makes a new one (create_vault, recovery).
     """
 
-    def __init__(self, path: Path, key: bytes) -> None:
+    def __init__(self, path: Path, key: bytes, *, create: bool = False) -> None:
         self._lock = threading.RLock()
         self._depth = 0
         self.path = path
-        self._con: Any = self._connect(path, key)
-        self._migrate()
+        if create:
+            os.close(create_private(path))  # 0600 before SQLite: its WAL and SHM inherit it
+        self._con: Any = self._connect(path, key, new=create)
+        if create:
+            with self.transaction() as cur:
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        cur.execute(statement)
+                cur.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        else:
+            self._migrate()
 
     @classmethod
     def create(cls, path: Path, key: bytes) -> Index:
         """A new, private (0600) index with the current schema (FileExistsError if present)."""
-        os.close(create_private(path))
-        index = cls.__new__(cls)
-        index._lock = threading.RLock()
-        index._depth = 0
-        index.path = path
-        index._con = cls._connect(path, key, new=True)
-        with index.transaction() as cur:
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    cur.execute(statement)
-            cur.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        return index
+        return cls(path, key, create=True)
 
     @staticmethod
     def _connect(path: Path, key: bytes, *, new: bool = False) -> Any:
@@ -241,7 +239,8 @@ class Index:
                 raise IndexMissing(f"{path} is missing. {RECOVERY}")
             if not is_regular(path):
                 raise IndexMissing(f"{path} is not a regular file. {RECOVERY}")
-            if path.stat().st_size == 0:
+            wal = path.with_name(path.name + "-wal")
+            if path.stat().st_size == 0 and not (is_regular(wal) and wal.stat().st_size):
                 raise IndexMissing(f"{path} is empty. {RECOVERY}")
         # mode=rw: SQLite must never create the file (a missing index is an error, not empty).
         uri = path.absolute().as_uri() + "?mode=rw"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 
 from tellakit.errors import VaultDestroyed, VaultLocked, VaultNotFound
-from tellakit.vault import Vault, destroy, destroy_vault, open_vault
+from tellakit.vault import Vault, destroy, destroy_vault, open_vault, rekey
 
 from .conftest import PASSPHRASE
 
@@ -147,4 +148,38 @@ def test_an_open_reader_notices_within_a_quarter_second(vault: Vault) -> None:
     time.sleep(0.3)
     with pytest.raises(VaultDestroyed):
         reader.read(1024)
+    assert vault.locked
+
+
+def test_quick_delete_does_not_wait_for_a_rekey_running_in_another_thread(
+    vault: Vault, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for n in range(3):
+        vault.import_bytes(os.urandom(1000), f"{n}.bin")
+    entered, gate = threading.Event(), threading.Event()
+    real = rekey._write_header
+
+    def held(*args: Any) -> None:
+        entered.set()
+        gate.wait(timeout=30)
+        real(*args)
+
+    monkeypatch.setattr(rekey, "_write_header", held)
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            vault.rekey("new passphrase")
+        except BaseException as exc:
+            failures.append(exc)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    assert entered.wait(timeout=30)
+    vault.destroy()  # would deadlock if it waited for the re-key
+    assert not any(p.name.startswith("identity.age") for p in vault.path.glob("*"))
+    gate.set()
+    worker.join(timeout=30)
+    assert len(failures) == 1
+    assert not any(p.name.startswith("identity.age") for p in vault.path.glob("*"))
     assert vault.locked
