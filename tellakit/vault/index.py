@@ -30,7 +30,7 @@ from tellakit.errors import (
 from tellakit.reports import Attachment, FileState, Report, Status
 from tellakit.vault.models import ConnectionSettings, VaultFile
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE files (
@@ -95,6 +95,17 @@ CREATE TABLE connection (
 );
 """
 
+# --- schema migrations: _MIGRATIONS[v] takes an index at version v to version v + 1 --------
+# A new vault gets _SCHEMA (version 1) and then every migration, so both paths end equal.
+_MIGRATIONS: dict[int, str] = {
+    # v2, issue 13 (sealed submissions): the connection's encryption settings. encrypt_to
+    # holds the recipients one per line ('' = none, the readable layout).
+    1: """
+ALTER TABLE connection ADD COLUMN encrypt_to TEXT NOT NULL DEFAULT '';
+ALTER TABLE connection ADD COLUMN readable_names INTEGER NOT NULL DEFAULT 0
+""",
+}
+
 _REPORT_COLS = (
     "id, title, description, status, reason, retryable, created_at, updated_at, submitted_at, "
     "remote_folder, description_sent, manifest_sent, attempts"
@@ -128,6 +139,15 @@ _CONN_FIELDS = (
     "allow_insecure_http",
     "upload_manifest",
     "auto_retry",
+    "encrypt_to",  # schema v2 (issue 13)
+    "readable_names",  # schema v2 (issue 13)
+)
+_CONN_BOOLS = (
+    "is_app_password",
+    "allow_insecure_http",
+    "upload_manifest",
+    "auto_retry",
+    "readable_names",
 )
 
 
@@ -197,12 +217,15 @@ class Index:
         version = self._con.execute("PRAGMA user_version").fetchone()[0]
         if version == SCHEMA_VERSION:
             return
-        if version != 0:
+        if version != 0 and version not in _MIGRATIONS:
             raise VaultCorrupted(
                 f"index.db has schema version {version}; this tellakit knows {SCHEMA_VERSION}."
             )
         with self.transaction() as cur:
-            for statement in _SCHEMA.split(";"):
+            script = _SCHEMA if version == 0 else ""
+            for step in range(max(version, 1), SCHEMA_VERSION):
+                script += ";" + _MIGRATIONS[step]
+            for statement in script.split(";"):
                 if statement.strip():
                     cur.execute(statement)
             cur.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -502,11 +525,12 @@ class Index:
     def set_connection(self, s: ConnectionSettings) -> None:
         """Store (replace) the single connection."""
         values = [getattr(s, name) for name in _CONN_FIELDS]
+        values[_CONN_FIELDS.index("encrypt_to")] = "\n".join(s.encrypt_to)
         with self.transaction() as cur:
             cur.execute("DELETE FROM connection")
             cur.execute(
                 f"INSERT INTO connection (id, {', '.join(_CONN_FIELDS)}) "  # noqa: S608
-                "VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"VALUES (1, {', '.join('?' * len(_CONN_FIELDS))})",
                 [int(v) if isinstance(v, bool) else v for v in values],
             )
 
@@ -517,8 +541,9 @@ class Index:
         if not rows:
             return None
         values = dict(zip(_CONN_FIELDS, rows[0], strict=True))
-        for name in ("is_app_password", "allow_insecure_http", "upload_manifest", "auto_retry"):
+        for name in _CONN_BOOLS:
             values[name] = bool(values[name])
+        values["encrypt_to"] = tuple(r for r in values["encrypt_to"].split("\n") if r)
         return ConnectionSettings(**values)
 
     def delete_connection(self) -> None:
