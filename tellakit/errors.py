@@ -24,6 +24,8 @@ same thing again later can help (a batch goes on past these and stops at ``Fatal
      │    ├── InsecureURL                plain http to a non-loopback host without opt-in
      │    └── NoConnection               the vault has no Nextcloud connection yet
      ├── ManifestError                   batch manifests with bad rows (lists every row)
+     ├── ReportManifestError             a report folder's manifest.json(.age) that cannot be used
+     ├── IdentityFileError               the organization's identity file cannot be read
      └── ServerError                     anything the server (or the way to it) answered
           ├── RetryableError             trying again later can help
           │    ├── ConnectionLost        unreachable host, reset, timeout, cut mid-transfer
@@ -58,6 +60,7 @@ __all__ = [
     "ConnectionLost",
     "ConnectionSettingsError",
     "FatalServerError",
+    "IdentityFileError",
     "InsecureURL",
     "InvalidTransition",
     "LoginFlowExpired",
@@ -69,6 +72,7 @@ __all__ = [
     "QuotaExceeded",
     "RateLimited",
     "ReportError",
+    "ReportManifestError",
     "ReportNotFound",
     "ResourceLocked",
     "RetryableError",
@@ -191,6 +195,16 @@ class ManifestError(TellakitError):
         self.problems = problems
         lines = "; ".join(f"row {row}: {msg}" for row, msg in problems)
         super().__init__(f"The manifest has {len(problems)} bad row(s): {lines}")
+
+
+class ReportManifestError(TellakitError):
+    """A report folder's manifest (``manifest.json`` or ``manifest.json.age``) is malformed,
+    of an unknown format or version, or contradicts itself; nothing in it is trusted."""
+
+
+class IdentityFileError(TellakitError):
+    """The organization's identity file (``tellakit org keygen``) is missing a key, damaged,
+    or not opened by the passphrase given."""
 
 
 # --- the server ----------------------------------------------------------------------------
