@@ -80,7 +80,7 @@ def test_sealed_uses_only_the_age_part_of_the_vault():
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 name = node.module
-                if name.startswith("tellakit.vault") and not name.startswith("tellakit.vault.age"):
+                if name.startswith("tellakit.vault.") and not name.startswith("tellakit.vault.age"):
                     offenders.append(f"{path.name}: {name}")
                 if name == "tellakit.vault":
                     offenders += [
