@@ -78,7 +78,7 @@ def load_identities(
         try:
             return [SshEd25519Identity.parse(data)]
         except ValueError as exc:
-            raise IdentityFileError(f"{source}: {exc}.") from None
+            raise IdentityFileError(f"{source} is an SSH key tellakit cannot use: {exc}.") from None
     identities: list[age.Identity] = []
     for number, line in enumerate(data.decode("utf-8", "replace").splitlines(), start=1):
         line = line.strip()

@@ -234,8 +234,9 @@ def _file(obj: Any, where: str, *, sealed: bool, description: bool) -> ManifestF
     size = _size(entry, "size", where)
     result = ManifestFile(
         name=_segment(entry, "name", where),
+        # Any text: the organization's side turns it into a safe local name itself.
         original_name=(
-            READABLE_DESCRIPTION if description else _segment(entry, "original_name", where)
+            READABLE_DESCRIPTION if description else _str(entry, "original_name", where)
         ),
         size=size,
         sha256=_sha256(entry, "sha256", where),
@@ -294,7 +295,7 @@ def parse_manifest(data: bytes) -> ReportManifest:
         sealed=sealed,
         tellakit_version=_str(top, "tellakit_version", where),
         title=_str(top, "title", where),
-        folder=_segment(top, "folder", where),
+        folder=_str(top, "folder", where),
         created_at=_time(top, "created_at", where),
         submitted_at=_time(top, "submitted_at", where),
         description=description,

@@ -47,7 +47,9 @@ def parse_recipient(text: str) -> Recipient:
         try:
             return SshEd25519Recipient.parse(value)
         except ValueError as exc:
-            raise ConnectionSettingsError(f"{_shown(value)}: {exc}.") from None
+            raise ConnectionSettingsError(
+                f"{_shown(value)} is not a usable SSH recipient: {exc}."
+            ) from None
     raise ConnectionSettingsError(
         f"{_shown(value)} is not an age recipient: expected age1... or ssh-ed25519 AAAA...."
     )
