@@ -8,28 +8,70 @@ seekable) vault reader, encrypts it and returns the slice asked for. Constant me
 buffers of ``batch_chunks`` chunks), nothing written anywhere.
 
 Sequential reads, the upload's hot path, take ``batch_chunks`` chunks (1 MiB) from the source
-per call and encrypt them straight into a reused buffer. A SHA-256 of the ciphertext runs along
-while the bytes are read in order from offset 0, so an uninterrupted upload knows the digest to
-compare with the server's ``X-Hash`` at no extra pass (``sha256_hex()``); after a seek it is
-None, and ``sealed_sha256`` computes it with one pass.
+per call and encrypt them straight into one of two reused buffers. The SHA-256 of the
+ciphertext is fed each batch as it is made, in file order, on a helper thread (hashlib releases
+the GIL), while the reading thread encrypts the next batch into the other buffer: an upload
+from offset 0 knows the digest to compare with the server's ``X-Hash`` at no extra pass
+(``sha256_hex()``). An upload resumed in the middle does not; ``sealed_sha256`` computes it
+with one pass.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-import os
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
 from tellakit.sealed.key import SealedKey, chunk_count
+from tellakit.vault.age.seekable import SeekableReader
 from tellakit.vault.age.stream import CHUNK, ENC_CHUNK, TAG
 
 #: Chunks encrypted per source read on the sequential path (1 MiB of plaintext).
 BATCH_CHUNKS = 16
+
+
+class _Digest:
+    """The ciphertext's SHA-256, fed whole batches in file order, on a helper thread.
+
+    ``feed`` takes a batch of payload chunks ``first`` .. and hashes the part the digest
+    does not have yet (the ciphertext depends only on key and plaintext, so a batch made
+    again after a seek is the same bytes). Batches that leave a gap are ignored. With
+    ``threaded`` the hashing runs on one worker thread, in submission order; ``feed``
+    returns its future, which the caller waits for before reusing the buffer.
+    """
+
+    def __init__(self, prefix: bytes, *, threaded: bool) -> None:
+        self._hash = hashlib.sha256(prefix)
+        self.next_chunk = 0  # the payload chunk the digest needs next
+        self._pool = ThreadPoolExecutor(1, "sealed-sha256") if threaded else None
+        self._last: Future[None] | None = None
+
+    def feed(self, batch: memoryview, first: int, count: int) -> Future[None] | None:
+        if not first <= self.next_chunk < first + count:
+            return None
+        piece = batch[(self.next_chunk - first) * ENC_CHUNK :]
+        self.next_chunk = first + count
+        if self._pool is None:
+            self._hash.update(piece)
+            return None
+        self._last = self._pool.submit(self._hash.update, piece)
+        return self._last
+
+    def hexdigest(self, chunks: int) -> str | None:
+        if self.next_chunk != chunks:
+            return None
+        if self._last is not None:
+            self._last.result()
+        return str(self._hash.hexdigest())
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
 
 
 class PlainSource(Protocol):
@@ -66,7 +108,7 @@ def _fill(source: Any, target: memoryview) -> int:
     return filled
 
 
-class SealedReader(io.RawIOBase):
+class SealedReader(SeekableReader):
     """A seekable, read-only view of the age file that ``sealed_key`` makes of a plaintext.
 
     ``size`` is the ciphertext size; ``read``, ``readinto``, ``seek`` and ``tell`` work on
@@ -100,42 +142,26 @@ class SealedReader(io.RawIOBase):
         self._source: Any = None
         self._source_at = 0  # plaintext offset the open source is at
         self._plain = bytearray(batch_chunks * CHUNK)
-        self._enc = bytearray(batch_chunks * ENC_CHUNK)
+        # Two ciphertext buffers: the batch being read, and the one being hashed meanwhile.
+        self._buffers = [bytearray(batch_chunks * ENC_CHUNK) for _ in range(2)]
+        self._hashing: list[Future[None] | None] = [None, None]
+        self._current = 0  # the buffer holding the batch being read
+        self._enc = self._buffers[0]
         self._enc_first = 0  # chunk number of the first chunk in _enc
         self._enc_count = 0  # chunks held in _enc
         self._enc_len = 0  # ciphertext bytes held in _enc
-        self._hash = hashlib.sha256()
-        self._hashed = 0  # bytes hashed, in order from offset 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        """Move to a ciphertext offset; past the end is allowed (reads there return b"")."""
-        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._pos, os.SEEK_END: self.size}[whence]
-        if base + offset < 0:
-            raise ValueError("negative seek position")
-        self._pos = base + offset
-        return self._pos
+        self._digest = _Digest(self._prefix, threaded=self.chunks > batch_chunks)
 
     def sha256_hex(self) -> str | None:
-        """Hex SHA-256 of the whole ciphertext when it was read in order from 0 to the end."""
-        if self._hashed != self.size:
-            return None
-        return str(self._hash.hexdigest())
+        """Hex SHA-256 of the whole sealed file, once every chunk was made in order from the
+        first (a read from the start to the end does that); else None."""
+        return self._digest.hexdigest(self.chunks)
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
         """Fill ``buffer`` from the current position; 0 at the end."""
         if self.closed:
             raise ValueError("read from a closed SealedReader")
         view = memoryview(buffer).cast("B")
-        start = self._pos
         done = 0
         prefix = len(self._prefix)
         while done < len(view) and self._pos < self.size:
@@ -151,12 +177,6 @@ class SealedReader(io.RawIOBase):
                 view[done : done + n] = memoryview(self._enc)[at : at + n]
             done += n
             self._pos += n
-        # The ciphertext is a function of the key and the plaintext, so bytes read again (a
-        # retried chunk) are the same bytes: the digest only needs each byte once, in order.
-        end = start + done
-        if start <= self._hashed < end:
-            self._hash.update(view[self._hashed - start : done])
-            self._hashed = end
         return done
 
     def _position_source(self, offset: int) -> Any:
@@ -187,7 +207,12 @@ class SealedReader(io.RawIOBase):
             raise ValueError(
                 f"the plaintext source ended after {offset + got} of {self.plaintext_size} bytes"
             )
-        enc = memoryview(self._enc)
+        spare = 1 - self._current
+        pending = self._hashing[spare]
+        if pending is not None:
+            pending.result()  # the helper thread is done with that buffer
+            self._hashing[spare] = None
+        enc = memoryview(self._buffers[spare])
         length = 0
         last = self.chunks - 1
         for k in range(count):
@@ -195,7 +220,9 @@ class SealedReader(io.RawIOBase):
             out = enc[length : length + len(piece) + TAG]
             self._aead.encrypt_into(chunk_nonce(index + k, index + k == last), piece, None, out)
             length += len(piece) + TAG
+        self._current, self._enc = spare, self._buffers[spare]
         self._enc_first, self._enc_count, self._enc_len = index, count, length
+        self._hashing[spare] = self._digest.feed(enc[:length], index, count)
 
     def readall(self) -> bytes:
         """Read to the end in 1 MiB steps."""
@@ -207,19 +234,20 @@ class SealedReader(io.RawIOBase):
             parts.append(data)
 
     def close(self) -> None:
-        """Close the plaintext source (the reader holds nothing else)."""
-        if not self.closed and self._source is not None:
-            self._source.close()
-            self._source = None
+        """Close the plaintext source and stop the hashing thread."""
+        if not self.closed:
+            self._digest.close()
+            if self._source is not None:
+                self._source.close()
+                self._source = None
         super().close()
 
 
 def sealed_sha256(open_plain: OpenPlain, sealed_key: SealedKey, plaintext_size: int) -> str:
     """Hex SHA-256 of the whole sealed file, in one pass (what a resumed upload compares)."""
     with SealedReader(open_plain, sealed_key, plaintext_size) as reader:
-        buf = bytearray(BATCH_CHUNKS * CHUNK)
-        while reader.readinto(buf):
-            pass
+        for index in range(0, reader.chunks, reader._batch):
+            reader._encrypt_batch(index)
         digest = reader.sha256_hex()
     assert digest is not None
     return digest

@@ -132,7 +132,7 @@ def test_seeking_to_any_offset_reads_the_bytes_of_a_straight_read(
 @settings(max_examples=60, deadline=None)
 @given(st.data())
 def test_random_seeks_and_reads_match_the_straight_read(data) -> None:
-    size = data.draw(st.integers(0, 20 * CHUNK))
+    size = data.draw(st.integers(0, 40 * CHUNK))
     plain = payload(size, b"random")
     key = new_sealed_file([ORG.recipient()])
     straight = sealed.seal_bytes(plain, key)
@@ -142,6 +142,10 @@ def test_random_seeks_and_reads_match_the_straight_read(data) -> None:
         length = data.draw(st.integers(0, 3 * ENC_CHUNK))
         r.seek(offset)
         assert r.read(length) == straight[offset : offset + length]
+    r.seek(0)
+    assert r.read() == straight  # whatever came before, the digest ends up right
+    assert r.sha256_hex() == hashlib.sha256(straight).hexdigest()
+    r.close()
 
 
 def test_the_source_is_opened_lazily_and_reopened_only_when_it_cannot_seek() -> None:
@@ -174,29 +178,44 @@ def test_a_source_shorter_than_announced_is_an_error_not_a_short_file() -> None:
         r.read()
 
 
-def test_the_running_digest_covers_an_in_order_read_even_with_retried_pieces() -> None:
-    data = payload(5 * CHUNK + 3)
+def test_the_digest_of_an_in_order_read_is_right_also_with_retried_pieces() -> None:
+    data = payload(40 * CHUNK + 3)
     key = new_sealed_file([ORG.recipient()])
     straight = sealed.seal_bytes(data, key)
     r = reader(data, key)
     r.read(3 * ENC_CHUNK)
-    assert r.sha256_hex() is None  # not complete yet
-    r.seek(2 * ENC_CHUNK)  # a chunk re-sent after a retry: the same bytes again
+    assert r.sha256_hex() is None  # not all of it made yet
+    for _ in range(3):  # chunks re-sent after retries: the same bytes again
+        r.seek(2 * ENC_CHUNK)
+        r.read(BATCH_CHUNKS * ENC_CHUNK + 7)
     r.read()
     assert r.sha256_hex() == hashlib.sha256(straight).hexdigest()
+    r.close()
     assert (
         sealed.sealed_sha256(lambda off: Source(data, off, seekable=True, log=[]), key, len(data))
         == hashlib.sha256(straight).hexdigest()
     )
+    small = payload(5)  # one batch: hashed on the reading thread
+    assert (
+        sealed.sealed_sha256(lambda off: Source(small, off, seekable=False, log=[]), key, 5)
+        == hashlib.sha256(sealed.seal_bytes(small, key)).hexdigest()
+    )
 
 
-def test_a_read_that_starts_in_the_middle_has_no_digest() -> None:
-    data = payload(2 * CHUNK)
+def test_the_digest_needs_every_chunk_made_in_order_from_the_first() -> None:
+    data = payload(40 * CHUNK + 5)  # three batches of chunks
     key = new_sealed_file([ORG.recipient()])
+    straight = sealed.seal_bytes(data, key)
     r = reader(data, key)
-    r.seek(100)
+    r.seek(key.prefix_size + 20 * ENC_CHUNK)  # a resume in the middle
     r.read()
     assert r.sha256_hex() is None
+    r.seek(0)
+    r.read(2 * BATCH_CHUNKS * ENC_CHUNK)  # now the first two batches, in order
+    assert r.sha256_hex() is None
+    r.read()
+    assert r.sha256_hex() == hashlib.sha256(straight).hexdigest()
+    r.close()
 
 
 def test_sealed_key_round_trips_and_refuses_damage() -> None:
@@ -252,6 +271,6 @@ def test_memory_use_is_bounded_by_the_batch_not_the_file() -> None:
     buf = bytearray(256 * 1024)
     while r.readinto(buf):
         pass
-    held = len(r._plain) + len(r._enc)
-    assert held <= BATCH_CHUNKS * (CHUNK + ENC_CHUNK)
+    held = len(r._plain) + sum(len(b) for b in r._buffers)
+    assert held <= BATCH_CHUNKS * (CHUNK + 2 * ENC_CHUNK)
     assert held < size
