@@ -8,12 +8,10 @@ seekable) vault reader, encrypts it and returns the slice asked for. Constant me
 buffers of ``batch_chunks`` chunks), nothing written anywhere.
 
 Sequential reads, the upload's hot path, take ``batch_chunks`` chunks (1 MiB) from the source
-per call and encrypt them straight into one of two reused buffers. The SHA-256 of the
-ciphertext is fed each batch as it is made, in file order, on a helper thread (hashlib releases
-the GIL), while the reading thread encrypts the next batch into the other buffer: an upload
-from offset 0 knows the digest to compare with the server's ``X-Hash`` at no extra pass
-(``sha256_hex()``). An upload resumed in the middle does not; ``sealed_sha256`` computes it
-with one pass.
+per call and encrypt them straight into a reused buffer. The SHA-256 of the ciphertext is fed
+each batch as it is made, in file order, so an upload from offset 0 knows the digest to compare
+with the server's ``X-Hash`` at no extra pass (``sha256_hex()``). An upload resumed in the
+middle does not; ``sealed_sha256`` computes it with one pass.
 """
 
 from __future__ import annotations
@@ -21,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import io
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from typing import Any, Protocol
 
@@ -36,42 +33,26 @@ BATCH_CHUNKS = 16
 
 
 class _Digest:
-    """The ciphertext's SHA-256, fed whole batches in file order, on a helper thread.
+    """The ciphertext's SHA-256, fed whole batches in file order as they are made.
 
-    ``feed`` takes a batch of payload chunks ``first`` .. and hashes the part the digest
-    does not have yet (the ciphertext depends only on key and plaintext, so a batch made
-    again after a seek is the same bytes). Batches that leave a gap are ignored. With
-    ``threaded`` the hashing runs on one worker thread, in submission order; ``feed``
-    returns its future, which the caller waits for before reusing the buffer.
+    ``feed`` takes a batch of payload chunks ``first`` .. and hashes the part the digest does
+    not have yet (the ciphertext depends only on key and plaintext, so a batch made again
+    after a seek is the same bytes). Batches that would leave a gap are ignored.
+    (Hashing on a helper thread, with two buffers, was tried and measured: on two shared
+    cores the GIL hand-overs cost more than the overlap gained; see benchmarks/sealed.md.)
     """
 
-    def __init__(self, prefix: bytes, *, threaded: bool) -> None:
+    def __init__(self, prefix: bytes) -> None:
         self._hash = hashlib.sha256(prefix)
         self.next_chunk = 0  # the payload chunk the digest needs next
-        self._pool = ThreadPoolExecutor(1, "sealed-sha256") if threaded else None
-        self._last: Future[None] | None = None
 
-    def feed(self, batch: memoryview, first: int, count: int) -> Future[None] | None:
-        if not first <= self.next_chunk < first + count:
-            return None
-        piece = batch[(self.next_chunk - first) * ENC_CHUNK :]
-        self.next_chunk = first + count
-        if self._pool is None:
-            self._hash.update(piece)
-            return None
-        self._last = self._pool.submit(self._hash.update, piece)
-        return self._last
+    def feed(self, batch: memoryview, first: int, count: int) -> None:
+        if first <= self.next_chunk < first + count:
+            self._hash.update(batch[(self.next_chunk - first) * ENC_CHUNK :])
+            self.next_chunk = first + count
 
     def hexdigest(self, chunks: int) -> str | None:
-        if self.next_chunk != chunks:
-            return None
-        if self._last is not None:
-            self._last.result()
-        return str(self._hash.hexdigest())
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
+        return str(self._hash.hexdigest()) if self.next_chunk == chunks else None
 
 
 class PlainSource(Protocol):
@@ -142,15 +123,11 @@ class SealedReader(SeekableReader):
         self._source: Any = None
         self._source_at = 0  # plaintext offset the open source is at
         self._plain = bytearray(batch_chunks * CHUNK)
-        # Two ciphertext buffers: the batch being read, and the one being hashed meanwhile.
-        self._buffers = [bytearray(batch_chunks * ENC_CHUNK) for _ in range(2)]
-        self._hashing: list[Future[None] | None] = [None, None]
-        self._current = 0  # the buffer holding the batch being read
-        self._enc = self._buffers[0]
+        self._enc = bytearray(batch_chunks * ENC_CHUNK)
         self._enc_first = 0  # chunk number of the first chunk in _enc
         self._enc_count = 0  # chunks held in _enc
         self._enc_len = 0  # ciphertext bytes held in _enc
-        self._digest = _Digest(self._prefix, threaded=self.chunks > batch_chunks)
+        self._digest = _Digest(self._prefix)
 
     def sha256_hex(self) -> str | None:
         """Hex SHA-256 of the whole sealed file, once every chunk was made in order from the
@@ -207,12 +184,7 @@ class SealedReader(SeekableReader):
             raise ValueError(
                 f"the plaintext source ended after {offset + got} of {self.plaintext_size} bytes"
             )
-        spare = 1 - self._current
-        pending = self._hashing[spare]
-        if pending is not None:
-            pending.result()  # the helper thread is done with that buffer
-            self._hashing[spare] = None
-        enc = memoryview(self._buffers[spare])
+        enc = memoryview(self._enc)
         length = 0
         last = self.chunks - 1
         for k in range(count):
@@ -220,9 +192,8 @@ class SealedReader(SeekableReader):
             out = enc[length : length + len(piece) + TAG]
             self._aead.encrypt_into(chunk_nonce(index + k, index + k == last), piece, None, out)
             length += len(piece) + TAG
-        self._current, self._enc = spare, self._buffers[spare]
         self._enc_first, self._enc_count, self._enc_len = index, count, length
-        self._hashing[spare] = self._digest.feed(enc[:length], index, count)
+        self._digest.feed(enc[:length], index, count)
 
     def readall(self) -> bytes:
         """Read to the end in 1 MiB steps."""
@@ -234,12 +205,10 @@ class SealedReader(SeekableReader):
             parts.append(data)
 
     def close(self) -> None:
-        """Close the plaintext source and stop the hashing thread."""
-        if not self.closed:
-            self._digest.close()
-            if self._source is not None:
-                self._source.close()
-                self._source = None
+        """Close the plaintext source (the reader holds nothing else)."""
+        if not self.closed and self._source is not None:
+            self._source.close()
+            self._source = None
         super().close()
 
 
