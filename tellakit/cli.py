@@ -27,6 +27,7 @@ ENV_VAULT = "TELLAKIT_VAULT"
 ENV_PASSPHRASE = "TELLAKIT_PASSPHRASE"  # noqa: S105 - the name of a variable, not a secret
 ENV_SERVER_PASSWORD = "TELLAKIT_SERVER_PASSWORD"  # noqa: S105 - a variable name
 ENV_NEW_PASSPHRASE = "TELLAKIT_NEW_PASSPHRASE"  # noqa: S105 - a variable name
+ENV_ORG_PASSPHRASE = "TELLAKIT_ORG_PASSPHRASE"  # noqa: S105 - a variable name
 
 EPILOG = f"""\
 exit codes:
@@ -189,6 +190,19 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="allow plain http to a host that is not this machine",
     )
+    p.add_argument(
+        "--encrypt-to",
+        action="append",
+        default=[],
+        metavar="RECIPIENT",
+        help="seal reports to this age recipient (age1... or 'ssh-ed25519 AAAA...') so the "
+        "server's host cannot read them; repeat for more (see docs/server-layout.md)",
+    )
+    p.add_argument(
+        "--readable-names",
+        action="store_true",
+        help="with --encrypt-to: report folders keep their titles as names",
+    )
 
     p = _add(sub, "import", "encrypt files into the vault; prints their ids", common)
     p.add_argument("paths", nargs="+", type=Path, help="files to import")
@@ -261,6 +275,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file_id", help="vault file id (see `tellakit files`)")
     p.add_argument("dest", type=Path, help="file to write, or an existing folder")
 
+    _org_parsers(sub)
+
     lab = sub.add_parser(
         "lab",
         help="JupyterLab on the app notebook, with the development server",
@@ -274,6 +290,72 @@ def build_parser() -> argparse.ArgumentParser:
         add_help=False,
     )
     return parser
+
+
+ORG_EPILOG = f"""\
+exit codes:
+  0  success (org pull: every new report verified, or still waiting for its manifest)
+  1  org pull: some reports failed (the table says why); the others were pulled
+  2  fatal error or usage error (login refused, wrong passphrase, bad arguments)
+
+server password: ${ENV_SERVER_PASSWORD}, --password-file FILE, else a prompt.
+identity passphrase: ${ENV_ORG_PASSPHRASE}, --passphrase-file FILE, else a prompt.
+"""
+
+
+def _org_parsers(sub: Any) -> None:
+    """``tellakit org keygen`` and ``tellakit org pull``: the organization's side."""
+    org = sub.add_parser(
+        "org",
+        help="the organization's side of sealed reports: its key, and pulling reports home",
+        description="The organization's side of sealed reports (docs/server-layout.md).",
+    )
+    org_sub = org.add_subparsers(dest="org_command", required=True, metavar="ORG_COMMAND")
+
+    def add(name: str, help_text: str) -> argparse.ArgumentParser:
+        return org_sub.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            epilog=ORG_EPILOG,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+
+    p = add("keygen", "write a new organization identity and print its recipient")
+    p.add_argument("out", type=Path, help="the identity file to write (never overwritten)")
+    p.add_argument(
+        "--no-passphrase",
+        action="store_true",
+        help="write the identity in clear (keep such a file offline)",
+    )
+    p.add_argument(
+        "--passphrase-file", type=Path, metavar="FILE", help="read the new passphrase from FILE"
+    )
+    p.add_argument("--work-factor", type=int, default=None, help=argparse.SUPPRESS)
+
+    p = add(
+        "pull",
+        "download new reports from Nextcloud, decrypt and verify them into DEST/<date> <title>/",
+    )
+    p.add_argument("server_url", help="e.g. https://cloud.example.org")
+    p.add_argument("dest", type=Path, help="the folder reports are written to")
+    p.add_argument("--login", required=True, help="login name on the server")
+    p.add_argument("--root", default="Tella", help="the server folder reports are in")
+    p.add_argument("--identity", required=True, type=Path, help="the organization's identity file")
+    p.add_argument(
+        "--password-file", type=Path, metavar="FILE", help="read the (app) password from FILE"
+    )
+    p.add_argument(
+        "--passphrase-file",
+        type=Path,
+        metavar="FILE",
+        help="read the identity's passphrase from FILE",
+    )
+    p.add_argument(
+        "--allow-insecure-http",
+        action="store_true",
+        help="allow plain http to a host that is not this machine",
+    )
 
 
 def _parallel(p: argparse.ArgumentParser) -> None:
@@ -467,7 +549,11 @@ def _cmd_destroy(args: argparse.Namespace) -> int:
 
 def _cmd_connect(args: argparse.Namespace) -> int:
     from tellakit.engine import connect
+    from tellakit.sealed import describe_encryption, parse_recipients, set_encrypt_to
 
+    if args.readable_names and not args.encrypt_to:
+        raise UsageError("--readable-names goes with --encrypt-to")
+    parse_recipients(args.encrypt_to)  # refuse a bad recipient before anything is stored
     with _open(args) as vault:
         password = _secret(args.password_file, ENV_SERVER_PASSWORD, "Server password: ")
         settings = connect(
@@ -478,10 +564,20 @@ def _cmd_connect(args: argparse.Namespace) -> int:
             args.root,
             allow_insecure_http=args.allow_insecure_http,
         )
+        if args.encrypt_to:
+            try:
+                settings = set_encrypt_to(
+                    vault, args.encrypt_to, readable_names=args.readable_names
+                )
+            except BaseException:
+                vault.delete_connection()  # never leave a connection that would not seal
+                raise
         print(
             f"Connected to {settings.server_url} as {settings.user_id}; reports go to "
             f"{settings.root_folder}/"
         )
+        for line in describe_encryption(settings):
+            print(line)
     return EXIT_OK
 
 
@@ -605,6 +701,59 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_org(args: argparse.Namespace) -> int:
+    if args.org_command == "keygen":
+        return _org_keygen(args)
+    return _org_pull(args)
+
+
+def _org_keygen(args: argparse.Namespace) -> int:
+    from tellakit.org import keygen
+    from tellakit.sealed import fingerprint
+
+    passphrase = None
+    if not args.no_passphrase:
+        passphrase = _secret(
+            args.passphrase_file, ENV_ORG_PASSPHRASE, "New identity passphrase: ", confirm=True
+        )
+    extra = {} if args.work_factor is None else {"work_factor": args.work_factor}
+    recipient = keygen(args.out, passphrase, **extra)
+    protection = "in clear: keep it offline" if passphrase is None else "protected by a passphrase"
+    print(f"Wrote the organization's identity to {args.out} ({protection}).")
+    print(f"Recipient, for field staff (tellakit connect --encrypt-to): {recipient}")
+    print(f"Fingerprint, to read to them: {fingerprint(recipient)}")
+    print("Without this file (and its passphrase) no report sealed to it can be opened.")
+    return EXIT_OK
+
+
+def _org_pull(args: argparse.Namespace) -> int:
+    from tellakit.org import FAILED, VERIFIED, load_identities, pull
+    from tellakit.org.pull import format_row
+
+    identities = load_identities(
+        args.identity,
+        lambda: _secret(args.passphrase_file, ENV_ORG_PASSPHRASE, "Identity passphrase: "),
+    )
+    password = _secret(args.password_file, ENV_SERVER_PASSWORD, "Server password: ")
+    frame = pull(
+        args.server_url,
+        args.login,
+        password,
+        args.root,
+        identities,
+        args.dest,
+        allow_insecure_http=args.allow_insecure_http,
+        on_report=lambda row: print(format_row(row), flush=True),
+    )
+    counts = frame["status"].value_counts()
+    failed = int(counts.get(FAILED, 0))
+    print(
+        f"{int(counts.get(VERIFIED, 0))} verified, {failed} failed, "
+        f"{len(frame) - failed - int(counts.get(VERIFIED, 0))} waiting; in {args.dest}"
+    )
+    return EXIT_PARTIAL if failed else EXIT_OK
+
+
 # --- submitting ----------------------------------------------------------------------
 
 
@@ -656,6 +805,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "resume": _cmd_resume,
     "status": _cmd_status,
     "export": _cmd_export,
+    "org": _cmd_org,
 }
 
 

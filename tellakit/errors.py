@@ -31,6 +31,8 @@ same thing again later can help (a batch goes on past these and stops at ``Fatal
      │    ├── InsecureURL                plain http to a non-loopback host without opt-in
      │    └── NoConnection               the vault has no Nextcloud connection yet
      ├── ManifestError                   batch manifests with bad rows (lists every row)
+     ├── ReportManifestError             a report folder's manifest.json(.age) that cannot be used
+     ├── IdentityFileError               the organization's identity file cannot be read
      └── ServerError                     anything the server (or the way to it) answered
           ├── RetryableError             trying again later can help
           │    ├── ConnectionLost        unreachable host, reset, timeout, cut mid-transfer
@@ -65,6 +67,7 @@ __all__ = [
     "ConnectionLost",
     "ConnectionSettingsError",
     "FatalServerError",
+    "IdentityFileError",
     "ImportRefused",
     "IndexForeign",
     "IndexMissing",
@@ -81,6 +84,7 @@ __all__ = [
     "RateLimited",
     "RekeyInterrupted",
     "ReportError",
+    "ReportManifestError",
     "ReportNotFound",
     "ResourceLocked",
     "RetryableError",
@@ -238,6 +242,16 @@ class ManifestError(TellakitError):
         self.problems = problems
         lines = "; ".join(f"row {row}: {msg}" for row, msg in problems)
         super().__init__(f"The manifest has {len(problems)} bad row(s): {lines}")
+
+
+class ReportManifestError(TellakitError):
+    """A report folder's manifest (``manifest.json`` or ``manifest.json.age``) is malformed,
+    of an unknown format or version, or contradicts itself; nothing in it is trusted."""
+
+
+class IdentityFileError(TellakitError):
+    """The organization's identity file (``tellakit org keygen``) is missing a key, damaged,
+    or not opened by the passphrase given."""
 
 
 # --- the server ----------------------------------------------------------------------------

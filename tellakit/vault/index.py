@@ -35,7 +35,7 @@ from tellakit.reports import Attachment, FileState, Report, Status
 from tellakit.vault.fsutil import create_private, is_regular
 from tellakit.vault.models import ConnectionSettings, VaultFile
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 RECOVERY = (
     "Restore this vault's index.db from a backup, or run `tellakit recover` to start a new "
     "index from the blobs (see docs/troubleshooting.md)."
@@ -115,13 +115,20 @@ CREATE TABLE connection (
     root_folder TEXT NOT NULL,
     allow_insecure_http INTEGER NOT NULL,
     upload_manifest INTEGER NOT NULL,
-    auto_retry INTEGER NOT NULL
+    auto_retry INTEGER NOT NULL,
+    encrypt_to TEXT NOT NULL DEFAULT '',        -- sealed submissions: age recipients, one a line
+    readable_names INTEGER NOT NULL DEFAULT 0   -- sealed, but Tella's readable folder names
 );
 """
     + _JOURNALS
 )
 #: What brings a schema from version N - 1 to N (a new vault gets _SCHEMA at once).
-_MIGRATIONS = {2: "ALTER TABLE files ADD COLUMN raw_name BLOB;" + _JOURNALS}
+_MIGRATIONS = {
+    2: "ALTER TABLE files ADD COLUMN raw_name BLOB;" + _JOURNALS,
+    # Sealed submissions (issue 13): the connection's encryption settings ('' = none).
+    3: "ALTER TABLE connection ADD COLUMN encrypt_to TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE connection ADD COLUMN readable_names INTEGER NOT NULL DEFAULT 0",
+}
 _FILE_COLS = "id, blob, name, mime, size, sha256, header_mac, imported_at, raw_name"
 _RECOVERED = re.compile(r"recovered-([0-9]{1,9})")
 
@@ -158,6 +165,15 @@ _CONN_FIELDS = (
     "allow_insecure_http",
     "upload_manifest",
     "auto_retry",
+    "encrypt_to",
+    "readable_names",
+)
+_CONN_BOOLS = (
+    "is_app_password",
+    "allow_insecure_http",
+    "upload_manifest",
+    "auto_retry",
+    "readable_names",
 )
 
 
@@ -664,11 +680,12 @@ class Index:
     def set_connection(self, s: ConnectionSettings) -> None:
         """Store (replace) the single connection."""
         values = [getattr(s, name) for name in _CONN_FIELDS]
+        values[_CONN_FIELDS.index("encrypt_to")] = "\n".join(s.encrypt_to)
         with self.transaction() as cur:
             cur.execute("DELETE FROM connection")
             cur.execute(
                 f"INSERT INTO connection (id, {', '.join(_CONN_FIELDS)}) "  # noqa: S608
-                "VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"VALUES (1, {', '.join('?' * len(_CONN_FIELDS))})",
                 [int(v) if isinstance(v, bool) else v for v in values],
             )
 
@@ -679,8 +696,9 @@ class Index:
         if not rows:
             return None
         values = dict(zip(_CONN_FIELDS, rows[0], strict=True))
-        for name in ("is_app_password", "allow_insecure_http", "upload_manifest", "auto_retry"):
+        for name in _CONN_BOOLS:
             values[name] = bool(values[name])
+        values["encrypt_to"] = tuple(r for r in values["encrypt_to"].split("\n") if r)
         return ConnectionSettings(**values)
 
     def delete_connection(self) -> None:

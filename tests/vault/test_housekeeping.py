@@ -117,6 +117,8 @@ def test_a_version_1_index_is_migrated(vault: Vault) -> None:
     con.execute("ALTER TABLE files DROP COLUMN raw_name")
     con.execute("DROP TABLE deleted_blobs")
     con.execute("DROP TABLE rekey_blobs")
+    con.execute("ALTER TABLE connection DROP COLUMN encrypt_to")
+    con.execute("ALTER TABLE connection DROP COLUMN readable_names")
     con.execute("PRAGMA user_version = 1")
     vault.close()
     with open_vault(vault.path, PASSPHRASE) as again:
