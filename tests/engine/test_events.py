@@ -31,11 +31,17 @@ def event(
     )
 
 
-def test_byte_updates_are_throttled_to_max_rate_per_report():
+def listening() -> tuple[FakeClock, EventBus, list[ProgressEvent]]:
+    """A bus of at most 10 byte updates a second on a fake clock, and what it delivered."""
     clock = FakeClock()
     bus = EventBus(max_rate=10, clock=clock)
     got: list[ProgressEvent] = []
     bus.subscribe(got.append)
+    return clock, bus, got
+
+
+def test_byte_updates_are_throttled_to_max_rate_per_report():
+    clock, bus, got = listening()
     for i in range(100):  # 100 updates within one second
         clock.t = i / 100
         bus.publish(event(i))
@@ -43,10 +49,7 @@ def test_byte_updates_are_throttled_to_max_rate_per_report():
 
 
 def test_state_changes_always_pass_the_throttle():
-    clock = FakeClock()
-    bus = EventBus(max_rate=10, clock=clock)
-    got: list[ProgressEvent] = []
-    bus.subscribe(got.append)
+    _clock, bus, got = listening()
     bus.publish(event(1))
     bus.publish(event(2, state=Status.PAUSED))
     bus.publish(event(3, state=Status.UPLOADING))
@@ -55,10 +58,7 @@ def test_state_changes_always_pass_the_throttle():
 
 
 def test_report_events_always_pass_the_throttle():
-    clock = FakeClock()
-    bus = EventBus(max_rate=10, clock=clock)
-    got: list[ProgressEvent] = []
-    bus.subscribe(got.append)
+    _clock, bus, got = listening()
     bus.publish(event(1))
     for _ in range(3):  # the same state recorded again (e.g. the start of each run)
         bus.publish(ReportEvent(report_id="r1", state=Status.UPLOADING, title="t"))
@@ -66,10 +66,7 @@ def test_report_events_always_pass_the_throttle():
 
 
 def test_reports_are_throttled_independently():
-    clock = FakeClock()
-    bus = EventBus(max_rate=10, clock=clock)
-    got: list[ProgressEvent] = []
-    bus.subscribe(got.append)
+    _clock, bus, got = listening()
     bus.publish(event(1, rid="r1"))
     bus.publish(event(1, rid="r2"))
     assert {e.report_id for e in got} == {"r1", "r2"}
