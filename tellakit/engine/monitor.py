@@ -5,7 +5,7 @@ alone. So while workers run, one monitor thread per Submitter reads the recorded
 reports they hold, twice a second (one primary-key query each):
 
 * found PAUSED there: this run stops as for a local pause, and records nothing (it is recorded);
-* found deleted: it stops as for a local delete;
+* found deleted (or the vault quick-deleted): it stops as for a local delete;
 * its attempt count moved on: another process's worker holds the report now (a resume
   there); this run stops and records nothing;
 * found INTERRUPTED as "stopped during upload": another process's Submitter took this live
@@ -31,7 +31,7 @@ from tellakit.engine.ports import ReportStore
 from tellakit.engine.recorder import StateRecorder
 from tellakit.engine.run import EndWriter, ReportRun
 from tellakit.engine.workqueue import WorkQueue
-from tellakit.errors import ReportNotFound, TellakitError
+from tellakit.errors import ReportNotFound, TellakitError, VaultDestroyed
 from tellakit.reports import Status
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,9 @@ class CrossProcessMonitor:
             return
         try:
             report = self.vault.get_report(run.report_id)
-        except ReportNotFound:
+        except (ReportNotFound, VaultDestroyed):
+            # Deleted, or the whole vault quick-deleted, by another process: nothing is left
+            # to record the end in, and nothing more may be read from the vault.
             log.info("report deleted by another process; its upload stops")
             run.claim_end(EndWriter.ELSEWHERE)
             run.stop(StopReason.DELETE)

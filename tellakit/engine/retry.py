@@ -26,6 +26,7 @@ from tellakit.errors import (
     TwoFactorRequired,
     UploadExpired,
     VaultCorrupted,
+    VaultDestroyed,
     VaultError,
     VaultLocked,
 )
@@ -78,6 +79,8 @@ def classify(error: BaseException) -> Verdict:
         return Verdict(f"The storage on the server is full: {msg}", False, stops_batch=True)
     if isinstance(error, FatalServerError):
         return Verdict(msg, False)
+    if isinstance(error, VaultDestroyed):
+        return Verdict(f"The vault was deleted (quick delete) during the upload: {msg}", False)
     if isinstance(error, VaultLocked):
         return Verdict(
             f"The vault was locked during the upload; unlock it and resume: {msg}", False
