@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
 
+from tellakit.devserver import bulk
 from tellakit.devserver.context import Context
 from tellakit.devserver.responses import Environ, StartResponse, respond
 from tellakit.devserver.users import Identity
@@ -128,8 +129,7 @@ def capabilities(ctx: Context) -> dict[str, Any]:
                 "reference-api": False,
                 "mod-rewrite-working": False,
             },
-            # bulkupload is not advertised: this server does not implement it.
-            "dav": {"chunking": "1.0"},
+            "dav": {"chunking": "1.0", **bulk.capability(ctx)},
             "files": files,
             "checksums": {"supportedTypes": ["SHA1"], "preferredUploadType": "SHA1"},
         },
