@@ -10,11 +10,13 @@ Threads: one client may be used from a few worker threads at once (one pooled se
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 from tellakit.errors import UnexpectedResponse
-from tellakit.nextcloud import account, webdav
+from tellakit.nextcloud import account, bulk, webdav
+from tellakit.nextcloud.bulk import BulkItem, BulkReply
 from tellakit.nextcloud.cancel import CancelToken
 from tellakit.nextcloud.models import Capabilities, Credentials, DavEntry, PutResult, UserInfo
 from tellakit.nextcloud.session import DEFAULT_TIMEOUT, NextcloudSession, path_of
@@ -221,3 +223,18 @@ class NextcloudClient:
         for kind, digest in entry.checksums.items():
             hashes.setdefault(kind.lower(), digest)
         return hashes
+
+    def bulk_upload(
+        self,
+        items: Sequence[BulkItem],
+        *,
+        on_progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> BulkReply:
+        """Send small files in one bulk request (when ``capabilities().bulkupload``).
+
+        Paths are relative to the user's files root, as for ``put``; see ``nextcloud.bulk``.
+        """
+        return bulk.upload(
+            self.session, self.base_url, items, on_progress=on_progress, cancel=cancel
+        )
