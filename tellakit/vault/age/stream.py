@@ -42,8 +42,16 @@ def read_nonce(f: BinaryIO) -> bytes:
     return nonce
 
 
+#: Sealed chunks collected before one write to the raw file (1 MiB of plaintext).
+WRITE_BATCH = 16
+
+
 class StreamWriter:
-    """Encrypts what is written into chunks on ``raw``; ``close`` seals the last chunk."""
+    """Encrypts what is written into chunks on ``raw``; ``close`` seals the last chunk.
+
+    Sealed chunks are encrypted straight into one reused buffer and reach ``raw`` in writes of
+    up to ``WRITE_BATCH`` chunks (and at ``close``).
+    """
 
     def __init__(self, raw: BinaryIO, file_key: bytes) -> None:
         nonce = os.urandom(NONCE_SIZE)
@@ -51,6 +59,8 @@ class StreamWriter:
         self._raw = raw
         self._aead = ChaCha20Poly1305(payload_key(file_key, nonce))
         self._buf = bytearray()
+        self._out = bytearray(WRITE_BATCH * ENC_CHUNK)
+        self._out_len = 0
         self._index = 0
         self._closed = False
 
@@ -67,7 +77,7 @@ class StreamWriter:
             view = view[take:]
             if not view:
                 return size
-            self._seal(bytes(self._buf), last=False)
+            self._seal(self._buf, last=False)
             self._buf.clear()
         while len(view) > CHUNK:
             self._seal(view[:CHUNK], last=False)
@@ -75,14 +85,26 @@ class StreamWriter:
         self._buf += view
         return size
 
-    def _seal(self, chunk: bytes | memoryview, *, last: bool) -> None:
-        self._raw.write(self._aead.encrypt(_nonce(self._index, last), chunk, None))
+    def _seal(self, chunk: bytes | bytearray | memoryview, *, last: bool) -> None:
+        end = self._out_len + len(chunk) + TAG
+        if end > len(self._out):
+            self._flush()
+            end = len(chunk) + TAG
+        out = memoryview(self._out)[self._out_len : end]
+        self._aead.encrypt_into(_nonce(self._index, last), chunk, None, out)
+        self._out_len = end
         self._index += 1
+
+    def _flush(self) -> None:
+        if self._out_len:
+            self._raw.write(memoryview(self._out)[: self._out_len])
+            self._out_len = 0
 
     def close(self) -> None:
         """Seal the last chunk (empty only when nothing at all was written)."""
         if not self._closed:
-            self._seal(bytes(self._buf), last=True)
+            self._seal(self._buf, last=True)
+            self._flush()
             self._buf.clear()
             self._closed = True
 
