@@ -39,7 +39,7 @@ from typing import Any
 
 import requests
 
-from tellakit.errors import BulkUploadUnsupported, UnexpectedResponse
+from tellakit.errors import BulkUploadUnsupported, ServerError, UnexpectedResponse
 from tellakit.nextcloud.cancel import Cancelled, CancelToken, is_cancelled
 from tellakit.nextcloud.session import NextcloudSession, error_for_response, path_of
 from tellakit.nextcloud.streaming import ProgressCallback, Readable, StreamBody
@@ -155,12 +155,11 @@ def upload(
         ok=(200, 400, *UNSUPPORTED),
     )
     if resp.status_code in UNSUPPORTED:
-        raise BulkUploadUnsupported(
+        raise _failure(
+            BulkUploadUnsupported,
+            resp,
             f"POST {path_of(url)}: the server has no bulk upload ({resp.status_code}); "
             "send the files one by one.",
-            status=resp.status_code,
-            method="POST",
-            path=path_of(url),
         )
     answer = _answer(resp)
     if answer is None:  # a 400 without the per-file JSON: the request itself was refused
@@ -293,6 +292,12 @@ class MultipartBody:
         self._count(len(self._closing))
 
 
+def _failure(cls: type[ServerError], resp: requests.Response, message: str) -> ServerError:
+    """``cls`` with ``message`` for the bulk request that got ``resp``."""
+    path = path_of(resp.request.url or BULK_PATH)
+    return cls(message, status=resp.status_code, method="POST", path=path)
+
+
 def _answer(resp: requests.Response) -> dict[str, Any] | None:
     """The per-file JSON object of a bulk answer (PHP sends ``[]`` for none), or None."""
     try:
@@ -320,11 +325,10 @@ def _results(
                 results.append(BulkFileResult(path, BulkStatus.NOT_PROCESSED))
             continue
         if not isinstance(entry, dict) or "error" not in entry:
-            raise UnexpectedResponse(
+            raise _failure(
+                UnexpectedResponse,
+                resp,
                 f"POST {path_of(url)}: the answer for {path!r} is not a bulk upload result.",
-                status=resp.status_code,
-                method="POST",
-                path=path_of(url),
             )
         if entry["error"]:
             message = str(entry.get("message") or "refused")
