@@ -6,9 +6,12 @@ import hashlib
 import io
 import os
 import threading
+from typing import Any
 
 import pytest
 
+from tellakit.errors import VaultCorrupted
+from tellakit.vault import Vault
 from tellakit.vault.offload import SLOT, SLOTS, BackgroundSha256, BackgroundWriter
 
 
@@ -82,3 +85,44 @@ def test_writer_writes_everything_in_order_and_reports_write_errors() -> None:
             failing.write(bytes(SLOT))
         failing.finish()
     failing.abandon()
+
+
+def test_a_large_read_still_ends_with_the_sha256_check(vault: Vault) -> None:
+    data = os.urandom(5 * SLOT + 3)  # several slots: the hash runs on its thread
+    f = vault.import_bytes(data, "big.bin")
+    assert f.sha256 == hashlib.sha256(data).hexdigest()  # the import's threaded hash
+    buf = bytearray(70_000)
+    with vault.open_file(f.id) as reader:  # a read that restarts from 0 is checked too
+        reader.readinto(buf)
+        reader.seek(0)
+        out = bytearray()
+        while n := reader.readinto(buf):
+            out += buf[:n]
+    assert bytes(out) == data
+    with vault._index.transaction() as cur:  # an index that disagrees with the blob
+        cur.execute("UPDATE files SET sha256 = ? WHERE id = ?", ("0" * 64, f.id))
+    with vault.open_file(f.id) as reader, pytest.raises(VaultCorrupted, match="SHA-256"):
+        while reader.readinto(buf):
+            pass
+    assert not [t for t in threading.enumerate() if t.name == "tellakit-sha256"]
+
+
+def test_an_import_that_fails_midway_leaves_no_thread_and_no_blob(vault: Vault) -> None:
+    class Broken(io.RawIOBase):
+        def __init__(self) -> None:
+            self.left = 6 * SLOT
+
+        def readinto(self, buf: Any) -> int:
+            if self.left <= 0:
+                raise OSError("disk gone")
+            n = min(len(buf), self.left)
+            buf[:n] = bytes(n)
+            self.left -= n
+            return n
+
+    with pytest.raises(OSError, match="disk gone"):
+        vault.import_fileobj(Broken(), "broken.bin")  # type: ignore[arg-type]
+    assert vault.list_files() == []
+    assert not any(p.is_file() for p in (vault.path / "blobs").rglob("*"))
+    names = {t.name for t in threading.enumerate()}
+    assert not names & {"tellakit-sha256", "tellakit-write", "tellakit-flush"}
