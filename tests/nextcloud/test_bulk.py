@@ -182,3 +182,25 @@ def test_bad_items_are_refused_before_sending(client: NextcloudClient) -> None:
         send(client, [item("a\r\nX-File-Path: b", b"1")])
     with pytest.raises(ValueError, match="seekable"):
         send(client, [BulkItem("a", iter([b"x"]), 1)])  # type: ignore[arg-type]
+
+
+def test_vault_files_go_in_one_request_md5_from_a_first_read(
+    devserver: Any, client: NextcloudClient, tmp_path: Any
+) -> None:
+    from tellakit.vault import create_vault
+
+    vault = create_vault(tmp_path / "vault", "a passphrase", work_factor=10)
+    try:
+        files = {f"photo{i}.jpg": os.urandom(50_000 + i * 70_000) for i in range(3)}
+        ids = {name: vault.import_bytes(data, name).id for name, data in files.items()}
+        readers = [vault.open_file(ids[name]) for name in files]
+        items = [BulkItem(name, r, r.size) for name, r in zip(files, readers, strict=True)]
+        devserver.log.clear()
+        reply = send(client, items)
+        for r in readers:
+            r.close()
+    finally:
+        vault.close()
+    assert all(r.stored for r in reply.results)
+    assert {p: on_disk(devserver, p).read_bytes() for p in files} == files
+    assert len(devserver.log) == 1  # three files, one request
