@@ -64,6 +64,10 @@ class Offload:
             raise ValueError("this offload was already finished or abandoned")
         if self._error is not None:
             raise self._error
+        if self._current is not None and buf is not self._current:
+            # what ``update`` copied in before this buffer goes first
+            current, filled, self._current = self._current, self._filled, None
+            self.submit(current, filled)
         if self._thread is None:
             if self._first is None:  # maybe the only one: no thread for it yet
                 self._first = (buf, n)

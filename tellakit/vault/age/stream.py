@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -46,11 +46,22 @@ def read_nonce(f: BinaryIO) -> bytes:
 WRITE_BATCH = 16
 
 
+class BufferSink(Protocol):
+    """A ``raw`` that lends write buffers (``vault.offload.BackgroundWriter`` does): the writer
+    encrypts into ``slot()`` buffers and hands each over with ``submit`` instead of ``write``,
+    which saves a copy of every byte."""
+
+    def slot(self) -> bytearray: ...
+
+    def submit(self, buf: bytearray, n: int) -> None: ...
+
+
 class StreamWriter:
     """Encrypts what is written into chunks on ``raw``; ``close`` seals the last chunk.
 
-    Sealed chunks are encrypted straight into one reused buffer and reach ``raw`` in writes of
-    up to ``WRITE_BATCH`` chunks (and at ``close``).
+    Sealed chunks are encrypted straight into a buffer and reach ``raw`` in writes of up to
+    ``WRITE_BATCH`` chunks (and at ``close``); when ``raw`` is a ``BufferSink``, into its
+    buffers, handed over without a copy.
     """
 
     def __init__(self, raw: BinaryIO, file_key: bytes) -> None:
@@ -59,7 +70,9 @@ class StreamWriter:
         self._raw = raw
         self._aead = ChaCha20Poly1305(payload_key(file_key, nonce))
         self._buf = bytearray()
-        self._out = bytearray(WRITE_BATCH * ENC_CHUNK)
+        lends = hasattr(raw, "slot") and hasattr(raw, "submit")
+        self._sink: BufferSink | None = raw if lends else None  # type: ignore[assignment]
+        self._out = self._sink.slot() if self._sink else bytearray(WRITE_BATCH * ENC_CHUNK)
         self._out_len = 0
         self._index = 0
         self._closed = False
@@ -95,16 +108,22 @@ class StreamWriter:
         self._out_len = end
         self._index += 1
 
-    def _flush(self) -> None:
-        if self._out_len:
+    def _flush(self, *, last: bool = False) -> None:
+        if not self._out_len:
+            return
+        if self._sink is not None:
+            self._sink.submit(self._out, self._out_len)
+            if not last:
+                self._out = self._sink.slot()
+        else:
             self._raw.write(memoryview(self._out)[: self._out_len])
-            self._out_len = 0
+        self._out_len = 0
 
     def close(self) -> None:
         """Seal the last chunk (empty only when nothing at all was written)."""
         if not self._closed:
             self._seal(self._buf, last=True)
-            self._flush()
+            self._flush(last=True)
             self._buf.clear()
             self._closed = True
 
