@@ -7,9 +7,16 @@ same thing again later can help (a batch goes on past these and stops at ``Fatal
      ├── VaultError                      the encrypted container on this machine
      │    ├── WrongPassphrase            the passphrase does not open identity.age
      │    ├── VaultCorrupted             tampered, truncated or swapped data, never returned
+     │    │    ├── IndexMissing          index.db is missing, empty or holds no tables
+     │    │    ├── IndexForeign          index.db does not open with this vault's key
+     │    │    └── IndexStale            blobs/ holds files index.db does not list
      │    ├── VaultLocked                the vault was locked or destroyed
+     │    │    └── VaultDestroyed        quick delete removed the vault (maybe in another process)
      │    ├── VaultExists                create_vault on a folder that already holds one
      │    ├── VaultNotFound              open_vault on a folder that holds none
+     │    ├── VaultBusy                  held by another process for a change that needs it alone
+     │    ├── RekeyInterrupted           a re-key stopped half-way: open with the new passphrase
+     │    ├── ImportRefused              a file name or source refused before anything is encrypted
      │    └── AgeError                   an age file that cannot be decrypted
      │         ├── AgeHeaderError        malformed or non-canonical header
      │         ├── AgeNoMatch            no identity or passphrase opens any stanza
@@ -24,6 +31,8 @@ same thing again later can help (a batch goes on past these and stops at ``Fatal
      │    ├── InsecureURL                plain http to a non-loopback host without opt-in
      │    └── NoConnection               the vault has no Nextcloud connection yet
      ├── ManifestError                   batch manifests with bad rows (lists every row)
+     ├── ReportManifestError             a report folder's manifest.json(.age) that cannot be used
+     ├── IdentityFileError               the organization's identity file cannot be read
      └── ServerError                     anything the server (or the way to it) answered
           ├── RetryableError             trying again later can help
           │    ├── ConnectionLost        unreachable host, reset, timeout, cut mid-transfer
@@ -60,6 +69,11 @@ __all__ = [
     "ConnectionLost",
     "ConnectionSettingsError",
     "FatalServerError",
+    "IdentityFileError",
+    "ImportRefused",
+    "IndexForeign",
+    "IndexMissing",
+    "IndexStale",
     "InsecureURL",
     "InvalidTransition",
     "LoginFlowExpired",
@@ -70,7 +84,9 @@ __all__ = [
     "NotNextcloud",
     "QuotaExceeded",
     "RateLimited",
+    "RekeyInterrupted",
     "ReportError",
+    "ReportManifestError",
     "ReportNotFound",
     "ResourceLocked",
     "RetryableError",
@@ -81,7 +97,9 @@ __all__ = [
     "TwoFactorRequired",
     "UnexpectedResponse",
     "UploadExpired",
+    "VaultBusy",
     "VaultCorrupted",
+    "VaultDestroyed",
     "VaultError",
     "VaultExists",
     "VaultLocked",
@@ -112,6 +130,39 @@ class VaultCorrupted(VaultError):
 
 class VaultLocked(VaultError):
     """The vault is locked (or was destroyed); open it again with the passphrase."""
+
+
+class IndexMissing(VaultCorrupted):
+    """index.db is missing, empty, or holds no tellakit tables; it is never created on open."""
+
+
+class IndexForeign(VaultCorrupted):
+    """index.db does not open with this vault's key: another vault's, damaged, or not SQLCipher."""
+
+
+class IndexStale(VaultCorrupted):
+    """blobs/ holds complete files index.db does not list (an index restored from an older
+    backup, or files copied in); nothing was deleted. ``orphans`` lists them."""
+
+    def __init__(self, message: str, orphans: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.orphans = orphans or []
+
+
+class VaultDestroyed(VaultLocked):
+    """The vault was destroyed (quick delete), in this process or another one."""
+
+
+class VaultBusy(VaultError):
+    """Another process (or import) holds the vault for a change that needs it alone."""
+
+
+class RekeyInterrupted(VaultError):
+    """A re-key stopped half-way; opening with the new passphrase finishes it."""
+
+
+class ImportRefused(VaultError):
+    """A file name or source is refused before anything is encrypted (nothing was imported)."""
 
 
 class VaultExists(VaultError):
@@ -193,6 +244,16 @@ class ManifestError(TellakitError):
         self.problems = problems
         lines = "; ".join(f"row {row}: {msg}" for row, msg in problems)
         super().__init__(f"The manifest has {len(problems)} bad row(s): {lines}")
+
+
+class ReportManifestError(TellakitError):
+    """A report folder's manifest (``manifest.json`` or ``manifest.json.age``) is malformed,
+    of an unknown format or version, or contradicts itself; nothing in it is trusted."""
+
+
+class IdentityFileError(TellakitError):
+    """The organization's identity file (``tellakit org keygen``) is missing a key, damaged,
+    or not opened by the passphrase given."""
 
 
 # --- the server ----------------------------------------------------------------------------

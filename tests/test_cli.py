@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,9 @@ SUBCOMMANDS = [
     "status",
     "export",
     "lab",
+    "recover",
+    "rekey",
+    "destroy",
 ]
 
 
@@ -277,3 +281,136 @@ def test_devserver_subcommand_is_dispatched(capsys):
     out, _ = capsys.readouterr()
     assert code == 0
     assert "--port" in out
+
+
+# --- vault care: permissions, orphans, recovery, re-key, quick delete -------------------------
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+def test_info_warns_about_a_vault_others_can_read_and_fixes_it_on_request(capsys, vault_dir):
+    os.chmod(vault_dir, 0o755)  # noqa: S103 - what an older tellakit left
+    os.chmod(vault_dir / "identity.age", 0o644)
+    code, _, err = run(capsys, "info")
+    assert code == 0
+    assert "can be read by other users" in err
+    assert "--fix-permissions" in err
+    assert oct(vault_dir.stat().st_mode & 0o777) == "0o755"  # no terminal: nothing changed
+    code, _, err = run(capsys, "info", "--fix-permissions")
+    assert code == 0 and "Made 2 item(s) private" in err
+    assert vault_dir.stat().st_mode & 0o777 == 0o700
+    assert (vault_dir / "identity.age").stat().st_mode & 0o777 == 0o600
+    assert "other users" not in run(capsys, "info")[2]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+def test_info_offers_to_fix_permissions_at_a_terminal(capsys, vault_dir, monkeypatch):
+    os.chmod(vault_dir / "index.db", 0o640)
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True, raising=False)
+    monkeypatch.setattr("builtins.input", lambda prompt="": "y")
+    code, _, err = run(capsys, "info")
+    assert code == 0 and "Made 1 item(s) private" in err
+    assert (vault_dir / "index.db").stat().st_mode & 0o777 == 0o600
+
+
+def _lose_a_row(vault_dir: Path, name: str) -> str:
+    """Import a file, then drop its row as an index.db from an older backup would."""
+    from tellakit.vault import open_vault
+
+    with open_vault(vault_dir, PASSPHRASE) as vault:
+        f = vault.import_bytes(b"evidence the index forgot", name)
+        with vault._index.transaction() as cur:
+            cur.execute("DELETE FROM files WHERE id = ?", (f.id,))
+    return f.sha256
+
+
+def test_info_lists_orphans_and_recover_reindexes_them(capsys, vault_dir):
+    sha256 = _lose_a_row(vault_dir, "lost.txt")
+    code, _, err = run(capsys, "files")
+    assert code == 2 and "tellakit recover" in err
+    code, out, _ = run(capsys, "info")
+    assert code == 0 and "Orphans: 1 file(s)" in out
+    code, out, _ = run(capsys, "recover")
+    assert code == 0
+    assert "recovered-1" in out and sha256 in out
+    code, out, _ = run(capsys, "files")
+    assert code == 0 and "recovered-1" in out
+    assert "Orphans" not in run(capsys, "info")[1]
+
+
+def test_recover_set_aside_moves_orphans_out_of_blobs(capsys, vault_dir, tmp_path):
+    _lose_a_row(vault_dir, "lost.txt")
+    code, out, _ = run(capsys, "recover", "--set-aside", str(tmp_path / "aside"))
+    assert code == 0 and "Set aside 1 file(s)" in out
+    assert len(list((tmp_path / "aside").iterdir())) == 1
+    assert run(capsys, "files")[0] == 0
+
+
+def test_recover_rebuilds_a_lost_index_from_the_blobs(capsys, vault_dir, tmp_path):
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(b"pixels" * 1000)
+    assert run(capsys, "import", str(photo))[0] == 0
+    (vault_dir / "index.db").unlink()
+    code, _, err = run(capsys, "files")
+    assert code == 2 and "index.db is missing" in err
+    code, out, err = run(capsys, "recover")
+    assert code == 0, err
+    assert "Started a new, empty index.db" in out and "recovered-1" in out
+    code, out, _ = run(capsys, "files")
+    assert "recovered-1" in out
+    file_id = out.split()[0]
+    assert run(capsys, "export", file_id, str(tmp_path / "back.bin"))[0] == 0
+    assert (tmp_path / "back.bin").read_bytes() == photo.read_bytes()
+
+
+def test_rekey_changes_key_and_passphrase_and_keeps_every_file(capsys, vault_dir, monkeypatch):
+    note = vault_dir.parent / "note.txt"
+    note.write_text("kept through the re-key")
+    file_id = run(capsys, "import", str(note))[1].split()[0]
+    monkeypatch.setenv("TELLAKIT_NEW_PASSPHRASE", "a completely new passphrase")
+    code, out, err = run(capsys, "rekey")
+    assert code == 0, err
+    assert "re-wrapped" in out
+    assert run(capsys, "files")[0] == 2  # the old passphrase opens nothing now
+    monkeypatch.setenv("TELLAKIT_PASSPHRASE", "a completely new passphrase")
+    out_file = vault_dir.parent / "back.txt"
+    assert run(capsys, "export", file_id, str(out_file))[0] == 0
+    assert out_file.read_text() == "kept through the re-key"
+
+
+def test_destroy_refused_at_the_prompt_deletes_nothing(capsys, vault_dir, monkeypatch):
+    before = sorted(p.name for p in vault_dir.rglob("*"))
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True, raising=False)
+    monkeypatch.setattr("builtins.input", lambda prompt="": "not the name")
+    code, _, err = run(capsys, "destroy")
+    assert code == 2
+    assert "nothing was deleted" in err
+    assert sorted(p.name for p in vault_dir.rglob("*")) == before
+
+
+def test_destroy_without_a_terminal_needs_yes(capsys, vault_dir, monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO())
+    code, _, err = run(capsys, "destroy", str(vault_dir))
+    assert code == 2 and "--yes" in err
+    assert (vault_dir / "identity.age").exists()
+    code, out, _ = run(capsys, "destroy", str(vault_dir), "--yes")
+    assert code == 0 and "Destroyed" in out
+    assert not vault_dir.exists()
+    assert run(capsys, "destroy", str(vault_dir), "--yes")[0] == 0  # again: nothing to do
+
+
+def test_destroy_after_typing_the_folder_name_needs_no_passphrase(capsys, vault_dir, monkeypatch):
+    monkeypatch.delenv("TELLAKIT_PASSPHRASE")
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True, raising=False)
+    monkeypatch.setattr("builtins.input", lambda prompt="": "vault")
+    code, _, _ = run(capsys, "destroy")
+    assert code == 0
+    assert not vault_dir.exists()
+
+
+def test_destroy_refuses_a_folder_that_is_not_a_vault(capsys, tmp_path):
+    docs = tmp_path / "Documents"
+    docs.mkdir()
+    (docs / "identity.age").write_text("someone else's file")
+    code, _, err = run(capsys, "destroy", str(docs), "--yes")
+    assert code == 2 and "nothing was deleted" in err
+    assert (docs / "identity.age").exists()

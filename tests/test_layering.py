@@ -13,9 +13,24 @@ PACKAGE = Path(__file__).resolve().parents[1] / "tellakit"
 FORBIDDEN = {
     "errors": {"reports", "vault", "nextcloud", "engine", "ui", "summary", "batch", "cli"},
     "reports": {"vault", "nextcloud", "engine", "ui", "summary", "batch", "cli", "devserver"},
-    "vault": {"nextcloud", "engine", "ui", "summary", "batch", "cli", "devserver"},
-    "nextcloud": {"vault", "reports", "engine", "ui", "summary", "batch", "cli", "devserver"},
-    "engine": {"ui", "summary", "batch", "cli", "devserver"},
+    "vault": {"nextcloud", "engine", "ui", "summary", "batch", "cli", "devserver", "sealed", "org"},
+    "nextcloud": {
+        *("vault", "reports", "engine", "ui", "summary", "batch", "cli", "devserver"),
+        *("sealed", "org"),
+    },
+    "sealed": {
+        "nextcloud",
+        "reports",
+        "engine",
+        "ui",
+        "summary",
+        "batch",
+        "cli",
+        "devserver",
+        "org",
+    },
+    "engine": {"ui", "summary", "batch", "cli", "devserver", "org"},
+    "org": {"engine", "ui", "summary", "batch", "cli", "devserver"},
     "summary": {"ui", "cli", "devserver"},
     "batch": {"ui", "cli", "devserver"},
 }
@@ -56,3 +71,21 @@ def test_the_checker_sees_an_upward_import(tmp_path):
     module = tmp_path / "m.py"
     module.write_text("from tellakit.engine import Submitter\nfrom tellakit import ui\n")
     assert tellakit_imports(module) == {"engine", "ui"}
+
+
+def test_sealed_uses_only_the_age_part_of_the_vault():
+    """The sealed layout's module is pure: of the vault it may use tellakit.vault.age only."""
+    offenders = []
+    for path in modules_of("sealed"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                name = node.module
+                if name.startswith("tellakit.vault.") and not name.startswith("tellakit.vault.age"):
+                    offenders.append(f"{path.name}: {name}")
+                if name == "tellakit.vault":
+                    offenders += [
+                        f"{path.name}: tellakit.vault.{a.name}"
+                        for a in node.names
+                        if a.name != "age"
+                    ]
+    assert offenders == []

@@ -24,8 +24,8 @@ body first, a cut request writes nothing; clients must treat both alike.
 
 Nextcloud advertises ``dav.bulkupload: "1.0"`` when the system setting ``bulkupload.enabled``
 is true (the default). Here :func:`set_enabled` turns the feature off: the capability goes and
-the endpoint answers 501 as a server without the plugin does (Nextcloud before 23), so clients'
-fallback to single PUTs can be tested.
+the endpoint answers 501 as a server without the plugin does (Nextcloud before 23, and so the
+``nextcloud-old`` profile), so clients' fallback to single PUTs can be tested.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from tellakit.devserver.meta import INSTANCE_ID
 from tellakit.devserver.responses import Environ, StartResponse, dav_error, drain, respond
 
 BULK_PATH = "/remote.php/dav/bulk"
+FIRST_VERSION = 23  # the Nextcloud release that brought BulkUploadPlugin
 BUFFER = 256 * 1024
 #: Nextcloud's MtimeSanitizer refuses times up to one day after the epoch.
 MIN_MTIME = 24 * 60 * 60
@@ -51,8 +52,9 @@ _SWITCH = "_tellakit_bulkupload_enabled"  # attribute kept on the server's Conte
 
 
 def enabled(ctx: Context) -> bool:
-    """Whether this server offers bulk upload (the default, as Nextcloud's)."""
-    return bool(getattr(ctx, _SWITCH, True))
+    """Whether this server offers bulk upload: on by default, as in Nextcloud 23 and later
+    (the plugin came with 23: off for older profiles such as ``nextcloud-old``)."""
+    return bool(getattr(ctx, _SWITCH, True)) and ctx.profile.major >= FIRST_VERSION
 
 
 def set_enabled(ctx: Context, on: bool) -> None:

@@ -14,12 +14,19 @@ from tellakit.nextcloud.models import (
     Capabilities,
     Credentials,
     DavEntry,
+    DigestKind,
     LoginFlow,
     NameRules,
     PutResult,
+    ServerDigest,
     UserInfo,
 )
-from tellakit.nextcloud.names import sanitize_name, unique_candidates
+from tellakit.nextcloud.names import (
+    refuses_4byte_utf8,
+    sanitize_name,
+    unique_candidates,
+    without_4byte_utf8,
+)
 from tellakit.nextcloud.urls import is_loopback_host, normalize_server_url
 
 __all__ = [
@@ -33,17 +40,21 @@ __all__ = [
     "ChunkedUpload",
     "Credentials",
     "DavEntry",
+    "DigestKind",
     "LoginFlow",
     "NameRules",
     "NextcloudClient",
     "PutResult",
+    "ServerDigest",
     "UserInfo",
     "is_loopback_host",
     "new_transfer_id",
     "normalize_server_url",
     "parallel_limit",
     "poll_login_flow",
+    "refuses_4byte_utf8",
     "sanitize_name",
     "start_login_flow",
     "unique_candidates",
+    "without_4byte_utf8",
 ]

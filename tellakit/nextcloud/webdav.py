@@ -7,7 +7,6 @@ before the generic mapping.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from typing import Any, Protocol
 
@@ -245,14 +244,3 @@ def get(session: NextcloudSession, url: str) -> RemoteStream:
     """GET a file as a stream (nothing is buffered whole)."""
     resp = session.request_checked("GET", url, ok=(200,), stream=True)
     return RemoteStream(session, resp, url)
-
-
-def sha256_of(stream: RemoteStream) -> tuple[str, int]:
-    """Hash a download: (hex SHA-256, byte count)."""
-    digest = hashlib.sha256()
-    count = 0
-    with stream:
-        for piece in stream:
-            digest.update(piece)
-            count += len(piece)
-    return digest.hexdigest(), count

@@ -79,6 +79,14 @@ def test_capability_advertised_and_switched_off(devserver):
     assert post(devserver, body(part("/a.txt", b"hello"))).status_code == 200
 
 
+def test_no_bulk_upload_on_a_server_older_than_23(tmp_path):
+    from tellakit.devserver import DevServer
+
+    with DevServer(tmp_path / "old", profile="nextcloud-old") as old:
+        assert "bulkupload" not in capabilities(old)["dav"]
+        assert post(old, body(part("/a.txt", b"hello"))).status_code == 501
+
+
 def test_stores_every_part_and_answers_per_path_as_nextcloud(devserver):
     dav("MKCOL", files_url(devserver, "dir"))
     files = {"/dir/a.txt": b"alpha", "/dir/b.bin": os.urandom(300_000), "/c.txt": b""}
