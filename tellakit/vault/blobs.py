@@ -39,7 +39,7 @@ from tellakit.vault import age
 from tellakit.vault.age.header import b64encode
 from tellakit.vault.fsutil import create_private, fsync_dir, is_regular, private_dir
 from tellakit.vault.locks import fcntl
-from tellakit.vault.offload import BackgroundSha256, BackgroundWriter
+from tellakit.vault.offload import BackgroundSha256, BackgroundWriter, fill
 
 PARTIAL = ".partial"
 STALE_SECONDS = 300.0  # an unlocked .partial untouched this long belongs to a dead import
@@ -173,7 +173,7 @@ class BlobStore:
                     writer, header = age.encrypt(out, [recipient])  # type: ignore[arg-type]
                     while True:
                         buf = digest.slot()
-                        n = _fill(source, buf)
+                        n = fill(source, buf)
                         if not n:
                             break
                         digest.submit(buf, n)
@@ -289,28 +289,6 @@ class BlobStore:
             shutil.move(str(source), str(target))
             moved.append(target)
         return moved
-
-
-def _fill(source: BinaryIO, buf: bytearray) -> int:
-    """Fill ``buf`` from ``source`` as far as it goes (readinto when it has it); 0 at EOF."""
-    view = memoryview(buf)
-    readinto = getattr(source, "readinto", None)
-    filled = 0
-    while filled < len(buf):
-        if readinto is not None:
-            try:
-                n = readinto(view[filled:])
-            except NotImplementedError:  # io.RawIOBase's stub when only read() is written
-                readinto = None
-                continue
-        else:
-            data = source.read(len(buf) - filled)
-            n = len(data)
-            view[filled : filled + n] = data
-        if not n:
-            break
-        filled += n
-    return filled
 
 
 class BlobReader(io.RawIOBase):

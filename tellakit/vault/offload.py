@@ -228,3 +228,27 @@ class BackgroundFlush:
                 os.fdatasync(self._fd)
             except OSError:  # the final fsync reports a real failure; this is only early work
                 return
+
+
+def fill(source: Any, buf: bytearray | memoryview) -> int:
+    """Fill ``buf`` from ``source`` as far as it goes (``readinto`` when it has a working one,
+    else ``read``); the byte count, 0 at the end. (tellakit.sealed.reader and
+    tellakit.nextcloud.streaming have the same loop for their layers.)"""
+    view = memoryview(buf)
+    readinto = getattr(source, "readinto", None)
+    filled = 0
+    while filled < len(view):
+        if readinto is not None:
+            try:
+                n = readinto(view[filled:])
+            except NotImplementedError:  # io.RawIOBase's stub when only read() is written
+                readinto = None
+                continue
+        else:
+            data = source.read(len(view) - filled)
+            n = len(data)
+            view[filled : filled + n] = data
+        if not n:
+            break
+        filled += n
+    return filled
