@@ -131,6 +131,8 @@ class Attachment:
     checksum: str | None = None
     verified_at: datetime | None = None
     error: str | None = None
+    #: The chunked upload's chunks after the confirmed run (JSON, engine/chunkmap.py).
+    chunk_map: str | None = None
 
 
 BOOKKEEPING_FIELDS = frozenset(
@@ -144,6 +146,7 @@ BOOKKEEPING_FIELDS = frozenset(
         "checksum",
         "verified_at",
         "error",
+        "chunk_map",
     }
 )
 SUBMISSION_FIELDS = frozenset(

@@ -1,17 +1,35 @@
-"""How a file is cut for upload: the size thresholds and the adaptive chunk size.
+"""How a file is cut for upload: the size thresholds, the chunk size and how many chunks go at once.
 
-Chunks start at ``initial`` (10 MiB), never go below ``minimum`` (5 MiB, Nextcloud's v2 lower
-bound for every chunk but the last) nor above ``maximum`` (the server's
-``files.chunked_upload.max_size`` hint, else 100 MiB), and move toward ``target_seconds`` per
-chunk from the measured speed, as the desktop client does: fewer requests on fast links, short
-re-sends after a cut on slow ones.
+Two things set the size of the next chunk:
+
+* **time** (``ChunkSizer``): chunks start at ``initial_chunk`` (10 MiB) and move toward
+  ``target_seconds`` per chunk from the measured speed, as the desktop client does, up to
+  ``max_chunk`` (the server's ``files.chunked_upload.max_size`` hint, else 100 MiB): few
+  requests on a link that holds;
+* **the link** (``LinkModel.window``, link.py): once a connection has dropped, the bytes in
+  flight are kept to a share of the bytes that get through between drops, so most chunks
+  complete and a drop costs little; the window grows again while the link holds.
+
+``ChunkPlanner`` combines them: the chunk is the smaller of the two (two chunks share the
+window, so one can be sent while the other's answer is awaited), and as many chunks go at once
+as fit in the window, at most ``max_in_flight`` and what the server allows
+(``files.chunked_upload.max_parallel_count``).
+
+Nextcloud's chunking v2 needs chunks of at least 5 MiB (all but the last; ``V2_MIN_CHUNK``),
+chunking v1 takes any size. A new upload uses v2 unless the planned chunk is below that (the
+link cannot carry 5 MiB between drops, or ``max_chunk`` is smaller): then v1, with chunks down
+to ``min_chunk`` (256 KiB).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 MiB = 1024 * 1024
+KiB = 1024
+#: Chunking v2's smallest chunk (every chunk but the last), from S3's multipart rule.
+V2_MIN_CHUNK = 5 * MiB
 
 
 @dataclass(frozen=True)
@@ -20,10 +38,16 @@ class Tuning:
 
     single_put_limit: int = 10 * MiB  # files below this go in one PUT
     initial_chunk: int = 10 * MiB
-    min_chunk: int = 5 * MiB
+    min_chunk: int = 256 * KiB  # the smallest chunk (chunking v1; v2 never goes below 5 MiB)
     max_chunk: int = 100 * MiB
     target_seconds: float = 45.0  # aim for 30-60 s per chunk
     max_chunks: int = 10_000  # Nextcloud v2 chunk numbers run 1..10000
+    #: Size chunks from what the link carried between drops (link.py); off: time only.
+    follow_link: bool = True
+    #: Share of the bytes that get through between drops that may be in flight at once.
+    link_share: float = 1 / 16
+    #: Chunk PUTs of one file at once, at most (the server's hint may allow fewer).
+    max_in_flight: int = 3
 
     def for_server(self, max_chunk_size: int | None) -> Tuning:
         """Cap ``max_chunk`` at the server's hint (never below ``min_chunk``)."""
@@ -36,17 +60,30 @@ class Tuning:
         """True when a file of ``size`` bytes goes through a chunked upload."""
         return size >= self.single_put_limit
 
+    def floor(self, protocol: int) -> int:
+        """The smallest chunk (but the last) an upload speaking ``protocol`` may send."""
+        return max(self.min_chunk, V2_MIN_CHUNK) if protocol == 2 else self.min_chunk
+
+
+class Window(Protocol):
+    """What the planner asks of the link (``LinkModel``)."""
+
+    def window(self) -> float | None:
+        """Bytes this transfer may have in flight; None: no limit known."""
+        ...
+
 
 class ChunkSizer:
     """Chooses the next chunk's size from the speed measured on the previous ones."""
 
-    def __init__(self, tuning: Tuning, *, start: int | None = None):
+    def __init__(self, tuning: Tuning, *, start: int | None = None, floor: int | None = None):
         self.tuning = tuning
+        self._floor = tuning.min_chunk if floor is None else floor
         self._size = self._clamp(start if start else tuning.initial_chunk)
 
-    def _clamp(self, size: int) -> int:
+    def _clamp(self, size: float) -> int:
         t = self.tuning
-        return max(t.min_chunk, min(t.max_chunk, int(size)))
+        return max(self._floor, min(max(t.max_chunk, self._floor), int(size)))
 
     @property
     def size(self) -> int:
@@ -55,15 +92,7 @@ class ChunkSizer:
 
     def next_size(self, offset: int, total: int, chunk_number: int) -> int:
         """Bytes for the chunk starting at ``offset``; never leaves more chunks than allowed."""
-        left = total - offset
-        size = self._size
-        chunks_left = self.tuning.max_chunks - chunk_number + 1
-        if chunks_left > 0 and left > size * chunks_left:
-            size = -(-left // chunks_left)  # ceil: fit what is left into the numbers left
-        # Do not leave a tail below the minimum: fold it into this chunk.
-        if 0 < left - size < self.tuning.min_chunk:
-            size = left
-        return min(size, left)
+        return fit(self._size, offset, total, chunk_number, self.tuning.max_chunks, self._floor)
 
     def observe(self, nbytes: int, seconds: float) -> None:
         """Adapt toward ``target_seconds`` per chunk after a chunk of ``nbytes`` took ``seconds``.
@@ -76,4 +105,81 @@ class ChunkSizer:
         speed = nbytes / seconds
         wanted = speed * self.tuning.target_seconds
         wanted = max(self._size / 2, min(self._size * 2, wanted))
-        self._size = self._clamp(int(wanted))
+        self._size = self._clamp(wanted)
+
+
+def fit(size: int, offset: int, total: int, number: int, max_chunks: int, floor: int) -> int:
+    """``size`` trimmed for the chunk ``number`` starting at ``offset`` of ``total`` bytes.
+
+    It grows when the chunk numbers left could not hold the rest of the file otherwise, and
+    takes in a tail that would be smaller than ``floor``; never beyond the end of the file.
+    """
+    left = total - offset
+    chunks_left = max_chunks - number + 1
+    if chunks_left > 0 and left > size * chunks_left:
+        size = -(-left // chunks_left)  # ceil: fit what is left into the numbers left
+    if 0 < left - size < floor:
+        size = left  # do not leave a tail below the floor: fold it into this chunk
+    return max(0, min(size, left))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The next chunk's size and how many chunks may be in flight together."""
+
+    size: int
+    in_flight: int
+
+
+class ChunkPlanner:
+    """Sizes chunks of one upload from the time target and the link's window (module doc).
+
+    ``parallel`` is what the server allows at once; ``protocol`` the upload's chunking
+    version, which sets the floor.
+    """
+
+    def __init__(
+        self,
+        tuning: Tuning,
+        *,
+        link: Window | None,
+        protocol: int,
+        parallel: int,
+        start: int | None = None,
+    ) -> None:
+        self.tuning = tuning
+        self.link = link if tuning.follow_link else None
+        self.floor = tuning.floor(protocol)
+        self.parallel = max(1, min(parallel, tuning.max_in_flight))
+        self.sizer = ChunkSizer(tuning, start=start, floor=self.floor)
+
+    def plan(self) -> Plan:
+        """The size of the next chunk (before fitting it to the file) and the in-flight count."""
+        size = self.sizer.size
+        window = self.link.window() if self.link is not None else None
+        if window is None:
+            return Plan(size, self.parallel)
+        size = max(self.floor, min(size, int(window / 2)))
+        return Plan(size, max(1, min(self.parallel, int(window // size))))
+
+    def next_size(self, offset: int, total: int, number: int) -> int:
+        """Bytes of chunk ``number`` starting at ``offset`` (fitted to what is left)."""
+        size = self.plan().size
+        return fit(size, offset, total, number, self.tuning.max_chunks, self.floor)
+
+    def observe(self, nbytes: int, seconds: float) -> None:
+        """A chunk of ``nbytes`` took ``seconds``: adapt toward the time target."""
+        self.sizer.observe(nbytes, seconds)
+
+
+def preferred_protocol(tuning: Tuning, link: Window | None) -> int:
+    """The chunking version a new upload should speak: 2 unless its chunks would be below
+    v2's floor (the link cannot carry 5 MiB between drops, or the tuning is smaller)."""
+    if tuning.min_chunk >= V2_MIN_CHUNK:
+        return 2
+    if tuning.max_chunk < V2_MIN_CHUNK:
+        return 1
+    window = link.window() if link is not None and tuning.follow_link else None
+    if window is not None and window / 2 < V2_MIN_CHUNK:
+        return 1
+    return 2

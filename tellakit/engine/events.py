@@ -36,14 +36,16 @@ class ProgressEvent:
     """What every event says about its report; subscribers receive the subclasses below.
 
     ``state`` is the report's status; ``report_bytes_sent`` / ``report_total`` the whole
-    report's bytes (confirmed plus in flight) and size; ``speed_bps`` the smoothed speed while
-    bytes move (0 otherwise).
+    report's bytes (confirmed plus in flight) and size; ``report_bytes_confirmed`` the part of
+    them the server confirmed (where a resume would go on from: in-flight bytes are lost when a
+    connection drops); ``speed_bps`` the smoothed speed while bytes move (0 otherwise).
     """
 
     report_id: str
     state: Status
     report_bytes_sent: int = 0
     report_total: int = 0
+    report_bytes_confirmed: int = 0
     speed_bps: float = 0.0
     time: float = field(default_factory=time.time, compare=False)
 
@@ -86,13 +88,24 @@ class SettledEvent(ProgressEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class FileEvent(ProgressEvent):
-    """Bytes of one attachment moved, or its state changed (``file_state``)."""
+    """Bytes of one attachment moved, or its state changed (``file_state``).
+
+    ``bytes_sent`` counts the bytes confirmed by the server plus those in flight;
+    ``bytes_confirmed`` only the first. When a connection drops, ``bytes_sent`` falls back to
+    ``bytes_confirmed``: the next attempt goes on from there.
+    """
 
     attachment_id: str
     name: str
     bytes_sent: int
     total: int
     file_state: FileState
+    bytes_confirmed: int = 0
+
+    @property
+    def bytes_in_flight(self) -> int:
+        """Bytes sent but not yet confirmed (lost if the connection drops)."""
+        return max(0, self.bytes_sent - self.bytes_confirmed)
 
     @property
     def file_fraction(self) -> float:
@@ -102,7 +115,10 @@ class FileEvent(ProgressEvent):
 
 @dataclass(frozen=True)
 class FileProgress:
-    """Live state of one attachment, as :meth:`Submitter.snapshot` returns it."""
+    """Live state of one attachment, as :meth:`Submitter.snapshot` returns it.
+
+    ``bytes_sent`` is confirmed plus in flight, ``bytes_confirmed`` what the server confirmed.
+    """
 
     attachment_id: str
     name: str
@@ -111,6 +127,7 @@ class FileProgress:
     total: int
     state: FileState
     error: str | None = None
+    bytes_confirmed: int = 0
 
 
 @dataclass(frozen=True)
@@ -129,11 +146,20 @@ class ReportProgress:
     remote_folder: str | None
     files: tuple[FileProgress, ...] = ()
     retry: RetryOutlook | None = None  # while an automatic retry is planned: when and why
+    bytes_confirmed: int = 0  # of bytes_sent, what the server confirmed
 
     @property
     def fraction(self) -> float:
         """Share of the report's bytes sent, 0..1 (1 when there is nothing to send)."""
         return 1.0 if self.total <= 0 else min(1.0, self.bytes_sent / self.total)
+
+    @property
+    def resumes_from(self) -> int | None:
+        """For a report stopped before its end (paused, interrupted, queued): the bytes the
+        server confirmed, where the next attempt goes on; None while it runs or when done."""
+        if self.active or self.state in (Status.SUBMITTED, Status.DRAFT):
+            return None
+        return self.bytes_confirmed
 
 
 class SpeedMeter:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from tellakit.nextcloud.models import Capabilities, Credentials, DavEntry, PutResult
 from tellakit.reports import Report, Status
-from tellakit.vault.models import ConnectionSettings
+from tellakit.vault.models import ConnectionSettings, LinkStats
 
 if TYPE_CHECKING:
     from tellakit.nextcloud import NextcloudClient
@@ -69,7 +69,8 @@ class StoredFile(Protocol):
 
 
 class ReportStore(Protocol):
-    """The part of the vault the engine uses: reports, their bookkeeping, files, connection."""
+    """The part of the vault the engine uses: reports, their bookkeeping, files, connection,
+    and the record of the link to the server (link.py)."""
 
     @property
     def path(self) -> Path: ...
@@ -93,6 +94,10 @@ class ReportStore(Protocol):
     def get_file(self, file_id: str) -> StoredFile: ...
 
     def open_file(self, file_id: str, *, check_sha256: bool = True) -> BlobStream: ...
+
+    def get_link_stats(self, server_url: str) -> LinkStats | None: ...
+
+    def set_link_stats(self, server_url: str, stats: LinkStats) -> None: ...
 
 
 class ConnectionStore(Protocol):
@@ -148,6 +153,14 @@ class ChunkedUploadPort(Protocol):
     def start(self) -> bool: ...
 
     def received_chunks(self) -> list[tuple[str, int]]: ...
+
+    def received_size(self, n: int) -> int | None: ...
+
+    def ensure_exists(self) -> None: ...
+
+    def max_in_flight(self, caps: Capabilities) -> int: ...
+
+    def abort(self) -> None: ...
 
     def upload_chunk(
         self,

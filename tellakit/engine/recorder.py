@@ -81,6 +81,7 @@ def _said(report: Report) -> dict[str, Any]:
         "report_id": report.id,
         "state": report.status,
         "report_bytes_sent": report.bytes_sent,
+        "report_bytes_confirmed": report.bytes_sent,  # the record holds confirmed bytes only
         "report_total": report.total_bytes,
         "title": report.title,
         "reason": report.reason,

@@ -14,7 +14,8 @@ worker may write:
 
 Every piece the server confirms (description, chunk, file, verification, manifest) reaches
 the run through one typed callback (``Confirmed``); the runner tells the retry scheduler,
-for which it is what "this attempt made progress" means.
+for which it is what "this attempt made progress" means. Each run gets the model of the link
+to its server (``LinkBook``, link.py), shared by the runs of this Submitter.
 
 Thread rules: the runner has no lock and no state of its own beyond its collaborators; each
 worker thread calls :meth:`ReportRunner.run` for the run it holds.
@@ -29,6 +30,7 @@ from tellakit.engine.confirm import Confirmed
 from tellakit.engine.connection import connection_of
 from tellakit.engine.control import Stopped, StopReason
 from tellakit.engine.events import EventBus
+from tellakit.engine.link import LinkBook
 from tellakit.engine.ports import (
     ChunkedUploadFactory,
     ClientFactory,
@@ -68,6 +70,7 @@ class ReportRunner:
         chunked_upload: ChunkedUploadFactory,
         tuning: Tuning,
         version: str,
+        links: LinkBook,
     ) -> None:
         self.vault = vault
         self.queue = queue
@@ -79,6 +82,7 @@ class ReportRunner:
         self.chunked_upload = chunked_upload
         self.tuning = tuning
         self.version = version
+        self.links = links
 
     def run(self, run: ReportRun) -> None:
         """Send the report of ``run`` as far as it goes; record how it ended."""
@@ -131,9 +135,9 @@ class ReportRunner:
     def _submission(
         self, run: ReportRun, client: ProtocolClient, settings: ConnectionSettings
     ) -> ReportSubmission:
-        def on_progress(report: Report, att: Attachment | None, sent: int) -> None:
+        def on_progress(report: Report, att: Attachment | None, done: int, flying: int) -> None:
             if att is not None:
-                self.bus.publish(self.tracker.file_bytes(report, att, sent))
+                self.bus.publish(self.tracker.file_bytes(report, att, done, flying))
 
         def on_confirmed(_piece: Confirmed) -> None:
             self.scheduler.progressed(run.report_id)
@@ -151,6 +155,7 @@ class ReportRunner:
             on_progress=on_progress,
             tellakit_version=self.version,
             on_confirmed=on_confirmed,
+            link=self.links.link(settings.server_url),
         )
 
     # --- how the run ended --------------------------------------------------------------------

@@ -25,6 +25,7 @@ from typing import Any
 from tellakit.engine.chunking import Tuning
 from tellakit.engine.confirm import Confirmed, ConfirmedHook, Piece, ignore
 from tellakit.engine.control import StopToken, check
+from tellakit.engine.link import LinkModel
 from tellakit.engine.manifest import build_manifest, description_bytes
 from tellakit.engine.naming import (
     DESCRIPTION_NAME,
@@ -45,8 +46,8 @@ log = logging.getLogger(__name__)
 
 MAX_FOLDER_CANDIDATES = 1000
 
-# (attachment or None, bytes sent of that file, file state or None)
-ProgressHook = Callable[[Report, "Attachment | None", int], None]
+# (report, attachment or None, bytes of that file confirmed on the server, bytes in flight)
+ProgressHook = Callable[[Report, "Attachment | None", int, int], None]
 
 
 def _now() -> datetime:
@@ -78,6 +79,7 @@ class ReportSubmission:
         on_progress: ProgressHook,
         tellakit_version: str,
         on_confirmed: ConfirmedHook = ignore,
+        link: LinkModel | None = None,
     ):
         self.vault = vault
         self.client = client
@@ -92,6 +94,7 @@ class ReportSubmission:
         self.on_progress = on_progress
         self.on_confirmed = on_confirmed
         self.version = tellakit_version
+        self.link = link
         self.report: Report = vault.get_report(report_id)
         self._put_results: dict[str, PutResult | None] = {}
 
@@ -220,7 +223,7 @@ class ReportSubmission:
         self._put_bytes(DESCRIPTION_NAME, description_bytes(self.report))
         self._record(description_sent=True)
         self.on_confirmed(Confirmed(Piece.DESCRIPTION))
-        self.on_progress(self.report, None, 0)
+        self.on_progress(self.report, None, 0, 0)
 
     # --- 4. files -----------------------------------------------------------------------
 
@@ -229,7 +232,7 @@ class ReportSubmission:
         remote_path = join_remote(self._folder(), att.remote_name)
         if att.state is FileState.FAILED:
             # A failed verification: start the file again from nothing.
-            self._record_file(att, transfer_id=None, bytes_sent=0, chunk_size=None)
+            self._record_file(att, transfer_id=None, bytes_sent=0, chunk_size=None, chunk_map=None)
         captured = None
         try:
             captured = self.vault.get_file(att.file_id).imported_at
@@ -244,13 +247,15 @@ class ReportSubmission:
             remote_path=remote_path,
             tuning=self.tuning,
             token=self.token,
-            on_progress=lambda n: self.on_progress(self.report, att, n),
+            on_progress=lambda done, flying: self.on_progress(self.report, att, done, flying),
             on_confirmed=self.on_confirmed,
             mtime=captured,
+            link=self.link,
+            capabilities=self.caps,
         )
-        self.on_progress(self.report, att, att.bytes_sent)
+        self.on_progress(self.report, att, att.bytes_sent, 0)
         self._put_results[att.id] = transfer.run()
-        self.on_progress(self.report, att, att.size)
+        self.on_progress(self.report, att, att.size, 0)
 
     # --- 5. verify ----------------------------------------------------------------------
 
@@ -271,12 +276,12 @@ class ReportSubmission:
                 problem = f"the server's SHA-256 of {att.name!r} differs from the vault's"
         if problem is not None:
             self._record_file(att, state=FileState.FAILED, error=problem)
-            self.on_progress(self.report, att, 0)
+            self.on_progress(self.report, att, 0, 0)
             raise VerificationFailed(f"Verification failed: {problem}.", path=path)
         checksum = f"SHA256:{server_sha}" if server_sha else None
         self._record_file(att, state=FileState.VERIFIED, checksum=checksum, verified_at=_now())
         self.on_confirmed(Confirmed(Piece.VERIFIED, att.id, att.size))
-        self.on_progress(self.report, att, att.size)
+        self.on_progress(self.report, att, att.size, 0)
 
     # --- 6. manifest, 7. finish ---------------------------------------------------------
 

@@ -22,6 +22,7 @@ The Submitter is a facade over named parts, each in its own module:
     monitor.CrossProcessMonitor       pauses, deletes and resumes made by other processes
     registry                          the open Submitters of this process, closed at exit
     tracker.ProgressTracker           bytes in flight, speed, snapshot
+    link.LinkBook                     what was learned of the link to each server
 
 Thread rules: the facade has no lock and no state of its own besides its parts; each part
 states its own rules at the top of its module. A caller's thread runs submit/pause/delete/close
@@ -43,6 +44,7 @@ from tellakit.engine.chunking import Tuning
 from tellakit.engine.connection import auto_retry_setting, server_answers
 from tellakit.engine.control import StopReason, Timing
 from tellakit.engine.events import EventBus, Listener, ReportProgress
+from tellakit.engine.link import LinkBook
 from tellakit.engine.monitor import CrossProcessMonitor, recover_orphans
 from tellakit.engine.ports import (
     ChunkedUploadFactory,
@@ -123,6 +125,7 @@ class Submitter:
             chunked_upload=chunked_upload_cls or default_chunked_upload(),
             tuning=self.tuning,
             version=tellakit_version(),
+            links=LinkBook(vault, share=self.tuning.link_share),
         )
         self._monitor = CrossProcessMonitor(
             vault, self._queue, self._recorder, interval=self.timing.monitor_interval

@@ -1,12 +1,14 @@
 """Live progress of the reports being sent: bytes in flight, speed, and the snapshot a view reads.
 
-The vault records what the server confirmed (a chunk, a file); between two confirmations the
-bytes of the request in flight exist only here, so a view that (re)opens mid-chunk still shows
-them. A run's figures are dropped when it ends: from then on the vault's record is the truth.
+The vault records what the server confirmed (chunks, a file); the bytes of the requests in
+flight exist only here, so a view that (re)opens mid-chunk still shows them, apart from the
+confirmed ones: in-flight bytes are lost when a connection drops, confirmed ones are where the
+next attempt goes on. A run's figures are dropped when it ends: from then on the vault's
+record is the truth.
 
-Thread rules: ``ProgressTracker._lock`` guards ``_sent`` (bytes in flight per attachment) and
-``_meters`` (one speed meter per report); the vault is read, and events are built, without it.
-Worker threads write (one worker per report at a time); views read from any thread.
+Thread rules: ``ProgressTracker._lock`` guards ``_sent`` ((confirmed, in flight) per
+attachment) and ``_meters`` (one speed meter per report); the vault is read, and events are
+built, without it. A report's worker and its chunk senders write; views read from any thread.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ class ProgressTracker:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._sent: dict[str, dict[str, int]] = {}  # report id -> attachment id -> bytes
+        # report id -> attachment id -> (bytes confirmed, bytes in flight)
+        self._sent: dict[str, dict[str, tuple[int, int]]] = {}
         self._meters: dict[str, SpeedMeter] = {}
 
     def begin(self, report_id: str) -> None:
@@ -47,26 +50,31 @@ class ProgressTracker:
             meter = self._meters.get(report_id)
             return meter.rate if meter is not None else 0.0
 
-    def file_bytes(self, report: Report, att: Attachment, sent: int) -> FileEvent:
-        """Record that ``sent`` bytes of ``att`` are on their way; the event that says so."""
+    def file_bytes(
+        self, report: Report, att: Attachment, confirmed: int, in_flight: int = 0
+    ) -> FileEvent:
+        """Record that ``confirmed`` bytes of ``att`` are on the server and ``in_flight`` on
+        their way; the event that says so."""
         with self._lock:
             files = self._sent.setdefault(report.id, {})
-            previous = files.get(att.id, 0)
-            files[att.id] = sent
+            previous = sum(files.get(att.id, (0, 0)))
+            files[att.id] = (confirmed, in_flight)
             meter = self._meters.setdefault(report.id, SpeedMeter())
-            speed = meter.add(max(0, sent - previous))
-            in_flight = dict(files)
+            speed = meter.add(max(0, confirmed + in_flight - previous))
+            live = dict(files)
         return FileEvent(
             report_id=report.id,
             state=Status.UPLOADING,
-            report_bytes_sent=min(_report_bytes(report, in_flight), report.total_bytes),
+            report_bytes_sent=min(_report_bytes(report, live), report.total_bytes),
             report_total=report.total_bytes,
+            report_bytes_confirmed=min(_report_bytes(report, live, sent=False), report.total_bytes),
             speed_bps=speed,
             attachment_id=att.id,
             name=att.name,
-            bytes_sent=sent,
+            bytes_sent=confirmed + in_flight,
             total=att.size,
             file_state=att.state,
+            bytes_confirmed=confirmed,
         )
 
     def snapshot(
@@ -74,7 +82,7 @@ class ProgressTracker:
     ) -> ReportProgress:
         """The report's live state: the vault's record plus what is in flight now."""
         with self._lock:
-            in_flight = dict(self._sent.get(report.id, {}))
+            live = dict(self._sent.get(report.id, {}))
             meter = self._meters.get(report.id)
             speed = meter.rate if meter is not None and active else 0.0
         files = tuple(
@@ -82,12 +90,11 @@ class ProgressTracker:
                 attachment_id=a.id,
                 name=a.name,
                 remote_name=a.remote_name,
-                bytes_sent=a.size
-                if a.state is FileState.VERIFIED
-                else max(a.bytes_sent, in_flight.get(a.id, 0)),
+                bytes_sent=min(_file_bytes(a, live), a.size),
                 total=a.size,
                 state=a.state,
                 error=a.error,
+                bytes_confirmed=min(_file_bytes(a, live, sent=False), a.size),
             )
             for a in sorted(report.attachments, key=lambda a: a.position)
         )
@@ -97,20 +104,27 @@ class ProgressTracker:
             state=report.status,
             reason=report.reason,
             retryable=report.retryable,
-            bytes_sent=sum(min(f.bytes_sent, f.total) for f in files),
+            bytes_sent=sum(f.bytes_sent for f in files),
             total=report.total_bytes,
             speed_bps=speed,
             active=active,
             remote_folder=report.remote_folder,
             files=files,
             retry=retry,
+            bytes_confirmed=sum(f.bytes_confirmed for f in files),
         )
 
 
-def _report_bytes(report: Report, in_flight: dict[str, int]) -> int:
-    """Bytes of the report sent: whole files on the server, else the larger of the recorded
-    and the in-flight count."""
-    return sum(
-        a.size if a.state in _ON_SERVER else max(a.bytes_sent, in_flight.get(a.id, 0))
-        for a in report.attachments
-    )
+def _file_bytes(att: Attachment, live: dict[str, tuple[int, int]], *, sent: bool = True) -> int:
+    """Bytes of ``att`` on the server (whole when uploaded), plus those in flight if ``sent``:
+    the vault's record or the live figures, whichever is further."""
+    if att.state in _ON_SERVER:
+        return att.size
+    confirmed, in_flight = live.get(att.id, (0, 0))
+    confirmed = max(att.bytes_sent, confirmed)
+    return confirmed + in_flight if sent else confirmed
+
+
+def _report_bytes(report: Report, live: dict[str, tuple[int, int]], *, sent: bool = True) -> int:
+    """Bytes of the report on the server (plus in flight if ``sent``)."""
+    return sum(min(_file_bytes(a, live, sent=sent), a.size) for a in report.attachments)

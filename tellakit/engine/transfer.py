@@ -1,43 +1,54 @@
 """Sending one attachment from the vault to the server: one PUT, or a resumable chunked upload.
 
 Plaintext only ever exists in memory: the vault's BlobReader decrypts (and authenticates) as the
-request body is read, one age chunk at a time, and seeks to the first byte a resumed upload still
-needs. A chunked upload records in the index, in this order: the transfer id (before the MKCOL
-that creates the upload folder), the size of the chunk about to be sent (before sending it), and
-the byte count confirmed (after the server answered). Resume lists the upload folder (PROPFIND)
-and trusts the chunks the index confirms plus, at most, the one that was in flight if its size
-is exactly what was being sent; everything after that is sent again. So a cut or a kill re-sends
-at most the one chunk that was in flight. When the server refused chunking v2 (MKCOL with
-Destination) and the upload fell back to v1, the stored transfer id gets a ``v1:`` prefix right
-after that MKCOL, so a resume speaks v1 too (a kill between the two would resume as v2).
+request body is read, one age chunk at a time, and seeks to the first byte a chunk needs. The
+transfer works on "a seekable reader of N bytes" (``_open``), whatever it decrypts.
+
+A chunked upload records in the index, in this order: the transfer id (before the MKCOL that
+creates the upload folder), then the chunk map (chunkmap.py: every chunk is recorded before its
+first byte is sent, and again once the server confirmed it; ``bytes_sent`` is the confirmed
+count). Several chunks go at once (pipeline.py), sized from the time target and from what the
+link carried between drops (chunking.py, link.py). A resume trusts the confirmed chunks, asks
+the server (PROPFIND Depth 0) about each chunk that was in flight, keeps those that arrived
+whole and sends only the others again: a cut or a kill re-sends at most the chunks in flight.
+
+Chunking v2 needs chunks of at least 5 MiB. A new upload speaks v1 when the link cannot carry
+that between drops; a v2 upload whose link turned that bad is given up (its folder deleted) for
+a v1 one when nothing of it was confirmed yet, or when the link's record says 5 MiB hardly ever
+gets through (``_switch_to_v1``). The next file speaks v2 again once the link holds. When the
+server refused v2 (MKCOL with Destination) and the upload fell back to v1, or the engine chose
+v1, the stored transfer id gets a ``v1:`` prefix (recorded before the MKCOL when chosen, right
+after it for a fallback), so a resume speaks v1 too.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
-from tellakit.engine.chunking import ChunkSizer, Tuning
+from tellakit.engine.chunking import V2_MIN_CHUNK, ChunkPlanner, Tuning, preferred_protocol
+from tellakit.engine.chunkmap import ChunkMap
 from tellakit.engine.confirm import Confirmed, ConfirmedHook, Piece, ignore
 from tellakit.engine.control import StopToken, check
+from tellakit.engine.link import LinkModel
+from tellakit.engine.pipeline import Body, ChunkPipeline, open_stream
 from tellakit.engine.ports import (
     BlobStream,
     ChunkedUploadFactory,
     ChunkedUploadPort,
     ProtocolClient,
 )
-from tellakit.errors import ResourceLocked, UploadExpired, VaultError
-from tellakit.nextcloud.models import PutResult
+from tellakit.errors import ConnectionLost, ResourceLocked, UploadExpired, VaultError
+from tellakit.nextcloud.models import Capabilities, PutResult
 from tellakit.reports import Attachment, FileState
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[int], None]  # running byte count of this file
+Progress = Callable[[int, int], None]  # bytes of this file (confirmed, in flight)
 T = TypeVar("T")
 #: Waits before re-sending a request the server answered 423 Locked.
 LOCK_RETRY_DELAYS = (0.5, 1.0, 2.0)
@@ -142,7 +153,11 @@ def resume_point(
 
 
 class FileTransfer:
-    """Uploads one attachment to ``remote_path``; see the module docstring."""
+    """Uploads one attachment to ``remote_path``; see the module docstring.
+
+    ``link`` is the model of the link to the server (None: chunks sized by time only);
+    ``capabilities`` say how many chunk PUTs the server takes at once.
+    """
 
     def __init__(
         self,
@@ -159,6 +174,8 @@ class FileTransfer:
         on_confirmed: ConfirmedHook = ignore,
         mtime: datetime | None = None,
         use_chunks: bool | None = None,
+        link: LinkModel | None = None,
+        capabilities: Capabilities | None = None,
     ):
         self.vault = vault
         self.client = client
@@ -172,6 +189,8 @@ class FileTransfer:
         self.on_confirmed = on_confirmed
         self.mtime = int(mtime.timestamp()) if mtime is not None else None
         self.use_chunks = tuning.use_chunks(attachment.size) if use_chunks is None else use_chunks
+        self.link = link if tuning.follow_link else None
+        self.caps = capabilities or Capabilities()
         self.requests_sent = 0
 
     def _update(self, **fields: Any) -> None:
@@ -194,14 +213,26 @@ class FileTransfer:
         """Send the file; returns the server's answer to the final PUT/MOVE (None if adopted)."""
         check(self.token)
         self._update(state=FileState.UPLOADING, remote_path=self.remote_path, error=None)
-        if self.use_chunks:
-            return self._chunked()
-        return self._single()
+        if self.link is not None:
+            self.link.begin()
+        try:
+            if self.use_chunks:
+                return self._chunked()
+            return self._single()
+        finally:
+            if self.link is not None:
+                self.link.end()
 
     # --- one PUT ------------------------------------------------------------------------
 
     def _single(self) -> PutResult:
         self._update(bytes_sent=0)
+        sent = [0]
+
+        def progress(n: int) -> None:
+            sent[0] = n
+            self.on_progress(0, n)
+
         with self._open() as raw:
             reader = GuardedReader(raw)
 
@@ -211,14 +242,21 @@ class FileTransfer:
                     self.remote_path,
                     reader,
                     self.att.size,
-                    on_progress=self.on_progress,
+                    on_progress=progress,
                     cancel=self.token,
                     mtime=self.mtime,
                     checksum_sha256_hex=self.att.sha256,
                 )
                 return result
 
-            result = self._with_lock_retry(send, reader)
+            try:
+                result = self._with_lock_retry(send, reader)
+            except ConnectionLost:
+                if self.link is not None:
+                    self.link.dropped(sent[0])
+                raise
+        if self.link is not None:
+            self.link.delivered(self.att.size)
         self._uploaded()
         return result
 
@@ -227,7 +265,7 @@ class FileTransfer:
         self._update(state=FileState.UPLOADED, bytes_sent=self.att.size)
         self.on_confirmed(Confirmed(Piece.FILE, self.att.id, self.att.size))
 
-    def _with_lock_retry(self, send: Callable[[], T], reader: GuardedReader) -> T:
+    def _with_lock_retry(self, send: Callable[[], T], reader: Body) -> T:
         """Run ``send``; on 423 wait briefly and send again (a few times), else re-raise.
 
         A 423 right after a pause or a cut is usually the server still holding the lock of the
@@ -252,13 +290,19 @@ class FileTransfer:
     # --- chunked ------------------------------------------------------------------------
 
     def _new_upload(self) -> ChunkedUploadPort:
+        protocol = preferred_protocol(self.tuning, self.link)
         transfer_id = f"tellakit-{uuid.uuid4().hex}"
         # Persist the id before the MKCOL, so a kill right after it can still find the folder.
-        self._update(transfer_id=transfer_id, bytes_sent=0, chunk_size=None)
-        upload = self._upload_obj(transfer_id)
+        self._update(
+            transfer_id=stored_transfer_id(transfer_id, protocol),
+            bytes_sent=0,
+            chunk_size=None,
+            chunk_map=ChunkMap().dumps(),
+        )
+        upload = self._upload_obj(self.att.transfer_id or transfer_id)
         check(self.token)
         upload.start()
-        if upload.protocol == 1:
+        if upload.protocol == 1 and protocol == 2:
             # The server refused v2: record that with the id, so a resume speaks v1 too.
             self._update(transfer_id=stored_transfer_id(transfer_id, 1))
         return upload
@@ -270,7 +314,7 @@ class FileTransfer:
             self.remote_path,
             self.att.size,
             folder,
-            chunk_size=self.att.chunk_size or self.tuning.initial_chunk,
+            chunk_size=self.tuning.initial_chunk,
             mtime=self.mtime,
             protocol=protocol,
         )
@@ -285,71 +329,105 @@ class FileTransfer:
         return bool(sha) and sha.lower() == self.att.sha256.lower()
 
     def _chunked(self) -> PutResult | None:
-        total = self.att.size
-        point = ResumePoint(0, 1)
         upload = None
+        chunks = ChunkMap()
         if self.att.transfer_id:
             upload = self._upload_obj(self.att.transfer_id)
             try:
-                received = upload.received_chunks()
+                chunks = self._resume(upload)
             except UploadExpired:
                 upload = None
                 if self._already_on_server():
                     self._uploaded()
                     return None
             else:
-                point = resume_point(
-                    received,
-                    confirmed=self.att.bytes_sent,
-                    in_flight=self.att.chunk_size,
-                    total=total,
-                )
-                if point.offset != self.att.bytes_sent:
-                    self._update(bytes_sent=point.offset)
+                if self._switch_to_v1(upload, chunks):
+                    upload.abort()  # nothing of it is left on the server
+                    upload = None
         if upload is None:
-            upload = self._new_upload()
+            upload, chunks = self._new_upload(), ChunkMap()
         try:
-            return self._send_chunks(upload, point)
+            return self._send_chunks(upload, chunks)
         except UploadExpired:
             # The server dropped the folder mid-way (expiry): start this file again, cleanly.
             log.info("chunked upload expired on the server; restarting the file")
             upload = self._new_upload()
-            return self._send_chunks(upload, ResumePoint(0, 1))
+            return self._send_chunks(upload, ChunkMap())
 
-    def _send_chunks(self, upload: ChunkedUploadPort, point: ResumePoint) -> PutResult:
-        total = self.att.size
-        sizer = ChunkSizer(self.tuning, start=self.att.chunk_size)
-        offset, number = point.offset, point.next_number
-        self.on_progress(offset)
-        with self._open() as raw:
-            reader = GuardedReader(raw)
-            while offset < total:
-                check(self.token)
-                size = sizer.next_size(offset, total, number)
-                self._update(chunk_size=size)  # the chunk in flight, before it is sent
-                base = offset
-                started = time.monotonic()
+    def _resume(self, upload: ChunkedUploadPort) -> ChunkMap:
+        """What of the recorded upload is on the server; raises UploadExpired when it is gone.
 
-                def send(number: int = number, base: int = base, size: int = size) -> None:
-                    reader.seek(base)
-                    upload.upload_chunk(
-                        number,
-                        reader,
-                        size,
-                        on_progress=lambda n: self.on_progress(base + n),
-                        cancel=self.token,
-                    )
+        The chunks that were in flight are asked about one by one: kept when whole, else sent
+        again (with their recorded size when confirmed chunks follow them, else re-planned).
+        """
+        if self.att.chunk_map is None:  # recorded by an older tellakit: list the folder
+            point = resume_point(
+                upload.received_chunks(),
+                confirmed=self.att.bytes_sent,
+                in_flight=self.att.chunk_size,
+                total=self.att.size,
+            )
+            chunks = ChunkMap(point.offset, point.next_number)
+        else:
+            chunks = ChunkMap.loads(self.att.chunk_map)
+            doubtful = chunks.unconfirmed()
+            for chunk in doubtful:
+                if upload.received_size(chunk.number) == chunk.size:
+                    chunks.confirm(chunk.number)  # arrived whole, its answer was lost
+            if not doubtful:
+                upload.ensure_exists()
+            chunks.drop_tail()
+        self._record_map(chunks)
+        return chunks
 
-                self._with_lock_retry(send, reader)
-                sizer.observe(size, time.monotonic() - started)
-                offset += size
-                number += 1
-                self._update(bytes_sent=offset)
-                self.on_confirmed(Confirmed(Piece.CHUNK, self.att.id, offset))
-                self.on_progress(offset)
-            if reader.error is not None:  # belt and braces: never MOVE after a vault error
-                raise reader.error
+    def _switch_to_v1(self, upload: ChunkedUploadPort, chunks: ChunkMap) -> bool:
+        """True when this v2 upload should give way to a v1 one with smaller chunks: the link
+        cannot carry 5 MiB between drops, and nothing of it is confirmed yet or 5 MiB chunks
+        hardly ever get through (the confirmed part is then sent again)."""
+        if self.link is None or upload.protocol != 2:
+            return False
+        if preferred_protocol(self.tuning, self.link) != 1:
+            return False
+        between = self.link.stats.between_drops
+        return chunks.confirmed == 0 or (between is not None and between < 2 * V2_MIN_CHUNK)
+
+    def _record_map(self, chunks: ChunkMap) -> None:
+        """Record the chunk map and the confirmed count (before a chunk goes, after one came)."""
+        self._update(bytes_sent=chunks.confirmed, chunk_map=chunks.dumps(), chunk_size=None)
+
+    def _send_chunks(self, upload: ChunkedUploadPort, chunks: ChunkMap) -> PutResult:
+        planner = ChunkPlanner(
+            self.tuning,
+            link=self.link,
+            protocol=upload.protocol,
+            parallel=upload.max_in_flight(self.caps),
+            start=self._first_size(),
+        )
+        pipeline = ChunkPipeline(
+            upload=upload,
+            open_body=open_stream(self._open, GuardedReader),
+            total=self.att.size,
+            chunks=chunks,
+            planner=planner,
+            link=self.link,
+            token=self.token,
+            guard=self._with_lock_retry,
+            record=self._record_map,
+            on_progress=self.on_progress,
+            on_chunk=lambda n: self.on_confirmed(Confirmed(Piece.CHUNK, self.att.id, n)),
+        )
+        try:
+            pipeline.run()
+        finally:
+            self.requests_sent += pipeline.requests
         check(self.token)
         result: PutResult = upload.finish()
         self._uploaded()
         return result
+
+    def _first_size(self) -> int | None:
+        """The first chunk's size from the link's measured speed (None: ``initial_chunk``)."""
+        speed = self.link.throughput() if self.link is not None else None
+        if not speed:
+            return None
+        return int(speed * self.tuning.target_seconds / max(1, self.tuning.max_in_flight))

@@ -123,7 +123,14 @@ class ChunkedUpload:
         return headers
 
     def start(self) -> bool:
-        """Create the upload folder; True when created, False when it existed (resume)."""
+        """Create the upload folder; True when created, False when it existed (resume).
+
+        With ``protocol`` 2 (the default) it asks for chunking v2 (MKCOL with ``Destination``)
+        and falls back to v1 when the server refuses that form; with ``protocol`` 1 it makes a
+        v1 folder (plain MKCOL): chunks of any size, for links that cannot carry 5 MiB chunks.
+        """
+        if self.protocol == 1:
+            return webdav.mkcol(self.client.session, self.folder_url)
         headers = {
             "Destination": self.client.files_url(self.dest_path),
             "OC-Total-Length": str(self.total_size),
@@ -137,6 +144,10 @@ class ChunkedUpload:
             return webdav.mkcol(self.client.session, self.folder_url)
         self.protocol = 2
         return created
+
+    def max_in_flight(self, caps: Capabilities) -> int:
+        """How many chunk PUTs of this upload to keep in flight (``parallel_limit``)."""
+        return parallel_limit(caps, self.client.session)
 
     def received_chunks(self) -> list[tuple[str, int]]:
         """The chunks the server holds, as (name, size), in number order.
@@ -156,6 +167,21 @@ class ChunkedUpload:
         chunks = [(e.path, e.size or 0) for e in entries if e.path.isdigit() and not e.is_dir]
         chunks.sort(key=lambda c: int(c[0]))
         return chunks
+
+    def received_size(self, n: int) -> int | None:
+        """The size of chunk ``n`` on the server (one PROPFIND Depth 0), None when absent.
+
+        Cheaper than listing the folder when only the chunks in flight at a cut are in doubt.
+        Raises ``UploadExpired`` when the upload folder itself is gone.
+        """
+        url = self.client.uploads_url(self.transfer_id, chunk_name(n))
+        entries = webdav.propfind(self.client.session, url, urlsplit(url).path, depth=0, ok404=True)
+        if entries is None:
+            if not self._folder_exists():
+                raise self._expired("PROPFIND")
+            return None
+        found = [e for e in entries if not e.is_dir]
+        return found[0].size if found and found[0].size is not None else None
 
     def upload_chunk(
         self,
@@ -225,6 +251,11 @@ class ChunkedUpload:
     def abort(self) -> None:
         """Delete the upload folder and every chunk in it (gone already is fine)."""
         webdav.delete(self.client.session, self.folder_url)
+
+    def ensure_exists(self) -> None:
+        """Raise ``UploadExpired`` when the upload folder is gone (one PROPFIND Depth 0)."""
+        if not self._folder_exists():
+            raise self._expired("PROPFIND")
 
     def _folder_exists(self) -> bool:
         return (

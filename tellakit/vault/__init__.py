@@ -11,13 +11,14 @@ from __future__ import annotations
 from tellakit.vault.blobs import BlobReader
 from tellakit.vault.core import Recovery, Vault
 from tellakit.vault.destroy import destroy_vault
-from tellakit.vault.models import ConnectionSettings, VaultFile
+from tellakit.vault.models import ConnectionSettings, LinkStats, VaultFile
 from tellakit.vault.opening import create_vault, open_vault, rebuild_index
 from tellakit.vault.perms import loose_permissions, make_private
 
 __all__ = [
     "BlobReader",
     "ConnectionSettings",
+    "LinkStats",
     "Recovery",
     "Vault",
     "VaultFile",

@@ -60,7 +60,7 @@ from tellakit.vault.layout import (
     SET_ASIDE,
 )
 from tellakit.vault.locks import OpenLock
-from tellakit.vault.models import ConnectionSettings, VaultFile
+from tellakit.vault.models import ConnectionSettings, LinkStats, VaultFile
 
 OCTET_STREAM = "application/octet-stream"
 #: How often an open reader checks that the vault was not destroyed by another process.
@@ -704,9 +704,19 @@ class Vault:
         return self._index.get_connection()
 
     def delete_connection(self) -> None:
-        """Forget the connection and its credentials."""
+        """Forget the connection, its credentials and what was learned of its link."""
         self._id()
         self._index.delete_connection()
+
+    def get_link_stats(self, server_url: str) -> LinkStats | None:
+        """What the upload engine learned of the link to ``server_url`` (None: nothing yet)."""
+        self._id()
+        return self._index.get_link_stats(server_url)
+
+    def set_link_stats(self, server_url: str, stats: LinkStats) -> None:
+        """Keep what the upload engine learned of the link to ``server_url``."""
+        self._id()
+        self._index.set_link_stats(server_url, stats)
 
 
 def _check_removable(source: Path) -> None:

@@ -33,9 +33,9 @@ from tellakit.errors import (
 )
 from tellakit.reports import Attachment, FileState, Report, Status
 from tellakit.vault.fsutil import create_private, is_regular
-from tellakit.vault.models import ConnectionSettings, VaultFile
+from tellakit.vault.models import ConnectionSettings, LinkStats, VaultFile
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 RECOVERY = (
     "Restore this vault's index.db from a backup, or run `tellakit recover` to start a new "
     "index from the blobs (see docs/troubleshooting.md)."
@@ -51,6 +51,18 @@ CREATE TABLE rekey_blobs (
     header BLOB NOT NULL,               -- the new header (the same file key, the new recipient)
     header_mac TEXT NOT NULL,           -- its MAC, for files.header_mac once it is written
     payload_offset INTEGER NOT NULL     -- where the payload starts in the blob as it was
+);
+"""
+
+#: Table of schema version 4: what the engine learned of the link to each server (issue 10).
+_LINKS = """
+CREATE TABLE link_stats (
+    server_url TEXT PRIMARY KEY,
+    between_drops REAL,                 -- bytes that get through between two drops (smoothed)
+    throughput REAL,                    -- bytes per second of confirmed chunks (smoothed)
+    streak INTEGER NOT NULL DEFAULT 0,  -- bytes through since the last drop
+    drops INTEGER NOT NULL DEFAULT 0,
+    updated_at TEXT NOT NULL
 );
 """
 
@@ -101,7 +113,8 @@ CREATE TABLE report_files (
     chunk_size INTEGER,
     checksum TEXT,
     verified_at TEXT,
-    error TEXT
+    error TEXT,
+    chunk_map TEXT                      -- chunks after the confirmed run: in flight or done
 );
 CREATE INDEX report_files_by_report ON report_files (report_id, position);
 CREATE INDEX report_files_by_file ON report_files (file_id);
@@ -121,6 +134,7 @@ CREATE TABLE connection (
 );
 """
     + _JOURNALS
+    + _LINKS
 )
 #: What brings a schema from version N - 1 to N (a new vault gets _SCHEMA at once).
 _MIGRATIONS = {
@@ -128,6 +142,8 @@ _MIGRATIONS = {
     # Sealed submissions (issue 13): the connection's encryption settings ('' = none).
     3: "ALTER TABLE connection ADD COLUMN encrypt_to TEXT NOT NULL DEFAULT '';"
     "ALTER TABLE connection ADD COLUMN readable_names INTEGER NOT NULL DEFAULT 0",
+    # Field links (issue 10, 16): parallel chunks' bookkeeping and the link's record.
+    4: "ALTER TABLE report_files ADD COLUMN chunk_map TEXT;" + _LINKS,
 }
 _FILE_COLS = "id, blob, name, mime, size, sha256, header_mac, imported_at, raw_name"
 _RECOVERED = re.compile(r"recovered-([0-9]{1,9})")
@@ -138,7 +154,7 @@ _REPORT_COLS = (
 )
 _ATT_COLS = (
     "id, report_id, file_id, name, mime, size, sha256, position, state, bytes_sent, "
-    "remote_name, remote_path, transfer_id, chunk_size, checksum, verified_at, error"
+    "remote_name, remote_path, transfer_id, chunk_size, checksum, verified_at, error, chunk_map"
 )
 #: The fields of each ``report_rows`` tuple, in order (timestamps as ISO 8601 UTC strings).
 REPORT_ROW_FIELDS = (
@@ -513,7 +529,7 @@ class Index:
         for a in report.attachments:
             cur.execute(
                 f"INSERT INTO report_files ({_ATT_COLS}) "  # noqa: S608 - constant columns
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     a.id,
                     report.id,
@@ -532,6 +548,7 @@ class Index:
                     a.checksum,
                     _ts(a.verified_at),
                     a.error,
+                    a.chunk_map,
                 ),
             )
 
@@ -595,6 +612,7 @@ class Index:
             checksum=row[14],
             verified_at=None if row[15] is None else _parse_dt(row[15]),
             error=row[16],
+            chunk_map=row[17],
         )
 
     @staticmethod
@@ -702,9 +720,42 @@ class Index:
         return ConnectionSettings(**values)
 
     def delete_connection(self) -> None:
-        """Forget the connection (secure_delete overwrites the freed pages)."""
+        """Forget the connection and what was learned of its link (secure_delete overwrites
+        the freed pages)."""
         with self.transaction() as cur:
             cur.execute("DELETE FROM connection")
+            cur.execute("DELETE FROM link_stats")
+
+    # --- the link to a server -----------------------------------------------------------------
+
+    def get_link_stats(self, server_url: str) -> LinkStats | None:
+        """What was learned of the link to ``server_url``, or None."""
+        rows = self.query(
+            "SELECT between_drops, throughput, streak, drops, updated_at FROM link_stats "
+            "WHERE server_url = ?",
+            (server_url,),
+        )
+        if not rows:
+            return None
+        between, throughput, streak, drops, updated = rows[0]
+        return LinkStats(between, throughput, streak, drops, _parse_dt(updated))
+
+    def set_link_stats(self, server_url: str, stats: LinkStats) -> None:
+        """Store (replace) what was learned of the link to ``server_url``."""
+        with self.transaction() as cur:
+            cur.execute(
+                "INSERT OR REPLACE INTO link_stats "
+                "(server_url, between_drops, throughput, streak, drops, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    server_url,
+                    stats.between_drops,
+                    stats.throughput,
+                    stats.streak,
+                    stats.drops,
+                    _ts(stats.updated_at or now()),
+                ),
+            )
 
 
 def _status_filter(column: str, statuses: Iterable[Status] | None) -> tuple[str, list[str]] | None:

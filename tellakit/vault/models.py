@@ -37,3 +37,19 @@ class ConnectionSettings:
     encrypt_to: tuple[str, ...] = ()
     #: with ``encrypt_to``: the folder keeps Tella's name (the title); files stay sealed
     readable_names: bool = False
+
+
+@dataclass(frozen=True)
+class LinkStats:
+    """What the upload engine learned of the link to one server, kept across processes so a
+    new one starts from it (issue 10). Plain numbers; the engine decides what they mean."""
+
+    #: Bytes that got through between two drops of the connection, smoothed; None: no drop yet.
+    between_drops: float | None = None
+    #: Bytes per second of confirmed chunks, smoothed; None: not measured yet.
+    throughput: float | None = None
+    #: Bytes that got through since the last drop.
+    streak: int = 0
+    #: Drops seen so far.
+    drops: int = 0
+    updated_at: datetime | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,9 @@ PASSPHRASE = "correct horse battery staple"
 SMALL = Tuning(
     single_put_limit=1 * MiB, initial_chunk=5 * MiB, min_chunk=5 * MiB, max_chunk=5 * MiB
 )
+#: SMALL with one chunk in flight at a time, for tests whose story is "the chunk on its way"
+#: (a pause between two chunks); every other test sends chunks side by side.
+ONE_BY_ONE = replace(SMALL, max_in_flight=1)
 
 
 def sha256(data: bytes) -> str:

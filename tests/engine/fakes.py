@@ -22,7 +22,7 @@ from tellakit.errors import ReportNotFound
 from tellakit.nextcloud import Cancelled
 from tellakit.nextcloud.models import Capabilities, DavEntry, PutResult
 from tellakit.reports import Attachment, Report, Status, check_transition
-from tellakit.vault.models import ConnectionSettings
+from tellakit.vault.models import ConnectionSettings, LinkStats
 
 
 def _now() -> datetime:
@@ -46,6 +46,7 @@ class FakeVault:
         self._reports: dict[str, Report] = {}
         self._files: dict[str, FakeFile] = {}
         self.writes: list[tuple[str, Status]] = []
+        self.links: dict[str, LinkStats] = {}
         self.connection = (
             ConnectionSettings("https://cloud.example.org", "alice", "alice", "pw")
             if connected
@@ -136,6 +137,12 @@ class FakeVault:
 
     def get_connection(self) -> ConnectionSettings | None:
         return self.connection
+
+    def get_link_stats(self, server_url: str) -> LinkStats | None:
+        return self.links.get(server_url)
+
+    def set_link_stats(self, server_url: str, stats: LinkStats) -> None:
+        self.links[server_url] = stats
 
     def get_file(self, file_id: str) -> FakeFile:
         return self._files[file_id]

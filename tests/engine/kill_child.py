@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 from typing import Any
 
 
@@ -25,6 +26,7 @@ def main(argv: list[str]) -> int:
     from engine_helpers import SMALL
 
     count = 0
+    counting = threading.Lock()  # chunk PUTs run in parallel threads
 
     def die() -> None:
         os.kill(os.getpid(), signal.SIGKILL)
@@ -35,8 +37,10 @@ def main(argv: list[str]) -> int:
 
         def request(method: Any, url: Any, *args: Any, **kwargs: Any) -> Any:
             nonlocal count
-            count += 1
-            if count == kill_at:
+            with counting:
+                count += 1
+                number = count  # this request's place, whatever the other threads do
+            if number == kill_at:
                 body = kwargs.get("data")
                 if mode == "mid" and hasattr(body, "on_progress") and len(body) > 1:
                     inner = body.on_progress
@@ -52,7 +56,7 @@ def main(argv: list[str]) -> int:
                 elif mode in ("before", "mid"):
                     die()
             response = original(method, url, *args, **kwargs)
-            if count == kill_at and mode == "after":
+            if number == kill_at and mode == "after":
                 die()
             return response
 

@@ -17,10 +17,10 @@ def main(argv: list[str]) -> int:
     from tellakit.vault import open_vault
 
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from engine_helpers import SMALL
+    from engine_helpers import ONE_BY_ONE
 
     vault = open_vault(vault_path, passphrase)
-    submitter = Submitter(vault, tuning=SMALL, max_parallel_reports=1)
+    submitter = Submitter(vault, tuning=ONE_BY_ONE, max_parallel_reports=1)
     submitter.submit(report_id)
     idle = submitter.wait(report_id, timeout=100)
     print(f"idle={idle} status={vault.get_report(report_id).status.value}", flush=True)

@@ -1,8 +1,19 @@
-"""Chunk size thresholds and adaptation toward the target time per chunk."""
+"""Chunk size thresholds, adaptation toward the target time per chunk, and the planner that
+also follows the link's window (how many bytes may be in flight after drops)."""
 
 from __future__ import annotations
 
-from tellakit.engine.chunking import ChunkSizer, MiB, Tuning
+from dataclasses import dataclass
+
+from tellakit.engine.chunking import (
+    V2_MIN_CHUNK,
+    ChunkPlanner,
+    ChunkSizer,
+    KiB,
+    MiB,
+    Tuning,
+    preferred_protocol,
+)
 
 
 def test_size_grows_on_a_fast_link_but_at_most_doubles_per_step_and_stops_at_max():
@@ -15,11 +26,14 @@ def test_size_grows_on_a_fast_link_but_at_most_doubles_per_step_and_stops_at_max
     assert sizer.size == Tuning().max_chunk
 
 
-def test_size_shrinks_on_a_slow_link_but_never_below_minimum():
-    sizer = ChunkSizer(Tuning())
+def test_size_shrinks_on_a_slow_link_but_never_below_the_floor():
+    v2 = ChunkSizer(Tuning(), floor=V2_MIN_CHUNK)
+    v1 = ChunkSizer(Tuning())
     for _ in range(10):
-        sizer.observe(sizer.size, 600)
-    assert sizer.size == 5 * MiB
+        v2.observe(v2.size, 600)
+        v1.observe(v1.size, 600)
+    assert v2.size == 5 * MiB  # chunking v2's smallest chunk
+    assert v1.size == 256 * KiB  # chunking v1 goes down to min_chunk
 
 
 def test_size_settles_near_target_seconds():
@@ -34,12 +48,14 @@ def test_size_settles_near_target_seconds():
 def test_server_max_size_caps_the_chunk():
     t = Tuning().for_server(20 * MiB)
     assert t.max_chunk == 20 * MiB
-    assert Tuning().for_server(1 * MiB).max_chunk == 5 * MiB  # never below the minimum
+    assert Tuning().for_server(100 * KiB).max_chunk == 256 * KiB  # never below the minimum
+    tiny = Tuning().for_server(1 * MiB)  # chunks below v2's floor: the upload speaks v1
+    assert tiny.max_chunk == 1 * MiB and preferred_protocol(tiny, None) == 1
 
 
 def test_no_tail_chunk_below_minimum_and_sizes_sum_to_total():
     t = Tuning(initial_chunk=10 * MiB)
-    sizer = ChunkSizer(t)
+    sizer = ChunkSizer(t, floor=V2_MIN_CHUNK)
     total = 10 * MiB + 3 * MiB  # a 3 MiB tail would be below 5 MiB: folded in
     assert sizer.next_size(0, total, 1) == total
     offset, n, sizes = 0, 1, []
@@ -68,3 +84,50 @@ def test_small_files_go_in_one_put():
     t = Tuning()
     assert not t.use_chunks(10 * MiB - 1)
     assert t.use_chunks(10 * MiB)
+
+
+@dataclass
+class FixedWindow:
+    bytes: float | None
+
+    def window(self) -> float | None:
+        return self.bytes
+
+
+def test_without_a_drop_the_time_target_sizes_chunks_and_the_server_limits_parallel():
+    planner = ChunkPlanner(Tuning(), link=FixedWindow(None), protocol=2, parallel=5)
+    plan = planner.plan()
+    assert plan.size == 10 * MiB
+    assert plan.in_flight == 3  # max_in_flight, under the server's 5
+    assert ChunkPlanner(Tuning(), link=None, protocol=2, parallel=1).plan().in_flight == 1
+
+
+def test_after_drops_two_chunks_share_the_window():
+    planner = ChunkPlanner(Tuning(), link=FixedWindow(2 * MiB), protocol=1, parallel=5)
+    plan = planner.plan()
+    assert plan.size == 1 * MiB and plan.in_flight == 2
+    tiny = ChunkPlanner(Tuning(), link=FixedWindow(300 * KiB), protocol=1, parallel=5).plan()
+    assert tiny.size == 256 * KiB and tiny.in_flight == 1  # never below the floor
+    v2 = ChunkPlanner(Tuning(), link=FixedWindow(6 * MiB), protocol=2, parallel=5).plan()
+    assert v2.size == 5 * MiB and v2.in_flight == 1  # v2 keeps its 5 MiB floor
+
+
+def test_the_window_never_makes_chunks_larger_than_the_time_target():
+    planner = ChunkPlanner(Tuning(), link=FixedWindow(1000 * MiB), protocol=2, parallel=5)
+    assert planner.plan() == type(planner.plan())(10 * MiB, 3)
+
+
+def test_link_following_can_be_turned_off():
+    fixed = Tuning(follow_link=False)
+    planner = ChunkPlanner(fixed, link=FixedWindow(1 * MiB), protocol=2, parallel=2)
+    assert planner.plan().size == 10 * MiB
+    assert preferred_protocol(fixed, FixedWindow(1 * MiB)) == 2
+
+
+def test_new_uploads_speak_v1_only_when_5_mib_chunks_do_not_fit_the_window():
+    assert preferred_protocol(Tuning(), None) == 2
+    assert preferred_protocol(Tuning(), FixedWindow(None)) == 2
+    assert preferred_protocol(Tuning(), FixedWindow(10 * MiB)) == 2
+    assert preferred_protocol(Tuning(), FixedWindow(9 * MiB)) == 1
+    # A tuning whose smallest chunk is v2's always speaks v2.
+    assert preferred_protocol(Tuning(min_chunk=5 * MiB), FixedWindow(1 * MiB)) == 2

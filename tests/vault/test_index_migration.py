@@ -1,5 +1,6 @@
 """index.db schema migrations: an index written by an older tellakit opens and gains the new
-columns (v3, issue 13: the connection's encrypt_to and readable_names) with their defaults."""
+columns (v3, issue 13: the connection's encrypt_to and readable_names; v4, issues 10 and 16:
+report_files.chunk_map and the link_stats table) with their defaults."""
 
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ def _old_index(path: Path, version: int) -> None:
         "DROP TABLE rekey_blobs",
         "ALTER TABLE connection DROP COLUMN encrypt_to",
         "ALTER TABLE connection DROP COLUMN readable_names",
+        "ALTER TABLE report_files DROP COLUMN chunk_map",
+        "DROP TABLE link_stats",
     ):
         con.execute(statement)
     con.execute(
@@ -51,7 +54,7 @@ def test_a_version_1_index_is_migrated_and_keeps_its_connection(tmp_path: Path) 
         True,
     )
     assert settings.encrypt_to == () and settings.readable_names is False
-    assert index.query("PRAGMA user_version")[0][0] == SCHEMA_VERSION == 3
+    assert index.query("PRAGMA user_version")[0][0] == SCHEMA_VERSION == 4
     recipients = ("age1one", "ssh-ed25519 AAAAtwo")
     index.set_connection(
         ConnectionSettings("https://x", "b", "b", "p", encrypt_to=recipients, readable_names=True)
@@ -67,8 +70,9 @@ def test_a_new_index_has_the_same_columns_as_a_migrated_one(tmp_path: Path) -> N
     _old_index(tmp_path / "old.db", 1)
     migrated = Index(tmp_path / "old.db", KEY)
     fresh = Index.create(tmp_path / "new.db", KEY)
-    columns = "SELECT name, type, dflt_value FROM pragma_table_info('connection') ORDER BY cid"
-    assert migrated.query(columns) == fresh.query(columns)
+    for table in ("connection", "report_files", "link_stats"):
+        columns = f"SELECT name, type, dflt_value FROM pragma_table_info('{table}') ORDER BY cid"  # noqa: S608
+        assert migrated.query(columns) == fresh.query(columns), table
     migrated.close()
     fresh.close()
 
@@ -77,3 +81,27 @@ def test_an_index_from_a_newer_tellakit_is_refused(tmp_path: Path) -> None:
     _old_index(tmp_path / "index.db", SCHEMA_VERSION + 1)
     with pytest.raises(VaultCorrupted, match="schema version"):
         Index(tmp_path / "index.db", KEY)
+
+
+def test_link_stats_survive_reopening_and_leave_with_the_connection(tmp_path: Path) -> None:
+    from tellakit.vault import LinkStats
+
+    path = tmp_path / "index.db"
+    index = Index.create(path, KEY)
+    assert index.get_link_stats("https://cloud.example.org") is None
+    index.set_connection(ConnectionSettings("https://cloud.example.org", "a", "a", "p"))
+    index.set_link_stats("https://cloud.example.org", LinkStats(8e6, 1.5e6, 123, 4))
+    index.close()
+    again = Index(path, KEY)
+    stats = again.get_link_stats("https://cloud.example.org")
+    assert stats is not None
+    assert (stats.between_drops, stats.throughput, stats.streak, stats.drops) == (
+        8e6,
+        1.5e6,
+        123,
+        4,
+    )
+    assert stats.updated_at is not None
+    again.delete_connection()
+    assert again.get_link_stats("https://cloud.example.org") is None
+    again.close()

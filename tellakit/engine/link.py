@@ -1,0 +1,188 @@
+"""What the engine knows of the link to a server: how many bytes get through between drops, and
+how fast they go; kept in the vault so that a new process starts from what the last one learned.
+
+Field links drop every few megabytes. A drop is a connection lost (``ConnectionLost``) while a
+chunk or a file was on its way; its distance is the bytes that got through since the drop
+before (confirmed pieces plus what the lost requests had sent). The model keeps a smoothed
+distance (``between_drops``) and the bytes through since the last drop (``streak``), and from
+them the **window**: the bytes a transfer may have in flight,
+
+    window = link_share x max(between_drops, streak) / transfers running on this link
+
+so a drop costs about half a window, a small share of what gets through (1/32 with the
+default 1/16 share), and most chunks complete. A link that holds longer than it used to is
+believed at once (the streak), so the window grows while chunks succeed and the next file can
+speak chunking v2 again. With no drop ever seen there is no window: only the time target sizes
+chunks (chunking.py).
+
+Drops that several transfers see together (one link, two reports) count once. The vault is
+written after each drop and at most every few seconds otherwise (``LinkStats``).
+
+Thread rules: ``LinkModel._lock`` guards its numbers and the transfer count; the vault is
+written outside it (a write that loses a race with a newer one only delays the newer one to
+the next write). ``LinkBook._lock`` guards its dict of models. Transfers of any worker call in.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Protocol
+
+from tellakit.errors import TellakitError
+from tellakit.vault.models import LinkStats
+
+log = logging.getLogger(__name__)
+
+#: Weight of a new observation in the smoothed distance between drops.
+SMOOTHING = 0.3
+#: Drops reported within this many seconds of the last are the same drop seen twice.
+SAME_DROP_SECONDS = 2.0
+#: Seconds between two writes of the link's record without a drop.
+SAVE_INTERVAL = 5.0
+
+
+class LinkStore(Protocol):
+    """Where the link's record is kept (the Vault)."""
+
+    def get_link_stats(self, server_url: str) -> LinkStats | None: ...
+
+    def set_link_stats(self, server_url: str, stats: LinkStats) -> None: ...
+
+
+class LinkModel:
+    """The link to one server (see the module docstring)."""
+
+    def __init__(
+        self,
+        key: str,
+        store: LinkStore | None = None,
+        *,
+        share: float = 1 / 16,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.key = key
+        self._store = store
+        self._share = share
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._stats = _load(store, key)
+        self._transfers = 0
+        self._last_drop: float | None = None
+        self._saved_at = clock()
+
+    def __repr__(self) -> str:
+        s = self.stats
+        return f"<LinkModel drops={s.drops} between={s.between_drops} streak={s.streak}>"
+
+    @property
+    def stats(self) -> LinkStats:
+        """The numbers as they stand."""
+        with self._lock:
+            return self._stats
+
+    # --- what transfers tell it ------------------------------------------------------------
+
+    def begin(self) -> None:
+        """A transfer starts using the link (the window is shared among them)."""
+        with self._lock:
+            self._transfers += 1
+
+    def end(self) -> None:
+        """A transfer stopped using the link; the record is written."""
+        with self._lock:
+            self._transfers = max(0, self._transfers - 1)
+        self._save()
+
+    def delivered(self, nbytes: int, rate: float | None = None) -> None:
+        """``nbytes`` got through (a confirmed chunk or file); ``rate`` bytes/s if measured."""
+        if nbytes <= 0:
+            return
+        with self._lock:
+            s = self._stats
+            throughput = s.throughput
+            if rate is not None and rate > 0:
+                throughput = rate if throughput is None else 0.7 * throughput + 0.3 * rate
+            self._stats = replace(s, streak=s.streak + nbytes, throughput=throughput)
+            due = self._clock() - self._saved_at >= SAVE_INTERVAL
+        if due:
+            self._save()
+
+    def dropped(self, lost: int) -> None:
+        """The connection dropped with ``lost`` bytes of unconfirmed requests sent."""
+        now = self._clock()
+        with self._lock:
+            if self._last_drop is not None and now - self._last_drop < SAME_DROP_SECONDS:
+                return  # another transfer on the same link saw the same drop
+            self._last_drop = now
+            s = self._stats
+            distance = float(s.streak + max(0, lost))
+            if s.between_drops is None:
+                between = distance
+            else:
+                between = (1 - SMOOTHING) * s.between_drops + SMOOTHING * distance
+            self._stats = replace(s, between_drops=between, streak=0, drops=s.drops + 1)
+        log.info("connection dropped after %.1f MB; window now %s", distance / 1e6, self.window())
+        self._save()
+
+    # --- what the planner asks -------------------------------------------------------------
+
+    def window(self) -> float | None:
+        """Bytes one transfer may have in flight; None while no drop was ever seen."""
+        with self._lock:
+            s = self._stats
+            if s.between_drops is None:
+                return None
+            reach = max(s.between_drops, float(s.streak))
+            return self._share * reach / max(1, self._transfers)
+
+    def throughput(self) -> float | None:
+        """Bytes per second of confirmed chunks (smoothed), None before any."""
+        with self._lock:
+            return self._stats.throughput
+
+    # --- the vault --------------------------------------------------------------------------
+
+    def _save(self) -> None:
+        if self._store is None:
+            return
+        with self._lock:
+            stats = self._stats
+            self._saved_at = self._clock()
+        try:
+            self._store.set_link_stats(self.key, stats)
+        except TellakitError as exc:  # e.g. the vault was locked meanwhile: learn next time
+            log.info("could not keep the link's record: %s", type(exc).__name__)
+
+
+def _load(store: LinkStore | None, key: str) -> LinkStats:
+    if store is None:
+        return LinkStats()
+    try:
+        return store.get_link_stats(key) or LinkStats()
+    except TellakitError as exc:
+        log.info("could not read the link's record: %s", type(exc).__name__)
+        return LinkStats()
+
+
+class LinkBook:
+    """The link models of one Submitter, one per server; made on first use from the vault."""
+
+    def __init__(self, store: LinkStore | None, *, share: float = 1 / 16) -> None:
+        self._store = store
+        self._share = share
+        self._lock = threading.Lock()
+        self._links: dict[str, LinkModel] = {}
+
+    def link(self, server_url: str) -> LinkModel:
+        """The model of the link to ``server_url``."""
+        key = server_url.rstrip("/")
+        with self._lock:
+            model = self._links.get(key)
+            if model is None:
+                model = LinkModel(key, self._store, share=self._share)
+                self._links[key] = model
+            return model
