@@ -15,6 +15,12 @@ In a notebook or a test::
         ...  # talk to srv.url (WebDAV root: srv.url + "/remote.php/dav/files/alice/")
         assert srv.log.filter("PUT", "/uploads/")[0].status == 0   # the cut request
 
+A link that drops every few megabytes, in front of it (a TCP proxy, link.py)::
+
+    from tellakit.devserver.link import FlakyLink
+    link = FlakyLink(srv.url, drop_every=(4_000_000, 12_000_000), seed=1).start()
+    ...  # talk to link.url; link.bytes_up, link.drops
+
 ``DevServer(profile="nextcloud-object-store")`` (or ``nextcloud-old``, ``behind-proxy``,
 ``mysql-utf8``) behaves like that kind of real server; profiles.py lists what each changes.
 
@@ -28,13 +34,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tellakit.devserver.faults import Faults
+from tellakit.devserver.link import FlakyLink
 from tellakit.devserver.names import NameRules
 from tellakit.devserver.reqlog import RequestLog, RequestRecord
 
 if TYPE_CHECKING:
     from tellakit.devserver.server import DevServer
 
-__all__ = ["DevServer", "Faults", "NameRules", "RequestLog", "RequestRecord"]
+__all__ = ["DevServer", "Faults", "FlakyLink", "NameRules", "RequestLog", "RequestRecord"]
 
 
 def __getattr__(name: str) -> Any:

@@ -12,10 +12,16 @@ them the **window**: the bytes a transfer may have in flight,
 so a drop costs about half a window, a small share of what gets through (1/32 with the
 default 1/16 share), and most chunks complete. A link that holds longer than it used to is
 believed at once (the streak), so the window grows while chunks succeed and the next file can
-speak chunking v2 again. With no drop ever seen there is no window: only the time target sizes
-chunks (chunking.py).
+speak chunking v2 again.
 
-Drops that several transfers see together (one link, two reports) count once. The vault is
+A link never seen dropping is not known to hold either: its window starts at
+``UNKNOWN_WINDOW`` (two 5 MiB chunks) and grows as half the streak, so a first drop
+costs a few megabytes, not the 100 MiB chunks of a fast link, while a link that holds reaches
+full-size chunks within its first gigabyte (and keeps its streak for the next process).
+
+A drop ends every connection, so a transfer sees at most one per attempt: a drop reported by
+an attempt that began before the last recorded drop is that drop, seen by another transfer on
+the same link (two reports at once), and counts once. The vault is
 written after each drop and at most every few seconds otherwise (``LinkStats``).
 
 Thread rules: ``LinkModel._lock`` guards its numbers and the transfer count; the vault is
@@ -39,10 +45,11 @@ log = logging.getLogger(__name__)
 
 #: Weight of a new observation in the smoothed distance between drops.
 SMOOTHING = 0.3
-#: Drops reported within this many seconds of the last are the same drop seen twice.
-SAME_DROP_SECONDS = 2.0
 #: Seconds between two writes of the link's record without a drop.
 SAVE_INTERVAL = 5.0
+#: The window of a link never seen dropping: at first, and as a share of its streak.
+UNKNOWN_WINDOW = 10 * 1024 * 1024
+UNKNOWN_SHARE = 1 / 2
 
 
 class LinkStore(Protocol):
@@ -86,10 +93,12 @@ class LinkModel:
 
     # --- what transfers tell it ------------------------------------------------------------
 
-    def begin(self) -> None:
-        """A transfer starts using the link (the window is shared among them)."""
+    def begin(self) -> float:
+        """A transfer starts using the link (the window is shared among them); returns the
+        time it began, for :meth:`dropped`."""
         with self._lock:
             self._transfers += 1
+            return self._clock()
 
     def end(self) -> None:
         """A transfer stopped using the link; the record is written."""
@@ -111,11 +120,12 @@ class LinkModel:
         if due:
             self._save()
 
-    def dropped(self, lost: int) -> None:
-        """The connection dropped with ``lost`` bytes of unconfirmed requests sent."""
+    def dropped(self, lost: int, began: float) -> None:
+        """The connection dropped with ``lost`` bytes of unconfirmed requests sent, in a
+        transfer that began at ``began`` (what :meth:`begin` returned)."""
         now = self._clock()
         with self._lock:
-            if self._last_drop is not None and now - self._last_drop < SAME_DROP_SECONDS:
+            if self._last_drop is not None and began < self._last_drop:
                 return  # another transfer on the same link saw the same drop
             self._last_drop = now
             s = self._stats
@@ -130,14 +140,15 @@ class LinkModel:
 
     # --- what the planner asks -------------------------------------------------------------
 
-    def window(self) -> float | None:
-        """Bytes one transfer may have in flight; None while no drop was ever seen."""
+    def window(self) -> float:
+        """Bytes one transfer may have in flight (see the module docstring)."""
         with self._lock:
             s = self._stats
             if s.between_drops is None:
-                return None
-            reach = max(s.between_drops, float(s.streak))
-            return self._share * reach / max(1, self._transfers)
+                window = max(UNKNOWN_WINDOW, UNKNOWN_SHARE * s.streak)
+            else:
+                window = self._share * max(s.between_drops, float(s.streak))
+            return window / max(1, self._transfers)
 
     def throughput(self) -> float | None:
         """Bytes per second of confirmed chunks (smoothed), None before any."""

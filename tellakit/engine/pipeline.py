@@ -86,6 +86,7 @@ class ChunkPipeline:
         record: Callable[[ChunkMap], None],
         on_progress: Callable[[int, int], None],
         on_chunk: Callable[[int], None],
+        began: float = 0.0,
     ) -> None:
         self.upload = upload
         self.open_body = open_body
@@ -98,6 +99,7 @@ class ChunkPipeline:
         self.record = record
         self.on_progress = on_progress
         self.on_chunk = on_chunk
+        self.began = began  # when the transfer began using the link (LinkModel.begin)
         self._lock = threading.Lock()
         self._flying: dict[int, _Flight] = {}  # chunk number -> flight
         self._confirmed = chunks.confirmed
@@ -189,7 +191,7 @@ class ChunkPipeline:
         """Tell the link about a drop; raise the error that says most."""
         lost = sum(f.sent for e, f in failures if isinstance(e, ConnectionLost))
         if self.link is not None and any(isinstance(e, ConnectionLost) for e, _ in failures):
-            self.link.dropped(lost)
+            self.link.dropped(lost, self.began)
         with self._lock:
             self._flying.clear()
             confirmed = self._confirmed

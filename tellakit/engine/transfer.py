@@ -192,6 +192,7 @@ class FileTransfer:
         self.link = link if tuning.follow_link else None
         self.caps = capabilities or Capabilities()
         self.requests_sent = 0
+        self._began = 0.0  # when this transfer began using the link
 
     def _update(self, **fields: Any) -> None:
         self.vault.update_attachment(self.report_id, self.att.id, **fields)
@@ -214,7 +215,7 @@ class FileTransfer:
         check(self.token)
         self._update(state=FileState.UPLOADING, remote_path=self.remote_path, error=None)
         if self.link is not None:
-            self.link.begin()
+            self._began = self.link.begin()
         try:
             if self.use_chunks:
                 return self._chunked()
@@ -253,7 +254,7 @@ class FileTransfer:
                 result = self._with_lock_retry(send, reader)
             except ConnectionLost:
                 if self.link is not None:
-                    self.link.dropped(sent[0])
+                    self.link.dropped(sent[0], self._began)
                 raise
         if self.link is not None:
             self.link.delivered(self.att.size)
@@ -415,6 +416,7 @@ class FileTransfer:
             record=self._record_map,
             on_progress=self.on_progress,
             on_chunk=lambda n: self.on_confirmed(Confirmed(Piece.CHUNK, self.att.id, n)),
+            began=self._began,
         )
         try:
             pipeline.run()

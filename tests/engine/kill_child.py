@@ -3,7 +3,8 @@
 Usage: python kill_child.py VAULT PASSPHRASE REPORT_ID K MODE
 The K-th HTTP request of the submission is the kill point; MODE says where: "before" it is
 sent, "mid" its body (half of it sent; requests without a body count as "before"), or
-"after" its answer arrived but before the engine could record anything.
+"after" its answer arrived but before the engine could record anything. MODE "two" ignores K:
+chunks go two at a time, and the kill comes once two chunk PUTs have each sent half their body.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import os
 import signal
 import sys
 import threading
+from dataclasses import replace
 from typing import Any
 
 
@@ -40,8 +42,10 @@ def main(argv: list[str]) -> int:
             with counting:
                 count += 1
                 number = count  # this request's place, whatever the other threads do
-            if number == kill_at:
-                body = kwargs.get("data")
+            body = kwargs.get("data")
+            if mode == "two" and method == "PUT" and "/uploads/" in str(url):
+                _kill_when_two_are_half_sent(body)
+            elif number == kill_at:
                 if mode == "mid" and hasattr(body, "on_progress") and len(body) > 1:
                     inner = body.on_progress
                     half = len(body) // 2
@@ -63,8 +67,26 @@ def main(argv: list[str]) -> int:
         client.session.request = request
         return client
 
+    halfway: set[int] = set()
+
+    def _kill_when_two_are_half_sent(body: Any) -> None:
+        inner, half = body.on_progress, len(body) // 2
+
+        def progress(sent: int) -> None:
+            if sent >= half:
+                with counting:
+                    halfway.add(id(body))
+                    both = len(halfway) >= 2
+                if both:
+                    die()
+            if inner is not None:
+                inner(sent)
+
+        body.on_progress = progress
+
+    tuning = replace(SMALL, max_in_flight=2) if mode == "two" else SMALL
     vault = open_vault(vault_path, passphrase)
-    submitter = Submitter(vault, tuning=SMALL, client_factory=factory, max_parallel_reports=1)
+    submitter = Submitter(vault, tuning=tuning, client_factory=factory, max_parallel_reports=1)
     submitter.submit(report_id)
     submitter.wait(report_id, timeout=120)
     submitter.close()

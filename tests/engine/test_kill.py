@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_helpers import PASSPHRASE, SMALL, MiB, check_submitted, random_bytes
+from engine_helpers import (
+    PASSPHRASE,
+    SMALL,
+    MiB,
+    check_submitted,
+    file_sha256,
+    random_bytes,
+    wait_for,
+)
 
 from tellakit.engine import Submitter, connect
 from tellakit.engine.monitor import STOPPED_DURING_UPLOAD
@@ -97,3 +105,47 @@ def test_sigkill_then_resume(env: Env, k: int, mode: str) -> None:
         vault.close()
     assert done.status is Status.SUBMITTED, done.reason
     check_submitted(Path(env.server.files_root("alice")), done, env.shas, env.submitted)
+
+
+def test_a_kill_with_two_chunks_in_flight_re_sends_at_most_those_two(env: Env) -> None:
+    # 16 MiB: chunks of 5, 5 and 6 MiB; the child sends two at a time and dies when chunks 1
+    # and 2 have each sent half their body.
+    big = random_bytes(16 * MiB, 23)
+    vault = open_vault(env.vault_path, PASSPHRASE)
+    f = vault.import_bytes(big, "two.bin")
+    report = vault.create_report("kill two in flight", "", [f.id])
+    vault.close()
+    env.server.log.clear()
+    child = subprocess.run(
+        [sys.executable, str(CHILD), str(env.vault_path), PASSPHRASE, report.id, "0", "two"],
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        timeout=90,
+        check=False,
+    )
+    assert child.returncode == -signal.SIGKILL, child.stderr.decode()[-2000:]
+    wait_for(lambda: len(env.server.log.filter("PUT", "/uploads/")) >= 2, 20)  # unwound
+    first = env.server.log.filter("PUT", "/uploads/")
+    assert {r.path.rsplit("/", 1)[1] for r in first} == {"00001", "00002"}  # chunk 3 not yet
+    env.server.log.clear()
+    vault = open_vault(env.vault_path, PASSPHRASE)
+    try:
+        recorded = vault.get_report(report.id).attachments[0]
+        assert recorded.bytes_sent == 0 and recorded.chunk_map  # both recorded in flight
+        with Submitter(vault, tuning=SMALL) as sub:
+            sub.resume(report.id)
+            assert sub.wait(report.id, timeout=60)
+        done = vault.get_report(report.id)
+    finally:
+        vault.close()
+    assert done.status is Status.SUBMITTED, done.reason
+    after = [r.path.rsplit("/", 1)[1] for r in env.server.log.filter("PUT", "/uploads/")]
+    # Sent again: at most the two in flight (a body the kernel had wholly taken still reached
+    # the server after the kill, and a resume finds it there), each once; then chunk 3.
+    assert set(after) <= {"00001", "00002", "00003"} and after.count("00003") == 1
+    assert after.count("00001") <= 1 and after.count("00002") <= 1
+    puts = [*first, *env.server.log.filter("PUT", "/uploads/")]
+    stored = [r.path.rsplit("/", 1)[1] for r in puts if r.status == 201]
+    assert sorted(stored) == ["00001", "00002", "00003"]  # each chunk stored exactly once
+    tree = Path(env.server.files_root("alice")) / done.remote_folder
+    assert file_sha256(tree / "two.bin") == f.sha256
