@@ -10,6 +10,7 @@ same thing again later can help (a batch goes on past these and stops at ``Fatal
      │    ├── VaultLocked                the vault was locked or destroyed
      │    ├── VaultExists                create_vault on a folder that already holds one
      │    ├── VaultNotFound              open_vault on a folder that holds none
+     │    ├── ImportIncomplete           a file sent in pieces stopped before it was whole
      │    └── AgeError                   an age file that cannot be decrypted
      │         ├── AgeHeaderError        malformed or non-canonical header
      │         ├── AgeNoMatch            no identity or passphrase opens any stanza
@@ -58,6 +59,7 @@ __all__ = [
     "ConnectionLost",
     "ConnectionSettingsError",
     "FatalServerError",
+    "ImportIncomplete",
     "InsecureURL",
     "InvalidTransition",
     "LoginFlowExpired",
@@ -118,6 +120,11 @@ class VaultExists(VaultError):
 
 class VaultNotFound(VaultError):
     """No vault at that path."""
+
+
+class ImportIncomplete(VaultError):
+    """A file arriving in pieces (from the browser) stopped before it was whole: cancelled,
+    cut, or abandoned; nothing of it was kept in the vault."""
 
 
 class AgeError(VaultError):

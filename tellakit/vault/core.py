@@ -40,6 +40,7 @@ from tellakit.reports import (
 from tellakit.vault import age, keys
 from tellakit.vault.blobs import BlobReader, BlobStore, WrittenBlob
 from tellakit.vault.fsutil import fsync_dir
+from tellakit.vault.incoming import IncomingFile
 from tellakit.vault.index import Index, now
 from tellakit.vault.models import ConnectionSettings, VaultFile
 
@@ -228,6 +229,24 @@ class Vault:
         )
         written = self._blobs.write(source, identity.recipient())
         return self._record(written, name, mime)
+
+    def begin_import(
+        self, name: str, mime: str | None = None, *, size: int | None = None
+    ) -> IncomingFile:
+        """Start a push-style import: ``write`` pieces, then ``commit`` (or ``abort``).
+
+        For data that arrives in pieces (a browser sending slices); see vault/incoming.py.
+        ``size``, when known, is checked at commit. Nothing is visible before commit.
+        """
+        identity = self._id()
+        return IncomingFile(
+            self._blobs,
+            identity.recipient(),
+            lambda written: self._record(written, name, mime),
+            name=name,
+            expected_size=size,
+            is_locked=lambda: self.locked,
+        )
 
     def import_bytes(self, data: bytes, name: str, mime: str | None = None) -> VaultFile:
         """Encrypt ``data`` into the vault as a file called ``name``."""
