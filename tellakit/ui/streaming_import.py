@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 __all__ = ["MiB", "StreamingImports", "Transfer"]
 
 MiB = 1024 * 1024
-SLICE_SIZE = 2 * MiB  # the browser's read size and one message's buffer (Jupyter allows 10 MiB)
+SLICE_SIZE = 4 * MiB  # the browser's read size and one message's buffer (Jupyter allows 10 MiB)
 WINDOW = 4  # slices sent and not yet acknowledged
 STALL_SECONDS = 60.0  # silence after which an import counts as abandoned
 
