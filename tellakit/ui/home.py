@@ -45,6 +45,9 @@ class HomeView(Screen):
         )
         self.quick_delete_button.add_class("tk-quick-delete")
         self.quick_delete_confirm = Confirm(yes="Delete everything", no="Cancel")
+        # Its own class: "the" confirmation of this screen (.tk-confirm) is the connection's.
+        self.quick_delete_confirm.remove_class("tk-confirm")
+        self.quick_delete_confirm.add_class("tk-quick-delete-confirm")
         self._task: Task[bool] | None = None
         settings = ctx.vault.get_connection() if ctx.vault is not None else None
         self.connected = settings is not None
@@ -73,7 +76,10 @@ class HomeView(Screen):
                 self.add_button,
             ]
         danger = [
-            w.HTML("<h3>Quick delete</h3>"),
+            w.HTML(
+                "<h3>Quick delete</h3><p><small>Deletes the vault from this computer at once, "
+                "if it must not be found. Reports already on the server stay there.</small></p>"
+            ),
             self.quick_delete_button,
             self.quick_delete_confirm,
         ]

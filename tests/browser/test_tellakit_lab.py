@@ -4,15 +4,10 @@ notebook drops the app's widget state, and Ctrl-C leaves no process and no runti
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -20,82 +15,22 @@ import requests
 
 from tellakit.lab import APP_NOTEBOOK
 
+from .lab import Running, start_tellakit
+
 pytest.importorskip("jupyterlab", reason="tellakit[lab] extra not installed")
 pytest.importorskip("wsgidav", reason="tellakit[devserver] extra not installed")
 psutil = pytest.importorskip("psutil", reason="psutil (comes with ipykernel) not installed")
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
-REPO = Path(__file__).resolve().parents[1]
-URL = re.compile(r"(http://127\.0\.0\.1:\d+)(/\S*)\?token=(\w+)")
-
-
-@dataclass
-class Running:
-    process: subprocess.Popen[str]
-    base: str
-    path: str
-    token: str
-    tmpdir: Path
-    data_dir: Path
-    output: list[str]
-
-    def api(self, method: str, path: str, **kwargs: object) -> requests.Response:
-        headers = {"Authorization": f"token {self.token}"}
-        return requests.request(method, f"{self.base}{path}", headers=headers, timeout=30, **kwargs)
-
-
-def start_lab(tmp_path: Path) -> Running:
-    """`tellakit lab` in a folder holding the app notebook, with Jupyter's folders in tmp."""
-    root = tmp_path / "root"
-    (root / APP_NOTEBOOK).parent.mkdir(parents=True)
-    shutil.copy(REPO / APP_NOTEBOOK, root / APP_NOTEBOOK)
-    tmpdir = tmp_path / "tmp"
-    tmpdir.mkdir()
-    env = dict(os.environ)
-    env.update(
-        TELLAKIT_LAB_HOME=str(tmp_path / "lab-home"),
-        JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
-        JUPYTER_DATA_DIR=str(tmp_path / "data"),
-        JUPYTERLAB_SETTINGS_DIR=str(tmp_path / "settings"),
-        JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"),
-        IPYTHONDIR=str(tmp_path / "ipython"),
-        TMPDIR=str(tmpdir),
-        PYTHONPATH=os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p),
-    )
-    env.pop("JUPYTER_RUNTIME_DIR", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tellakit.cli", "lab", "--no-browser", "--port", "0"],
-        cwd=root,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    output: list[str] = []
-    assert process.stdout is not None
-    deadline = time.monotonic() + 150
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        output.append(line)
-        match = URL.search(line)
-        if match and "Open the app" in "".join(output[-4:]):
-            return Running(process, *match.groups(), tmpdir, tmp_path / "data", output)
-    process.kill()
-    raise AssertionError("tellakit lab printed no address:\n" + "".join(output[-40:]))
-
 
 @pytest.fixture
 def lab(tmp_path: Path) -> Iterator[Running]:
-    running = start_lab(tmp_path)
+    running = start_tellakit(tmp_path, ["lab", "--no-browser", "--port", "0"])
     try:
         yield running
     finally:
-        if running.process.poll() is None:
-            running.process.kill()
-            running.process.wait(10)
+        running.kill()
 
 
 def test_the_printed_address_opens_the_app_notebook(lab: Running) -> None:
@@ -130,7 +65,7 @@ def test_saving_a_notebook_drops_the_apps_widget_state(lab: Running, tmp_path: P
     saved = lab.api("PUT", f"/api/contents/{path}", json={"type": "notebook", "content": content})
     assert saved.ok, saved.text
     lab.api("POST", f"/api/contents/{path}/checkpoints").raise_for_status()
-    root = tmp_path / "root"
+    root = lab.root
     for written in (root / path, root / "notebooks/.ipynb_checkpoints/saved-checkpoint.ipynb"):
         text = written.read_text()
         assert "Secret report title" not in text
@@ -163,7 +98,7 @@ def test_sigint_stops_jupyterlab_its_kernels_and_the_devserver_leaving_no_runtim
 
     lab.process.send_signal(signal.SIGINT)  # what Ctrl-C in the terminal does
     assert lab.process.wait(60) == 0
-    rest = lab.process.stdout.read() if lab.process.stdout else ""
+    rest = lab.finished_output()
     _, alive = psutil.wait_procs(children, timeout=15)
     assert alive == [], f"still running: {[p.cmdline() for p in alive]}"
     # Jupyter's own clean-up ran (it logs each kernel it shuts down), not a kill.
