@@ -21,13 +21,26 @@ def shot(page: Any, name: str, *, whole_page: bool = False) -> None:
         page.locator(".tellakit-app").screenshot(path=path)
 
 
-def run_first_code_cell(page: Any) -> None:
-    """Click into the app cell and run it (JupyterLab and Notebook 7 alike); the kernel may
-    still be starting: the run waits for it."""
-    page.wait_for_selector(".jp-CodeCell .cm-content")
-    page.locator(".jp-CodeCell .cm-content").first.click()
-    page.keyboard.press("Shift+Enter")
-    page.wait_for_selector(".tk-passphrase input", timeout=90_000)
+def run_first_code_cell(page: Any, attempts: int = 5) -> None:
+    """Click into the app cell and run it (JupyterLab and Notebook 7 alike). A notebook still
+    loading may swallow the keys, so try again until the app shows (running the cell again
+    only replaces its output); a "Select Kernel" question is answered with the preferred one,
+    as a person would."""
+    page.wait_for_selector(".jp-CodeCell .cm-content", timeout=90_000)
+    for attempt in range(attempts):
+        page.locator(".jp-CodeCell .cm-content").first.click()
+        page.keyboard.press("Shift+Enter")
+        try:
+            found = page.wait_for_selector(".tk-passphrase input, .jp-Dialog", timeout=30_000)
+            if found is not None and "jp-Dialog" in (found.get_attribute("class") or ""):
+                page.locator(".jp-Dialog button.jp-mod-accept").click()
+                continue
+        except Exception:
+            if attempt == attempts - 1:
+                raise
+        else:
+            return
+    page.wait_for_selector(".tk-passphrase input", timeout=30_000)
 
 
 def unlock(page: Any) -> None:
