@@ -4,8 +4,9 @@ Both start the development server in this process (a background thread) for as l
 Jupyter server runs, and tell the notebook's kernels about it through environment variables; a
 user who connects to a real Nextcloud simply ignores them. ``tellakit app --no-devserver``
 starts none: the app uses the connection saved in the vault. The Jupyter server runs as a child
-(tellakit/launch.py) with the pre-save hook that keeps the app's widget state out of saved
-notebooks (tellakit/notebook_state.py); Ctrl-C stops it the way Jupyter itself stops.
+(tellakit/launch.py, tellakit/jupyter_child.py) with the pre-save hook that keeps the app's
+widget state out of saved notebooks (tellakit/notebook_state.py); Ctrl-C stops it the way
+Jupyter itself stops.
 """
 
 from __future__ import annotations
@@ -78,7 +79,8 @@ def lab_command(port: int, runtime_dir: Path, notebook: Path = APP_NOTEBOOK) -> 
     command = [
         sys.executable,
         "-m",
-        "tellakit.labmain",  # JupyterLab, stopped by SIGINT the way a second Ctrl-C stops it
+        "tellakit.jupyter_child",  # stopped by SIGINT as a second Ctrl-C stops it
+        "lab",
         f"--ServerApp.port={port}",
         f"--ServerApp.runtime_dir={runtime_dir}",
         f"--ServerApp.root_dir={Path.cwd()}",  # else the notebook's folder, and the path differs
@@ -98,6 +100,7 @@ def app_command(port: int, runtime_dir: Path, notebook: Path = APP_NOTEBOOK) -> 
     return [
         sys.executable,
         "-m",
+        "tellakit.jupyter_child",
         "voila",
         f"--port={port}",
         "--Voila.port_retries=0",

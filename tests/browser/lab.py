@@ -271,3 +271,45 @@ def start_tellakit(
             return running
     process.kill()
     raise RuntimeError("tellakit printed no address:\n" + "".join(output[-40:]))
+
+
+class RssSampler:
+    """Samples a process's resident memory every 50 ms inside ``with``; ``peak`` is the
+    largest seen over every ``with`` block."""
+
+    def __init__(self, process: Any) -> None:
+        self.process = process
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            try:
+                self.peak = max(self.peak, self.process.memory_info().rss)
+            except Exception:  # the process ended
+                return
+
+    def __enter__(self) -> RssSampler:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+
+def kernel_of(lab: Lab) -> Any:
+    """The one kernel process JupyterLab runs now (a psutil.Process)."""
+    import psutil
+
+    kernels = [
+        p
+        for p in psutil.Process(lab.process.pid).children(recursive=True)
+        if "ipykernel" in " ".join(p.cmdline())
+    ]
+    assert len(kernels) == 1, kernels
+    return kernels[0]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,10 +21,10 @@ import pytest
 
 from .app_steps import add_files, new_report, run_first_code_cell, shot, submit_and_wait, unlock
 from .conftest import USER, _skip_reason
-from .lab import REPO, Lab, start_lab
+from .lab import REPO, Lab, RssSampler, kernel_of, start_lab
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(600)]
-psutil = pytest.importorskip("psutil", reason="psutil (comes with ipykernel) not installed")
+pytest.importorskip("psutil", reason="psutil (comes with ipykernel) not installed")
 
 MiB = 1024 * 1024
 SIZE = 300 * MiB
@@ -69,31 +68,6 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-class RssSampler:
-    """Samples a process's resident memory every 50 ms; ``peak`` is the largest seen."""
-
-    def __init__(self, process: Any) -> None:
-        self.process = process
-        self.peak = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.05):
-            try:
-                self.peak = max(self.peak, self.process.memory_info().rss)
-            except psutil.Error:
-                return
-
-    def __enter__(self) -> RssSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
 @pytest.fixture(scope="module")
 def private_lab(
     devserver_lab: tuple[Any, str], tmp_path_factory: pytest.TempPathFactory
@@ -117,16 +91,6 @@ def private_lab(
         yield running, scratch
     finally:
         running.stop()
-
-
-def kernel_of(lab: Lab) -> Any:
-    kernels = [
-        p
-        for p in psutil.Process(lab.process.pid).children(recursive=True)
-        if "ipykernel" in " ".join(p.cmdline())
-    ]
-    assert len(kernels) == 1, kernels
-    return kernels[0]
 
 
 def test_a_300_mib_file_streams_into_the_vault_and_reaches_the_server_intact(

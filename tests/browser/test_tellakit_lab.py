@@ -108,3 +108,15 @@ def test_sigint_stops_jupyterlab_its_kernels_and_the_devserver_leaving_no_runtim
     assert not default_runtime.exists() or list(default_runtime.iterdir()) == []
     with pytest.raises(requests.ConnectionError):
         requests.get(f"{devserver[1]}/status.php", timeout=5)
+
+
+def test_jupyterlab_stops_by_itself_when_tellakit_is_killed(lab: Running) -> None:
+    [jupyter] = [
+        p for p in descendants(lab.process.pid) if "jupyter_child" in " ".join(p.cmdline())
+    ]
+    [runtime] = list(lab.tmpdir.glob("tellakit-jupyter-*"))
+    lab.process.kill()  # no chance to clean up: JupyterLab, in its own session, notices
+    lab.process.wait(10)
+    _, alive = psutil.wait_procs([jupyter], timeout=30)
+    assert alive == []
+    assert list(runtime.glob("jpserver-*")) == []  # Jupyter's own clean-up ran
