@@ -41,10 +41,13 @@ class BrowserImport(anywidget.AnyWidget):
 
     _esm = _HERE / "browser_import.js"
     _css = """
-    .tk-browser-import .tk-import-row { display: flex; gap: 8px; align-items: center;
-        margin: 2px 0; }
-    .tk-browser-import .tk-import-name { width: 16em; overflow-wrap: anywhere; }
-    .tk-browser-import .tk-import-bar { width: 14em; }
+    .tk-browser-import { display: flex; flex-direction: column; gap: 2px; }
+    .tk-browser-import .tk-add-files { align-self: flex-start; width: auto; }
+    .tk-browser-import .tk-import-row { display: flex; gap: 8px; align-items: center; }
+    .tk-browser-import .tk-import-row button { flex: none; width: auto; }
+    .tk-browser-import .tk-import-name { flex: none; width: 12em; overflow-wrap: anywhere; }
+    .tk-browser-import .tk-import-bar { flex: none; width: 10em; }
+    .tk-browser-import .tk-import-detail { flex: 1 1 auto; min-width: 12em; }
     .tk-browser-import .tk-import-failed .tk-import-detail,
     .tk-browser-import .tk-import-cancelled .tk-import-detail { color: #b3261e; }
     .tk-browser-import .tk-import-done .tk-import-detail { color: #1b7f3b; }

@@ -93,7 +93,9 @@ class ReportForm(Screen):
             lambda: self.ctx.vault, on_imported=self._add, on_failed=self._import_failed
         )
         self.pick_button = w.ToggleButton(
-            description="Attach a large file…", icon="folder-open", layout=w.Layout(width="auto")
+            description="Attach a large file…",
+            icon="folder-open",
+            layout=w.Layout(width="auto", min_width="13em"),
         )
         self.picker: ServerFilePicker | None = None
         self._picker_box = w.VBox()
@@ -131,7 +133,10 @@ class ReportForm(Screen):
                 "the vault as it arrives. <i>Attach a large file…</i>: a file already on the "
                 "computer the kernel runs on.</small>"
             )
-            body += [w.HBox([self.upload, self.pick_button]), hint, self._picker_box]
+            files = w.HBox(
+                [self.upload, self.pick_button], layout=w.Layout(align_items="flex-start")
+            )
+            body += [files, hint, self._picker_box]
         body += [self.attachments, self.confirm, self.message]
         body.append(
             w.HBox(
@@ -194,6 +199,20 @@ class ReportForm(Screen):
     def dirty(self) -> bool:
         """True when the form holds changes not saved to the vault."""
         return self.draft.dirty
+
+    @property
+    def importing(self) -> bool:
+        """True while files chosen with "Add files" are still arriving from the browser."""
+        return bool(self.upload.imports.transfers)
+
+    def _refuse_while_importing(self) -> bool:
+        if self.importing:
+            self.message.show(
+                "Files are still being added: wait until they are in the vault (or cancel "
+                "them), then submit.",
+                "warning",
+            )
+        return self.importing
 
     def _on_title_input_value(self, change: dict) -> None:
         self.draft.title = change["new"]
@@ -277,6 +296,8 @@ class ReportForm(Screen):
             self.message.show("Draft saved", "success")
 
     def _on_submit_later_button_click(self, _: w.Button) -> None:
+        if self._refuse_while_importing():
+            return
         report = self._save()
         if report is None:
             return
@@ -288,6 +309,8 @@ class ReportForm(Screen):
         self.ctx.show_reports("Outbox")
 
     def _on_submit_button_click(self, _: w.Button) -> None:
+        if self._refuse_while_importing():
+            return
         report = self._save()
         if report is None:
             return
@@ -331,7 +354,7 @@ class ReportForm(Screen):
 
     def request_leave(self, proceed: Callable[[], None]) -> None:
         """Ask before dropping unsaved changes (Tella asks too)."""
-        if not self.editable or not self.dirty:
+        if not self.editable or not (self.dirty or self.importing):
             proceed()
             return
 
@@ -341,4 +364,7 @@ class ReportForm(Screen):
 
         self.confirm.yes_button.description = "Leave without saving"
         self.confirm.no_button.description = "Stay"
-        self.confirm.ask("Leave without saving? Your changes to this report will be lost.", leave)
+        dropped = " Files still being added are dropped." if self.importing else ""
+        self.confirm.ask(
+            f"Leave without saving? Your changes to this report will be lost.{dropped}", leave
+        )

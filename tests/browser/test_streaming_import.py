@@ -30,6 +30,10 @@ MiB = 1024 * 1024
 SIZE = 300 * MiB
 RSS_LIMIT = 200 * MiB
 TITLE = "Long video"
+PARTLY_SENT = (
+    "() => [...document.querySelectorAll('.tk-import-row progress')]"
+    ".some(p => p.value > 0 && p.value < p.max)"
+)
 
 
 def write_marked_file(path: Path, marker: bytes, size: int) -> str:
@@ -111,14 +115,23 @@ def test_a_300_mib_file_streams_into_the_vault_and_reaches_the_server_intact(
     run_first_code_cell(page)
     unlock(page)
     new_report(page, TITLE, "Interview, 300 MiB, sent from the browser.")
+    vault = scratch / "lab-home" / "vault"
+
+    # Cancel half-way: the row says so, and nothing of the file stays in the vault.
+    add_files(page, source)
+    page.wait_for_function(PARTLY_SENT)
+    page.locator(".tk-import-row button.tk-import-cancel").click()
+    cancelled = page.locator(".tk-import-row.tk-import-cancelled")
+    cancelled.wait_for()
+    assert "Cancelled: nothing of interview.mp4 was kept." in cancelled.inner_text()
+    assert [p for p in (vault / "blobs").rglob("*") if p.is_file()] == []
+    cancelled.locator("button.tk-import-dismiss").click()
+
     kernel = kernel_of(lab)
     started = time.monotonic()
     with RssSampler(kernel) as rss:
         add_files(page, source)
-        page.wait_for_function(
-            "() => [...document.querySelectorAll('.tk-import-row progress')]"
-            ".some(p => p.value > 0 && p.value < p.max)"
-        )
+        page.wait_for_function(PARTLY_SENT)
         shot(page, "11-streaming-import")
         page.locator(".tk-attachment", has_text="interview.mp4").wait_for(timeout=400_000)
     seconds = time.monotonic() - started
@@ -134,7 +147,6 @@ def test_a_300_mib_file_streams_into_the_vault_and_reaches_the_server_intact(
     remote = server.files_root(USER) / "Tella" / TITLE / "interview.mp4"
     assert remote.stat().st_size == SIZE and sha256_of(remote) == expected
 
-    vault = scratch / "lab-home" / "vault"
     blobs = [p for p in (vault / "blobs").rglob("*") if p.is_file()]
     assert len(blobs) == 1 and blobs[0].stat().st_size > SIZE  # encrypted: larger, no marker
     searched = [vault, scratch / "tmp", *(scratch / d for d in ("config", "data", "runtime"))]

@@ -234,3 +234,21 @@ def test_leaving_the_form_empties_its_text_fields(app: App, form: ReportForm) ->
     assert isinstance(app.screen, ReportsView)
     assert (form.title_input.value, form.description.value) == ("", "")
     assert app.vault.list_reports()[0].title == "Sensitive title"  # saved before emptied
+
+
+def test_submit_waits_for_files_still_arriving_and_leaving_drops_them(
+    app: App, form: ReportForm
+) -> None:
+    imports = form.upload.imports
+    imports.handle({"kind": "begin", "id": "v", "name": "video.mp4", "size": 4, "mime": ""})
+    imports.handle({"kind": "slice", "id": "v", "seq": 0, "offset": 0}, [b"vi"])
+    form.title_input.value = "With a video"
+    form.submit_button.click()
+    assert form.message.kind == "warning" and "still being added" in form.message.text
+    assert app.vault.list_reports() == [] and app.screen is form
+    form.back_button.click()
+    assert form.confirm.asking and "still being added are dropped" in form.confirm.question.value
+    form.confirm.yes_button.click()
+    assert isinstance(app.screen, ReportsView)
+    assert app.vault.list_files() == [] and imports.transfers == []
+    assert [p for p in (app.vault_dir / "blobs").rglob("*") if p.is_file()] == []
