@@ -12,6 +12,7 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -199,9 +200,14 @@ class Running:
         return "".join(self.output)
 
     def kill(self) -> None:
+        """Stop it as Ctrl-C does (it stops its Jupyter server), or kill it after a minute."""
         if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
 
 
 def _drain(stream: Any, output: list[str], log: Any) -> None:
