@@ -45,12 +45,13 @@ _LAZY = {
     "start_login": "tellakit.engine",
     "finish_login": "tellakit.engine",
     "App": "tellakit.ui",
+    "set_encrypt_to": "tellakit.sealed",
 }
-_LAZY_MODULES = {"summary", "batch", "ui", "engine", "nextcloud", "devserver"}
+_LAZY_MODULES = {"summary", "batch", "ui", "engine", "nextcloud", "devserver", "sealed", "org"}
 
 if TYPE_CHECKING:
-    from tellakit import batch, engine, nextcloud, summary, ui
-    from tellakit.engine import (  # type: ignore[no-redef]
+    from tellakit import batch, engine, nextcloud, org, sealed, summary, ui
+    from tellakit.engine import (
         ProgressEvent,
         ReportProgress,
         Submitter,
@@ -59,6 +60,7 @@ if TYPE_CHECKING:
         finish_login,
         start_login,
     )
+    from tellakit.sealed import set_encrypt_to
     from tellakit.ui import App
 
 
@@ -96,6 +98,9 @@ __all__ = [
     "finish_login",
     "nextcloud",
     "open_vault",
+    "org",
+    "sealed",
+    "set_encrypt_to",
     "start_login",
     "summary",
     "ui",

@@ -14,8 +14,9 @@ A manifest has one row per report and the columns ``title`` (required), ``descri
    never half-imported: a row's files are imported first, then its report is created, and on any
    failure the files just imported are deleted again.
 3. :func:`submit_many` sends reports through the engine with a bounded number of parallel
-   uploads and one overall progress bar; it goes on past retryable errors and stops at a fatal
-   one, and returns a :class:`BatchSummary` of what was and was not sent.
+   uploads and one overall progress bar; the engine's retry policy retries what can be
+   retried, a login or storage error stops the batch, and a :class:`BatchSummary` says what
+   was and was not sent.
 """
 
 from __future__ import annotations
@@ -26,12 +27,14 @@ import glob
 import io
 import os
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tellakit.console import progress_bar
+from tellakit.engine import ProgressEvent, RetryPolicy, SettledEvent, Submitter
 from tellakit.errors import ManifestError, TellakitError
-from tellakit.reports import OUTBOX, Report, Status
+from tellakit.reports import OUTBOX, SETTLED, Report, Status
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -39,6 +42,7 @@ if TYPE_CHECKING:
     from tellakit.vault import Vault
 
 __all__ = [
+    "BatchInterrupted",
     "BatchSummary",
     "ImportResult",
     "Manifest",
@@ -280,7 +284,7 @@ def import_manifest(
     if strict:
         manifest.raise_for_problems()
     result = ImportResult(skipped=list(manifest.problems))
-    bar = _progress_bar(len(manifest.rows), "reports", "import", enabled=progress)
+    bar = progress_bar(len(manifest.rows), "reports", "import", enabled=progress)
     try:
         for row in manifest.rows:
             try:
@@ -346,110 +350,123 @@ class BatchSummary:
         return "\n".join(lines)
 
 
-def _progress_bar(total: int, unit: str, desc: str, *, enabled: bool) -> Any:
-    from tqdm.auto import tqdm
+class BatchInterrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`submit_many`: the reports on their way were paused (``paused``
+    lists them; resume continues each where it stopped)."""
 
-    scale = unit == "B"
-    return tqdm(
-        total=total,
-        unit=unit,
-        unit_scale=scale,
-        unit_divisor=1024 if scale else 1000,
-        desc=desc,
-        disable=not enabled,
-    )
+    def __init__(self, paused: list[str]) -> None:
+        super().__init__(f"interrupted; {len(paused)} report(s) paused")
+        self.paused = paused
+
+
+def batch_policy(
+    retry: RetryPolicy | None = None,
+    *,
+    max_attempts: int | None = None,
+    retry_delay: float | None = None,
+) -> RetryPolicy:
+    """The retry policy of a batch: ``retry`` (default: automatic retry on, as batches run
+    unattended), with ``max_attempts`` tries in a row without progress and ``retry_delay``
+    as the first wait, when given."""
+    policy = retry or RetryPolicy(auto=True)
+    if max_attempts is not None:
+        policy = replace(policy, retries_without_progress=max(0, max_attempts - 1))
+    if retry_delay is not None:
+        policy = replace(
+            policy,
+            backoff=replace(policy.backoff, base=retry_delay),
+            restart_after_progress=min(policy.restart_after_progress, retry_delay),
+        )
+    return policy
 
 
 def submit_many(
     vault: Vault,
     report_ids: Sequence[str] | None = None,
     *,
-    submitter: Any = None,
+    submitter: Submitter | None = None,
     max_parallel: int = 2,
-    max_attempts: int = 10,
-    retry_delay: float = 0.5,
+    retry: RetryPolicy | None = None,
+    max_attempts: int | None = None,
+    retry_delay: float | None = None,
     progress: bool = True,
     timeout: float | None = None,
 ) -> BatchSummary:
     """Submit ``report_ids`` (default: the whole outbox, oldest first) and wait for the end.
 
-    At most ``max_parallel`` reports are handed to the engine at a time (the engine's
-    :class:`~tellakit.engine.Submitter` does the uploads; pass your own ``submitter`` to share
-    one with a view). A report stopped by a retryable error (lost connection, 5xx, 423, 429) is
-    sent again after a short, growing pause, up to ``max_attempts`` tries; it resumes where it
-    stopped, so nothing is sent twice. A fatal error (login refused, quota full, a refused name)
-    stops the batch: reports already on their way finish, none is started after it, and the
+    At most ``max_parallel`` reports are handed to the engine at a time (the vault's
+    :class:`~tellakit.engine.Submitter`, shared with a view when one is open, or your own
+    ``submitter``). Retrying follows the engine's one retry policy
+    (:class:`~tellakit.engine.RetryPolicy`), here with automatic retry on unless ``retry``
+    says otherwise: a report stopped by a retryable error is sent again, resuming where it
+    stopped, so nothing is sent twice; ``max_attempts`` and ``retry_delay`` set its tries in a
+    row without progress and its first wait. A report waiting for its next try does not hold
+    a place among the ``max_parallel``. A login or storage error (the next reports would meet
+    it too) stops the batch: reports already on their way finish, none is started after it;
+    any other fatal error (a refused name, a failed verification) fails its report alone. The
     returned :class:`BatchSummary` says what went out, what failed and why, and what was not
     attempted (those keep their state). ``progress`` shows one bar for the whole batch
-    (``tqdm.auto``: a widget in notebooks, text in terminals). Ctrl-C pauses the reports in
-    flight and re-raises ``KeyboardInterrupt``.
+    (``tqdm.auto``: a widget in notebooks, text in terminals). Ctrl-C pauses the reports on
+    their way and raises :class:`BatchInterrupted` (a ``KeyboardInterrupt``).
     """
     if report_ids is None:
         outbox_reports = sorted(vault.list_reports(OUTBOX), key=lambda r: r.created_at)
         report_ids = [r.id for r in outbox_reports]
-    run = _BatchRun(vault, _ids(report_ids), max_parallel, max_attempts, retry_delay)
-    own = submitter is None
-    if own:
-        from tellakit.engine import Submitter
-
-        submitter = Submitter(vault, max_parallel_reports=max_parallel, auto_retry=False)
-    unsubscribe = submitter.subscribe(run.on_event)
-    bar = _progress_bar(run.total_bytes, "B", "submit", enabled=progress)
-    try:
-        run.drive(submitter, bar, timeout)
-    except KeyboardInterrupt:
-        for report_id in list(run.in_flight):
-            with contextlib.suppress(TellakitError):
-                submitter.pause(report_id)
-        raise
-    finally:
-        unsubscribe()
-        bar.close()
-        if own:
-            submitter.close()
+    policy = batch_policy(retry, max_attempts=max_attempts, retry_delay=retry_delay)
+    run = _BatchRun(vault, _ids(report_ids), max_parallel, policy)
+    with contextlib.ExitStack() as stack:
+        if submitter is None:
+            submitter = stack.enter_context(
+                Submitter.shared(vault, max_parallel_reports=max_parallel, retry=policy)
+            )
+        stack.callback(submitter.subscribe(run.on_event))
+        bar = stack.enter_context(progress_bar(run.total_bytes, "B", "submit", enabled=progress))
+        try:
+            run.drive(submitter, bar, timeout)
+        except KeyboardInterrupt:
+            paused = run.pause_all(submitter)
+            raise BatchInterrupted(paused) from None
     return run.summary()
+
+
+#: How many looks at an idle, unsettled report before its record is taken as its end (a
+#: settled event that never came, e.g. another process took the report over).
+_LOOKS_BEFORE_READING = 25
 
 
 class _BatchRun:
     """Book-keeping of one :func:`submit_many` call (main thread, plus events from workers)."""
 
     def __init__(
-        self,
-        vault: Vault,
-        report_ids: list[str],
-        max_parallel: int,
-        max_attempts: int,
-        retry_delay: float,
+        self, vault: Vault, report_ids: list[str], max_parallel: int, policy: RetryPolicy
     ) -> None:
         import queue
 
         self.vault = vault
         self.ids = report_ids
         self.window = max(1, max_parallel)
-        self.max_attempts = max(1, max_attempts)
-        self.retry_delay = retry_delay
+        self.policy = policy
         self.reports = {rid: vault.get_report(rid) for rid in report_ids}
         self.total_bytes = sum(r.total_bytes for r in self.reports.values())
         self.waiting = list(report_ids)  # not yet handed to the engine, in order
-        self.in_flight: set[str] = set()
-        self.retry_at: dict[str, float] = {}
-        self.tries: dict[str, int] = {}
-        self.stuck: dict[str, int] = {}
+        self.in_flight: set[str] = set()  # handed over, not settled
+        self.started: set[str] = set()
+        self.looks: dict[str, int] = {}
         self.sent_bytes = {rid: r.bytes_sent for rid, r in self.reports.items()}
         self.done: list[str] = []
         self.failed: dict[str, str] = {}
         self.stopped_by: str | None = None
-        self.finished: queue.Queue[str] = queue.Queue()
+        self.settled: queue.Queue[SettledEvent] = queue.Queue()
 
     # worker threads: keep it tiny, no vault calls
-    def on_event(self, event: Any) -> None:
+    def on_event(self, event: ProgressEvent) -> None:
         if event.report_id not in self.sent_bytes:
             return
         self.sent_bytes[event.report_id] = event.report_bytes_sent
-        if event.attachment_id is None and event.state in ("submitted", "interrupted", "paused"):
-            self.finished.put(event.report_id)
+        if isinstance(event, SettledEvent):
+            self.settled.put(event)
 
-    def drive(self, submitter: Any, bar: Any, timeout: float | None) -> None:
+    def drive(self, submitter: Submitter, bar: Any, timeout: float | None) -> None:
         import queue
         import time
 
@@ -458,78 +475,88 @@ class _BatchRun:
             if report.status is Status.SUBMITTED:  # nothing to send
                 self.waiting.remove(rid)
                 self.done.append(rid)
-        while (self.waiting and self.stopped_by is None) or self.in_flight or self.retry_at:
-            now = time.monotonic()
-            if deadline is not None and now > deadline:
+        while (self.waiting and self.stopped_by is None) or self.in_flight:
+            if deadline is not None and time.monotonic() > deadline:
                 self._give_up(submitter, f"timed out after {timeout:g} s")
                 break
-            self._dispatch(submitter, now)
+            self._dispatch(submitter)
             with contextlib.suppress(queue.Empty):
-                self.finished.get(timeout=0.2)
-                while True:  # drain: one look at the engine covers them all
-                    self.finished.get_nowait()
-            for rid in list(self.in_flight):
-                if submitter.wait(rid, timeout=0):  # idle: read what the engine recorded
-                    self._settle(rid, time.monotonic())
+                self._settle(self.settled.get(timeout=0.2))
+                while True:
+                    self._settle(self.settled.get_nowait())
+            self._look(submitter)
             self._show(bar)
         self._show(bar)
 
-    def _dispatch(self, submitter: Any, now: float) -> None:
-        free = self.window - len(self.in_flight)
-        due = [rid for rid, at in self.retry_at.items() if at <= now]
-        for rid in due[: max(0, free)]:
-            del self.retry_at[rid]
-            self._start(submitter, rid)
-            free -= 1
+    def _dispatch(self, submitter: Submitter) -> None:
+        # Reports waiting for their next try hold no place: only those the engine works on.
+        working = sum(1 for rid in self.in_flight if not submitter.wait(rid, timeout=0))
+        free = self.window - working
         while free > 0 and self.waiting and self.stopped_by is None:
-            self._start(submitter, self.waiting.pop(0))
+            rid = self.waiting.pop(0)
+            self.started.add(rid)
+            try:
+                submitter.submit(rid, retry=self.policy)
+            except TellakitError as exc:  # e.g. deleted meanwhile, or a transition refused
+                self.failed[rid] = str(exc)
+                continue
+            self.in_flight.add(rid)
             free -= 1
 
-    def _start(self, submitter: Any, rid: str) -> None:
-        self.tries[rid] = self.tries.get(rid, 0) + 1
-        try:
-            submitter.submit(rid)
-        except TellakitError as exc:  # e.g. deleted meanwhile, or a transition refused
-            self.failed[rid] = str(exc)
-            return
-        self.in_flight.add(rid)
-
-    def _settle(self, rid: str, now: float) -> None:
-        report = self.vault.get_report(rid)
-        if report.status is Status.UPLOADING:
-            # Idle but still "uploading": picked up again between our looks, or a worker died
-            # without recording a result; give it a few seconds before calling it failed.
-            self.stuck[rid] = self.stuck.get(rid, 0) + 1
-            if self.stuck[rid] < 50:
-                return
-            report.reason = "the engine stopped without recording a result"
-        self.stuck.pop(rid, None)
+    def _settle(self, event: SettledEvent) -> None:
+        rid = event.report_id
+        if rid not in self.in_flight:
+            return  # an end from before this batch handed it over
         self.in_flight.discard(rid)
-        self.reports[rid] = report
-        if report.status is Status.SUBMITTED:
+        self.looks.pop(rid, None)
+        if event.state is Status.SUBMITTED:
             self.done.append(rid)
-            self.sent_bytes[rid] = report.total_bytes
+            self.sent_bytes[rid] = event.report_total
             self.failed.pop(rid, None)
-            return
-        reason = report.reason or report.status.value
-        if report.status is Status.PAUSED:
+        elif event.state is Status.PAUSED:
             self.failed[rid] = "paused while the batch ran"
-        elif report.retryable and self.tries[rid] < self.max_attempts and not self.stopped_by:
-            self.failed[rid] = reason  # until a retry succeeds
-            self.retry_at[rid] = now + min(30.0, self.retry_delay * 2 ** (self.tries[rid] - 1))
         else:
+            reason = event.reason or event.state.value
             self.failed[rid] = reason
-            if not report.retryable and self.stopped_by is None:
+            if event.stops_batch and self.stopped_by is None:
                 self.stopped_by = reason
-                self.retry_at.clear()  # a retry would meet the same refusal
 
-    def _give_up(self, submitter: Any, why: str) -> None:
+    def _look(self, submitter: Submitter) -> None:
+        """Settle from the vault's record a report that rests without its settled event."""
         for rid in list(self.in_flight):
+            if not submitter.wait(rid, timeout=0, until="settled"):
+                self.looks.pop(rid, None)
+                continue
+            self.looks[rid] = self.looks.get(rid, 0) + 1
+            if self.looks[rid] < _LOOKS_BEFORE_READING:
+                continue
+            report = self.vault.get_report(rid)
+            reason = report.reason
+            if report.status not in SETTLED:
+                reason = "the engine stopped without recording a result"
+            self._settle(
+                SettledEvent(
+                    report_id=rid,
+                    state=report.status,
+                    report_total=report.total_bytes,
+                    reason=reason,
+                    retryable=report.retryable,
+                )
+            )
+
+    def pause_all(self, submitter: Submitter) -> list[str]:
+        """Pause the reports on their way (Ctrl-C, or the batch timed out); their ids."""
+        paused = []
+        for rid in sorted(self.in_flight):
             with contextlib.suppress(TellakitError):
                 submitter.pause(rid)
+                paused.append(rid)
+        return paused
+
+    def _give_up(self, submitter: Submitter, why: str) -> None:
+        for rid in self.pause_all(submitter):
             self.failed[rid] = why
         self.in_flight.clear()
-        self.retry_at.clear()
         self.stopped_by = why
 
     def _show(self, bar: Any) -> None:
@@ -542,7 +569,7 @@ class _BatchRun:
         )
 
     def summary(self) -> BatchSummary:
-        started = set(self.tries) | set(self.done)
+        started = self.started | set(self.done)
         return BatchSummary(
             submitted=[rid for rid in self.ids if rid in self.done],
             failed={rid: self.failed[rid] for rid in self.ids if rid in self.failed},

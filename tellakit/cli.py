@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from tellakit.batch import BatchSummary
+    from tellakit.engine import RetryPolicy
     from tellakit.vault import Vault
 
 #: Exit codes (also in ``tellakit --help``).
@@ -26,12 +28,15 @@ EXIT_FATAL = 2
 ENV_VAULT = "TELLAKIT_VAULT"
 ENV_PASSPHRASE = "TELLAKIT_PASSPHRASE"  # noqa: S105 - the name of a variable, not a secret
 ENV_SERVER_PASSWORD = "TELLAKIT_SERVER_PASSWORD"  # noqa: S105 - a variable name
+ENV_NEW_PASSPHRASE = "TELLAKIT_NEW_PASSPHRASE"  # noqa: S105 - a variable name
+ENV_ORG_PASSPHRASE = "TELLAKIT_ORG_PASSPHRASE"  # noqa: S105 - a variable name
 
 EPILOG = f"""\
 exit codes:
   0  success
   1  partial failure: some reports were not submitted, some manifest rows were skipped,
-     or the run was interrupted (Ctrl-C pauses uploads; run `tellakit submit --all` again)
+     or the run was interrupted (Ctrl-C pauses uploads; `tellakit resume ID...` or
+     `tellakit submit --all` continues them where they stopped)
   2  fatal error or usage error: nothing more could be done (wrong passphrase, login
      refused, server full, bad manifest in strict mode, bad arguments)
 
@@ -41,6 +46,13 @@ every program you start: use them only on a machine you trust, with the file rea
 alone, and prefer the prompt otherwise.
 
 vault: --vault DIR, else ${ENV_VAULT}, else ./vault.
+
+retries: submit, resume, batch --submit and report --submit retry on their own when the
+connection drops or the server is unavailable (made for unattended runs): quickly after an
+attempt that got something through, with growing waits (up to 60 s) after attempts that did
+not, probing the server while it does not answer. They stop at once on a refused login or a
+full server, after 8 tries in a row without progress, or after --give-up-after without
+progress (default 1h); --no-retry stops at the first error.
 """
 
 
@@ -107,7 +119,69 @@ def build_parser() -> argparse.ArgumentParser:
         help="scrypt cost log2(N) protecting the passphrase (default 18, as age; lower only "
         "for throwaway test vaults)",
     )
-    _add(sub, "info", "open the vault and show what it holds and where it submits", common)
+    p = _add(
+        sub,
+        "info",
+        "open the vault and show what it holds and where it submits; warns if its files are "
+        "readable by other users, and about files its index does not list",
+        common,
+    )
+    p.add_argument(
+        "--fix-permissions",
+        action="store_true",
+        help="make the vault private (folders 0700, files 0600) without asking",
+    )
+
+    p = _add(
+        sub,
+        "recover",
+        "re-index the files in blobs/ that index.db does not list, as recovered-<n> (with size "
+        "and SHA-256); if index.db is missing or unusable, start a new one first (the old "
+        "file is kept beside it)",
+        common,
+    )
+    p.add_argument(
+        "--set-aside",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="DIR",
+        help="move those files out of blobs/ instead (into DIR, default <vault>/set-aside)",
+    )
+
+    p = _add(
+        sub,
+        "rekey",
+        "give the vault a new key and passphrase: every file re-wrapped (not re-encrypted), "
+        "the index re-keyed, the old identity.age overwritten; for when an old passphrase or "
+        "a copy of identity.age may be known. Close the vault everywhere else first",
+        common,
+    )
+    p.add_argument(
+        "--new-passphrase-file",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help=f"read the new passphrase from this file (else ${ENV_NEW_PASSPHRASE}, else a "
+        "prompt, twice)",
+    )
+
+    p = _add(
+        sub,
+        "destroy",
+        "quick delete: overwrite the vault's identity (everything becomes unreadable at once), "
+        "then remove its files; needs no passphrase; the server is not touched. Asks you to "
+        "type the vault folder's name",
+        common,
+    )
+    p.add_argument(
+        "path",
+        nargs="?",
+        type=Path,
+        default=None,
+        help=f"the vault folder (default: --vault, ${ENV_VAULT} or ./vault)",
+    )
+    p.add_argument("--yes", action="store_true", help="do not ask (for scripts)")
 
     p = _add(
         sub, "connect", "save the Nextcloud connection in the vault (checks the login)", common
@@ -125,6 +199,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--allow-insecure-http",
         action="store_true",
         help="allow plain http to a host that is not this machine",
+    )
+    p.add_argument(
+        "--encrypt-to",
+        action="append",
+        default=[],
+        metavar="RECIPIENT",
+        help="seal reports to this age recipient (age1... or 'ssh-ed25519 AAAA...') so the "
+        "server's host cannot read them; repeat for more (see docs/server-layout.md)",
+    )
+    p.add_argument(
+        "--readable-names",
+        action="store_true",
+        help="with --encrypt-to: report folders keep their titles as names",
     )
 
     p = _add(sub, "import", "encrypt files into the vault; prints their ids", common)
@@ -149,6 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     when = p.add_mutually_exclusive_group()
     when.add_argument("--queue", action="store_true", help="put it in the outbox (submit later)")
     when.add_argument("--submit", action="store_true", help="submit it now and wait")
+    _retry_flags(p)
 
     p = _add(sub, "batch", "create reports from a CSV manifest (title, description, files)", common)
     p.add_argument("manifest", type=Path, help="CSV file; files are paths or globs, ';'-separated")
@@ -167,11 +255,13 @@ def build_parser() -> argparse.ArgumentParser:
     when.add_argument("--queue", action="store_true", help="put the reports in the outbox")
     when.add_argument("--submit", action="store_true", help="submit the reports now and wait")
     _parallel(p)
+    _retry_flags(p)
 
     p = _add(sub, "submit", "submit reports now and wait until they are done", common)
     p.add_argument("reports", nargs="*", metavar="REPORT_ID", help="report ids")
     p.add_argument("--all", action="store_true", help="every report in the outbox")
     _parallel(p)
+    _retry_flags(p)
 
     p = _add(
         sub,
@@ -184,6 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _add(sub, "resume", "resume paused or interrupted reports now and wait", common)
     p.add_argument("reports", nargs="+", metavar="REPORT_ID")
     _parallel(p)
+    _retry_flags(p)
 
     p = _add(sub, "status", "tables of reports: outbox, submitted, drafts, all, or files", common)
     p.add_argument(
@@ -197,6 +288,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = _add(sub, "export", "write a decrypted copy of a vault file", common)
     p.add_argument("file_id", help="vault file id (see `tellakit files`)")
     p.add_argument("dest", type=Path, help="file to write, or an existing folder")
+
+    _org_parsers(sub)
 
     lab = sub.add_parser(
         "lab",
@@ -227,10 +320,115 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+ORG_EPILOG = f"""\
+exit codes:
+  0  success (org pull: every new report verified, or still waiting for its manifest)
+  1  org pull: some reports failed (the table says why); the others were pulled
+  2  fatal error or usage error (login refused, wrong passphrase, bad arguments)
+
+server password: ${ENV_SERVER_PASSWORD}, --password-file FILE, else a prompt.
+identity passphrase: ${ENV_ORG_PASSPHRASE}, --passphrase-file FILE, else a prompt.
+"""
+
+
+def _org_parsers(sub: Any) -> None:
+    """``tellakit org keygen`` and ``tellakit org pull``: the organization's side."""
+    org = sub.add_parser(
+        "org",
+        help="the organization's side of sealed reports: its key, and pulling reports home",
+        description="The organization's side of sealed reports (docs/server-layout.md).",
+    )
+    org_sub = org.add_subparsers(dest="org_command", required=True, metavar="ORG_COMMAND")
+
+    def add(name: str, help_text: str) -> argparse.ArgumentParser:
+        return org_sub.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            epilog=ORG_EPILOG,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+
+    p = add("keygen", "write a new organization identity and print its recipient")
+    p.add_argument("out", type=Path, help="the identity file to write (never overwritten)")
+    p.add_argument(
+        "--no-passphrase",
+        action="store_true",
+        help="write the identity in clear (keep such a file offline)",
+    )
+    p.add_argument(
+        "--passphrase-file", type=Path, metavar="FILE", help="read the new passphrase from FILE"
+    )
+    p.add_argument("--work-factor", type=int, default=None, help=argparse.SUPPRESS)
+
+    p = add(
+        "pull",
+        "download new reports from Nextcloud, decrypt and verify them into DEST/<date> <title>/",
+    )
+    p.add_argument("server_url", help="e.g. https://cloud.example.org")
+    p.add_argument("dest", type=Path, help="the folder reports are written to")
+    p.add_argument("--login", required=True, help="login name on the server")
+    p.add_argument("--root", default="Tella", help="the server folder reports are in")
+    p.add_argument("--identity", required=True, type=Path, help="the organization's identity file")
+    p.add_argument(
+        "--password-file", type=Path, metavar="FILE", help="read the (app) password from FILE"
+    )
+    p.add_argument(
+        "--passphrase-file",
+        type=Path,
+        metavar="FILE",
+        help="read the identity's passphrase from FILE",
+    )
+    p.add_argument(
+        "--allow-insecure-http",
+        action="store_true",
+        help="allow plain http to a host that is not this machine",
+    )
+
+
 def _parallel(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--parallel", type=int, default=2, metavar="N", help="reports uploaded at once (default 2)"
     )
+
+
+def _retry_flags(p: argparse.ArgumentParser) -> None:
+    """The retry options of every command that submits (see "retries" below)."""
+    p.add_argument(
+        "--no-retry",
+        action="store_true",
+        help="do not retry automatically: a report stopped by an error stays in the outbox",
+    )
+    p.add_argument(
+        "--give-up-after",
+        type=_duration,
+        default=DEFAULT_GIVE_UP,
+        metavar="DURATION",
+        help="stop retrying a report after this long without progress, e.g. 90s, 30m, 2h, "
+        "1h30m (default 1h)",
+    )
+
+
+DEFAULT_GIVE_UP = 3600.0
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(d|h|min|m|s)?")
+_UNIT_SECONDS = {"d": 86400.0, "h": 3600.0, "min": 60.0, "m": 60.0, "s": 1.0, None: 1.0}
+
+
+def _duration(text: str) -> float:
+    """``"90s"``, ``"30m"``, ``"2h"``, ``"1h30m"``, ``"45"`` (seconds) -> seconds."""
+    spec = text.strip().replace(" ", "").lower()
+    parts = list(_DURATION_PART.finditer(spec))
+    if not parts or "".join(m.group(0) for m in parts) != spec:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a duration; write e.g. 90s, 30m, 2h or 1h30m"
+        )
+    return sum(float(m.group(1)) * _UNIT_SECONDS[m.group(2)] for m in parts)
+
+
+def _retry_policy(args: argparse.Namespace) -> RetryPolicy:
+    from tellakit.engine import RetryPolicy
+
+    return RetryPolicy(auto=not args.no_retry, give_up_after=args.give_up_after)
 
 
 # --- secrets -----------------------------------------------------------------------------
@@ -265,11 +463,24 @@ def _vault_path(args: argparse.Namespace) -> Path:
     return args.vault or Path(os.environ.get(ENV_VAULT, "vault"))
 
 
-def _open(args: argparse.Namespace) -> Vault:
+def _passphrase(args: argparse.Namespace) -> str:
+    return _secret(args.passphrase_file, ENV_PASSPHRASE, "Vault passphrase: ")
+
+
+def _open(args: argparse.Namespace, *, allow_orphans: bool = False) -> Vault:
     from tellakit.vault import open_vault
 
-    passphrase = _secret(args.passphrase_file, ENV_PASSPHRASE, "Vault passphrase: ")
-    return open_vault(_vault_path(args), passphrase)
+    return open_vault(_vault_path(args), _passphrase(args), allow_orphans=allow_orphans)
+
+
+def _ask(question: str) -> str:
+    """One line typed at the terminal ('' without a terminal)."""
+    if not sys.stdin.isatty():
+        return ""
+    try:
+        return input(question)
+    except EOFError:
+        return ""
 
 
 # --- commands ----------------------------------------------------------------------------
@@ -289,10 +500,29 @@ def _cmd_init(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _check_permissions(path: Path, *, fix: bool) -> None:
+    """Warn about a vault other local accounts can read, and offer to make it private."""
+    from tellakit.vault import loose_permissions, make_private
+
+    loose = loose_permissions(path)
+    if not loose:
+        return
+    print(
+        f"Warning: {len(loose)} item(s) in {path} can be read by other users of this machine "
+        f"(e.g. {loose[0]}); a vault should be private (folders 0700, files 0600).",
+        file=sys.stderr,
+    )
+    if fix or _ask("Make the vault private now? [y/N] ").strip().lower() in ("y", "yes"):
+        print(f"Made {len(make_private(path))} item(s) private.", file=sys.stderr)
+    else:
+        print("Run `tellakit info --fix-permissions` to fix them.", file=sys.stderr)
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
     from tellakit import summary
 
-    with _open(args) as vault:
+    _check_permissions(_vault_path(args), fix=args.fix_permissions)
+    with _open(args, allow_orphans=True) as vault:
         frame = summary.reports(vault)
         files = vault.list_files()
         print(f"Vault: {vault.path}")
@@ -305,12 +535,92 @@ def _cmd_info(args: argparse.Namespace) -> int:
             print("Connection: none (tellakit connect URL --login NAME)")
         else:
             print(f"Connection: {conn.server_url} as {conn.login}, folder {conn.root_folder}")
+        orphans = vault.orphans()
+        if orphans:
+            print(
+                f"Orphans: {len(orphans)} file(s) in blobs/ that the index does not list; "
+                "`tellakit recover` re-indexes them, `tellakit recover --set-aside` moves them out"
+            )
+    return EXIT_OK
+
+
+def _cmd_recover(args: argparse.Namespace) -> int:
+    from tellakit.errors import IndexForeign, IndexMissing
+    from tellakit.vault import open_vault, rebuild_index
+
+    path = _vault_path(args)
+    passphrase = _passphrase(args)
+    try:
+        vault = open_vault(path, passphrase, allow_orphans=True)
+    except (IndexMissing, IndexForeign) as exc:
+        print(f"{exc}", file=sys.stderr)
+        vault, kept = rebuild_index(path, passphrase)
+        print("Started a new, empty index.db" + "".join(f"; kept {p.name}" for p in kept))
+    with vault:
+        if args.set_aside is not None:
+            moved = vault.set_aside_orphans(args.set_aside or None)
+            for target in moved:
+                print(f"Set aside {target}")
+            print(f"Set aside {len(moved)} file(s); they open with `age -d -i` and the identity.")
+            return EXIT_OK
+        result = vault.recover_orphans()
+        for f in result.recovered:
+            print(f"{f.id}  {_size(f.size):>9}  {f.name}  sha256 {f.sha256}")
+        for rel in result.unreadable:
+            print(f"not readable with this vault's identity: blobs/{rel}", file=sys.stderr)
+        print(f"Recovered {len(result.recovered)} file(s).")
+        if result.unreadable:
+            print("Move the unreadable ones out with `tellakit recover --set-aside`.")
+            return EXIT_PARTIAL
+    return EXIT_OK
+
+
+def _cmd_rekey(args: argparse.Namespace) -> int:
+    with _open(args) as vault:
+        new = _secret(
+            args.new_passphrase_file, ENV_NEW_PASSPHRASE, "New vault passphrase: ", confirm=True
+        )
+        count = vault.rekey(new)
+        print(
+            f"Re-keyed the vault ({count} file(s) re-wrapped); it opens with the new "
+            "passphrase only. Old copies of identity.age open nothing in it any more."
+        )
+    return EXIT_OK
+
+
+def _cmd_destroy(args: argparse.Namespace) -> int:
+    from tellakit.vault import destroy_vault
+
+    path = args.path or _vault_path(args)
+    if not (path / "tellakit-vault.json").is_file():
+        destroy_vault(path)  # VaultNotFound unless nothing of a vault is there
+        print(f"Nothing to delete: no vault at {path}.")
+        return EXIT_OK
+    name = path.resolve().name
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise UsageError("no terminal to confirm on: add --yes to destroy without asking")
+        print(
+            f"This destroys the vault at {path}: every file and report in it becomes "
+            "unreadable at once and is then removed. It cannot be undone; the server is not "
+            "touched."
+        )
+        if _ask(f"Type the vault folder's name ({name}) to destroy it: ").strip() != name:
+            print("Not confirmed; nothing was deleted.", file=sys.stderr)
+            return EXIT_FATAL
+    destroy_vault(path)
+    left = " (files not of the vault were left in the folder)" if path.exists() else ""
+    print(f"Destroyed the vault at {path}{left}.")
     return EXIT_OK
 
 
 def _cmd_connect(args: argparse.Namespace) -> int:
     from tellakit.engine import connect
+    from tellakit.sealed import describe_encryption, parse_recipients, set_encrypt_to
 
+    if args.readable_names and not args.encrypt_to:
+        raise UsageError("--readable-names goes with --encrypt-to")
+    parse_recipients(args.encrypt_to)  # refuse a bad recipient before anything is stored
     with _open(args) as vault:
         password = _secret(args.password_file, ENV_SERVER_PASSWORD, "Server password: ")
         settings = connect(
@@ -321,10 +631,20 @@ def _cmd_connect(args: argparse.Namespace) -> int:
             args.root,
             allow_insecure_http=args.allow_insecure_http,
         )
+        if args.encrypt_to:
+            try:
+                settings = set_encrypt_to(
+                    vault, args.encrypt_to, readable_names=args.readable_names
+                )
+            except BaseException:
+                vault.delete_connection()  # never leave a connection that would not seal
+                raise
         print(
             f"Connected to {settings.server_url} as {settings.user_id}; reports go to "
             f"{settings.root_folder}/"
         )
+        for line in describe_encryption(settings):
+            print(line)
     return EXIT_OK
 
 
@@ -356,7 +676,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
             report = vault.set_status(report.id, Status.QUEUED)
         print(f"{report.id}  {report.status.value}  {report.title}")
         if args.submit:
-            return _submit_and_report(vault, [report.id], parallel=1)
+            return _submit_and_report(vault, [report.id], parallel=1, retry=_retry_policy(args))
     return EXIT_OK
 
 
@@ -379,7 +699,12 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         print(f"Imported {len(result.ids)} report(s); skipped {len(result.skipped)} row(s).")
         code = EXIT_PARTIAL if result.skipped else EXIT_OK
         if args.submit and result.ids:
-            code = max(code, _submit_and_report(vault, result.ids, parallel=args.parallel))
+            code = max(
+                code,
+                _submit_and_report(
+                    vault, result.ids, parallel=args.parallel, retry=_retry_policy(args)
+                ),
+            )
     return code
 
 
@@ -395,7 +720,7 @@ def _cmd_submit(args: argparse.Namespace) -> int:
         if not ids:
             print("The outbox is empty.")
             return EXIT_OK
-        return _submit_and_report(vault, ids, parallel=args.parallel)
+        return _submit_and_report(vault, ids, parallel=args.parallel, retry=_retry_policy(args))
 
 
 def _cmd_pause(args: argparse.Namespace) -> int:
@@ -410,11 +735,14 @@ def _cmd_pause(args: argparse.Namespace) -> int:
 
 def _cmd_resume(args: argparse.Namespace) -> int:
     with _open(args) as vault:
-        return _submit_and_report(vault, list(args.reports), parallel=args.parallel)
+        return _submit_and_report(
+            vault, list(args.reports), parallel=args.parallel, retry=_retry_policy(args)
+        )
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
     from tellakit import summary
+    from tellakit.engine.scheduler import split_retry_note
     from tellakit.reports import Status
 
     with _open(args) as vault:
@@ -432,13 +760,49 @@ def _cmd_status(args: argparse.Namespace) -> int:
     if frame.empty:
         print(f"No reports ({args.view}).")
         return EXIT_OK
-    shown = (
-        frame[["report", "name", "size", "state", "bytes_sent", "remote_path"]]
-        if args.view == "files"
-        else frame[["id", "title", "status", "files", "bytes", "bytes_sent", "reason"]]
+    if args.view == "files":
+        shown = frame[["report", "name", "size", "state", "bytes_sent", "remote_path"]]
+        print(shown.to_string(index=False, na_rep="", max_colwidth=40))
+        return EXIT_OK
+    notes = _retry_notes(frame)
+    shown = frame[["id", "title", "status", "files", "bytes", "bytes_sent", "reason"]].assign(
+        reason=[split_retry_note(r)[0] if isinstance(r, str) else r for r in frame["reason"]]
     )
     print(shown.to_string(index=False, na_rep="", max_colwidth=40))
+    if notes:
+        print("\nAutomatic retries:")
+        print("\n".join(notes))
     return EXIT_OK
+
+
+def _retry_notes(frame: pd.DataFrame) -> list[str]:
+    """One line per report whose outbox reason carries the retry plan recorded with it:
+    when the next try comes (counted from when it was recorded) and why."""
+    import math
+
+    import pandas as pd
+
+    from tellakit.engine.scheduler import next_try_after, split_retry_note
+
+    now = pd.Timestamp.now(tz="UTC")
+    lines = []
+    for rid, status, reason, updated in frame[["id", "status", "reason", "updated"]].itertuples(
+        index=False
+    ):
+        note = split_retry_note(reason)[1] if isinstance(reason, str) else None
+        if note is None:
+            continue
+        after = next_try_after(note)
+        if after is not None and str(status) == "interrupted" and not pd.isna(updated):
+            left = (pd.Timestamp(updated) + pd.Timedelta(seconds=after) - now).total_seconds()
+            when = (
+                f"next try in {math.ceil(left)} s"
+                if left > -5
+                else "next try overdue (is the process that sends it still running?)"
+            )
+            note = note.replace(f"next try in {after:.0f} s", when)
+        lines.append(f"  {rid}  {note}")
+    return lines
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
@@ -448,14 +812,81 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_org(args: argparse.Namespace) -> int:
+    if args.org_command == "keygen":
+        return _org_keygen(args)
+    return _org_pull(args)
+
+
+def _org_keygen(args: argparse.Namespace) -> int:
+    from tellakit.org import keygen
+    from tellakit.sealed import fingerprint
+
+    passphrase = None
+    if not args.no_passphrase:
+        passphrase = _secret(
+            args.passphrase_file, ENV_ORG_PASSPHRASE, "New identity passphrase: ", confirm=True
+        )
+    extra = {} if args.work_factor is None else {"work_factor": args.work_factor}
+    recipient = keygen(args.out, passphrase, **extra)
+    protection = "in clear: keep it offline" if passphrase is None else "protected by a passphrase"
+    print(f"Wrote the organization's identity to {args.out} ({protection}).")
+    print(f"Recipient, for field staff (tellakit connect --encrypt-to): {recipient}")
+    print(f"Fingerprint, to read to them: {fingerprint(recipient)}")
+    print("Without this file (and its passphrase) no report sealed to it can be opened.")
+    return EXIT_OK
+
+
+def _org_pull(args: argparse.Namespace) -> int:
+    from tellakit.org import FAILED, VERIFIED, load_identities, pull
+    from tellakit.org.pull import format_row
+
+    identities = load_identities(
+        args.identity,
+        lambda: _secret(args.passphrase_file, ENV_ORG_PASSPHRASE, "Identity passphrase: "),
+    )
+    password = _secret(args.password_file, ENV_SERVER_PASSWORD, "Server password: ")
+    frame = pull(
+        args.server_url,
+        args.login,
+        password,
+        args.root,
+        identities,
+        args.dest,
+        allow_insecure_http=args.allow_insecure_http,
+        on_report=lambda row: print(format_row(row), flush=True),
+    )
+    counts = frame["status"].value_counts()
+    failed = int(counts.get(FAILED, 0))
+    print(
+        f"{int(counts.get(VERIFIED, 0))} verified, {failed} failed, "
+        f"{len(frame) - failed - int(counts.get(VERIFIED, 0))} waiting; in {args.dest}"
+    )
+    return EXIT_PARTIAL if failed else EXIT_OK
+
+
 # --- submitting ----------------------------------------------------------------------
 
 
-def _submit_and_report(vault: Vault, report_ids: list[str], *, parallel: int) -> int:
-    """Submit, print the batch summary, and turn it into an exit code."""
-    from tellakit.batch import submit_many
+def _submit_and_report(
+    vault: Vault, report_ids: list[str], *, parallel: int, retry: RetryPolicy
+) -> int:
+    """Submit, print the batch summary, and turn it into an exit code.
 
-    summary = submit_many(vault, report_ids, max_parallel=parallel, progress=True)
+    Ctrl-C pauses the reports on their way (recorded paused, resumable) and says so.
+    """
+    from tellakit.batch import BatchInterrupted, submit_many
+
+    try:
+        summary = submit_many(vault, report_ids, max_parallel=parallel, retry=retry)
+    except BatchInterrupted as stop:
+        ids = " ".join(stop.paused)
+        hint = f"; `tellakit resume {ids}` continues them" if stop.paused else ""
+        print(
+            f"Interrupted: {len(stop.paused)} report(s) paused where they stopped{hint}.",
+            file=sys.stderr,
+        )
+        return EXIT_PARTIAL
     _print_summary(summary)
     if summary.ok:
         return EXIT_OK
@@ -486,6 +917,9 @@ def _exit_code(exc: SystemExit) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "init": _cmd_init,
     "info": _cmd_info,
+    "recover": _cmd_recover,
+    "rekey": _cmd_rekey,
+    "destroy": _cmd_destroy,
     "connect": _cmd_connect,
     "import": _cmd_import,
     "files": _cmd_files,
@@ -496,6 +930,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "resume": _cmd_resume,
     "status": _cmd_status,
     "export": _cmd_export,
+    "org": _cmd_org,
 }
 
 

@@ -7,9 +7,16 @@ same thing again later can help (a batch goes on past these and stops at ``Fatal
      ├── VaultError                      the encrypted container on this machine
      │    ├── WrongPassphrase            the passphrase does not open identity.age
      │    ├── VaultCorrupted             tampered, truncated or swapped data, never returned
+     │    │    ├── IndexMissing          index.db is missing, empty or holds no tables
+     │    │    ├── IndexForeign          index.db does not open with this vault's key
+     │    │    └── IndexStale            blobs/ holds files index.db does not list
      │    ├── VaultLocked                the vault was locked or destroyed
+     │    │    └── VaultDestroyed        quick delete removed the vault (maybe in another process)
      │    ├── VaultExists                create_vault on a folder that already holds one
      │    ├── VaultNotFound              open_vault on a folder that holds none
+     │    ├── VaultBusy                  held by another process for a change that needs it alone
+     │    ├── RekeyInterrupted           a re-key stopped half-way: open with the new passphrase
+     │    ├── ImportRefused              a file name or source refused before anything is encrypted
      │    ├── ImportIncomplete           a file sent in pieces stopped before it was whole
      │    └── AgeError                   an age file that cannot be decrypted
      │         ├── AgeHeaderError        malformed or non-canonical header
@@ -25,8 +32,10 @@ same thing again later can help (a batch goes on past these and stops at ``Fatal
      │    ├── InsecureURL                plain http to a non-loopback host without opt-in
      │    └── NoConnection               the vault has no Nextcloud connection yet
      ├── ManifestError                   batch manifests with bad rows (lists every row)
+     ├── ReportManifestError             a report folder's manifest.json(.age) that cannot be used
+     ├── IdentityFileError               the organization's identity file cannot be read
      └── ServerError                     anything the server (or the way to it) answered
-          ├── RetryableError             trying again later can help
+          ├── RetryableError             trying again later can help (retry_after seconds)
           │    ├── ConnectionLost        unreachable host, reset, timeout, cut mid-transfer
           │    ├── ServerUnavailable     5xx, including maintenance mode (503)
           │    ├── ResourceLocked        423: the file is locked on the server
@@ -41,6 +50,7 @@ same thing again later can help (a batch goes on past these and stops at ``Fatal
                ├── TLSFailure            the server's certificate could not be verified
                ├── LoginFlowExpired      Login Flow v2 was not approved in time
                ├── VerificationFailed    the server's copy does not match the vault's SHA-256/size
+               ├── BulkUploadUnsupported the server has no bulk upload endpoint (send files singly)
                └── UnexpectedResponse    a status or body the protocol does not allow here
 
 Messages name the problem and what to do; they never carry passwords, app passwords or tokens.
@@ -56,10 +66,16 @@ __all__ = [
     "AgePayloadError",
     "AttachmentNotFound",
     "AuthenticationFailed",
+    "BulkUploadUnsupported",
     "ConnectionLost",
     "ConnectionSettingsError",
     "FatalServerError",
+    "IdentityFileError",
     "ImportIncomplete",
+    "ImportRefused",
+    "IndexForeign",
+    "IndexMissing",
+    "IndexStale",
     "InsecureURL",
     "InvalidTransition",
     "LoginFlowExpired",
@@ -70,7 +86,9 @@ __all__ = [
     "NotNextcloud",
     "QuotaExceeded",
     "RateLimited",
+    "RekeyInterrupted",
     "ReportError",
+    "ReportManifestError",
     "ReportNotFound",
     "ResourceLocked",
     "RetryableError",
@@ -81,7 +99,9 @@ __all__ = [
     "TwoFactorRequired",
     "UnexpectedResponse",
     "UploadExpired",
+    "VaultBusy",
     "VaultCorrupted",
+    "VaultDestroyed",
     "VaultError",
     "VaultExists",
     "VaultLocked",
@@ -112,6 +132,41 @@ class VaultCorrupted(VaultError):
 
 class VaultLocked(VaultError):
     """The vault is locked (or was destroyed); open it again with the passphrase."""
+
+
+class IndexMissing(VaultCorrupted):
+    """index.db is missing, empty, or holds no tellakit tables; it is never created on open."""
+
+
+class IndexForeign(VaultCorrupted):
+    """index.db does not open with this vault's key: another vault's, damaged, or not SQLCipher."""
+
+
+class IndexStale(VaultCorrupted):
+    """blobs/ holds complete files index.db does not list (an index restored from an older
+    backup, or files copied in); nothing was deleted. ``orphans`` lists them."""
+
+    orphans: list[str]
+
+    def __init__(self, message: str, orphans: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.orphans = orphans or []
+
+
+class VaultDestroyed(VaultLocked):
+    """The vault was destroyed (quick delete), in this process or another one."""
+
+
+class VaultBusy(VaultError):
+    """Another process (or import) holds the vault for a change that needs it alone."""
+
+
+class RekeyInterrupted(VaultError):
+    """A re-key stopped half-way; opening with the new passphrase finishes it."""
+
+
+class ImportRefused(VaultError):
+    """A file name or source is refused before anything is encrypted (nothing was imported)."""
 
 
 class VaultExists(VaultError):
@@ -161,6 +216,9 @@ class MissingTitle(ReportError):
 class InvalidTransition(ReportError):
     """The report model forbids moving from one state to another."""
 
+    current: str
+    requested: str
+
     def __init__(self, current: str, requested: str, why: str = "") -> None:
         self.current = current
         self.requested = requested
@@ -194,10 +252,22 @@ class NoConnection(ConnectionSettingsError):
 class ManifestError(TellakitError):
     """A batch manifest has bad rows; ``problems`` lists (row number, message) for each."""
 
+    problems: list[tuple[int, str]]
+
     def __init__(self, problems: list[tuple[int, str]]) -> None:
         self.problems = problems
         lines = "; ".join(f"row {row}: {msg}" for row, msg in problems)
         super().__init__(f"The manifest has {len(problems)} bad row(s): {lines}")
+
+
+class ReportManifestError(TellakitError):
+    """A report folder's manifest (``manifest.json`` or ``manifest.json.age``) is malformed,
+    of an unknown format or version, or contradicts itself; nothing in it is trusted."""
+
+
+class IdentityFileError(TellakitError):
+    """The organization's identity file (``tellakit org keygen``) is missing a key, damaged,
+    or not opened by the passphrase given."""
 
 
 # --- the server ----------------------------------------------------------------------------
@@ -209,6 +279,10 @@ class ServerError(TellakitError):
     ``status`` is the HTTP status when there was one; ``method`` and ``path`` say which request
     (the path never carries credentials).
     """
+
+    status: int | None
+    method: str | None
+    path: str | None
 
     def __init__(
         self,
@@ -225,7 +299,25 @@ class ServerError(TellakitError):
 
 
 class RetryableError(ServerError):
-    """Trying the same request again later can succeed."""
+    """Trying the same request again later can succeed.
+
+    ``retry_after`` is how many seconds the server asked the client to wait (its Retry-After
+    header), or None when it did not say.
+    """
+
+    retry_after: float | None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        status: int | None = None,
+        method: str | None = None,
+        path: str | None = None,
+    ) -> None:
+        super().__init__(message, status=status, method=method, path=path)
+        self.retry_after = retry_after
 
 
 class ConnectionLost(RetryableError):
@@ -233,7 +325,7 @@ class ConnectionLost(RetryableError):
 
 
 class ServerUnavailable(RetryableError):
-    """The server answered 5xx, or is in maintenance mode."""
+    """The server answered 5xx, or is in maintenance mode (``retry_after`` when it said)."""
 
 
 class ResourceLocked(RetryableError):
@@ -242,10 +334,6 @@ class ResourceLocked(RetryableError):
 
 class RateLimited(RetryableError):
     """The server answered 429 Too Many Requests; ``retry_after`` is in seconds when given."""
-
-    def __init__(self, message: str, *, retry_after: float | None = None, **kw: object) -> None:
-        super().__init__(message, **kw)  # type: ignore[arg-type]
-        self.retry_after = retry_after
 
 
 class UploadExpired(RetryableError):
@@ -269,7 +357,25 @@ class QuotaExceeded(FatalServerError):
 
 
 class NameRejected(FatalServerError):
-    """400 InvalidPath: the server refuses a file or folder name; ``reason`` is the server's."""
+    """400 InvalidPath: the server refuses a file or folder name; ``reason`` is the server's.
+
+    ``reason`` is None when the refusal came from tellakit's own check of the server's name
+    rules, before anything was sent.
+    """
+
+    reason: str | None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str | None = None,
+        status: int | None = None,
+        method: str | None = None,
+        path: str | None = None,
+    ) -> None:
+        super().__init__(message, status=status, method=method, path=path)
+        self.reason = reason
 
 
 class NotNextcloud(FatalServerError):
@@ -286,6 +392,10 @@ class LoginFlowExpired(FatalServerError):
 
 class VerificationFailed(FatalServerError):
     """After upload, the server's size or checksum does not match the vault's record."""
+
+
+class BulkUploadUnsupported(FatalServerError):
+    """The server answered a bulk upload as a server without that endpoint (404, 405, 501)."""
 
 
 class UnexpectedResponse(FatalServerError):

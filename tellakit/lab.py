@@ -19,11 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
-#: Environment variables through which ``tellakit lab`` tells notebooks about the demo server.
-ENV_URL = "TELLAKIT_DEVSERVER_URL"
-ENV_USER = "TELLAKIT_DEVSERVER_USER"
-ENV_PASSWORD = "TELLAKIT_DEVSERVER_PASSWORD"  # noqa: S105 - the name of a variable, not a secret
-ENV_LAB_HOME = "TELLAKIT_LAB_HOME"
+from tellakit.labenv import ENV_LAB_HOME, ENV_PASSWORD, ENV_URL, ENV_USER
 
 APP_NOTEBOOK = Path("notebooks") / "01-field-reports.ipynb"
 DEMO_USER = "demo"

@@ -16,6 +16,9 @@ from tellakit.errors import InvalidTransition
 
 __all__ = [
     "OUTBOX",
+    "RESUMABLE",
+    "SETTLED",
+    "STOPPED",
     "TRANSITIONS",
     "Attachment",
     "FileState",
@@ -42,6 +45,13 @@ class Status(str, Enum):
 OUTBOX: frozenset[Status] = frozenset(
     {Status.QUEUED, Status.UPLOADING, Status.PAUSED, Status.INTERRUPTED}
 )
+#: Stopped in the outbox with a reason: by the user (paused) or by an error (interrupted).
+STOPPED: frozenset[Status] = frozenset({Status.PAUSED, Status.INTERRUPTED})
+#: Where a report rests once no worker holds it: submitted, or stopped. (The engine calls a
+#: report *settled* when it rests here and no automatic retry is pending.)
+SETTLED: frozenset[Status] = frozenset({Status.SUBMITTED}) | STOPPED
+#: Outbox states a person can send (again): "Submit" for queued, "Resume" for stopped ones.
+RESUMABLE: frozenset[Status] = frozenset({Status.QUEUED}) | STOPPED
 
 TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.DRAFT: frozenset({Status.QUEUED, Status.UPLOADING}),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,9 @@ SUBCOMMANDS = [
     "status",
     "export",
     "lab",
+    "recover",
+    "rekey",
+    "destroy",
 ]
 
 
@@ -277,3 +281,238 @@ def test_devserver_subcommand_is_dispatched(capsys):
     out, _ = capsys.readouterr()
     assert code == 0
     assert "--port" in out
+
+
+@pytest.mark.timeout(180)
+def test_ctrl_c_in_submit_pauses_the_upload_and_resume_finishes_it(
+    capsys, connected, tmp_path, env
+):
+    import os
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tellakit.reports import FileState
+    from tellakit.vault import open_vault
+
+    big = tmp_path / "big.bin"
+    big.write_bytes(random.Random(5).randbytes(16 * 1024 * 1024))  # chunked: 10 + 6 MiB
+    code, out, _ = run(capsys, "report", "Interrupted", "--file", str(big), "--queue")
+    report_id = out.split()[0]
+    connected.faults.bandwidth(1024 * 1024)  # the first chunk takes ~10 s
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tellakit.cli", "submit", "--all"],
+        cwd=env,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        with open_vault(env / "vault", PASSPHRASE) as vault:
+            # The first chunk is on its way once its size is recorded (before it is sent).
+            while vault.get_report(report_id).attachments[0].chunk_size is None:
+                assert time.monotonic() < deadline and child.poll() is None, "no upload"
+                time.sleep(0.1)
+            assert vault.get_report(report_id).attachments[0].state is FileState.UPLOADING
+            child.send_signal(signal.SIGINT)
+            out, err = child.communicate(timeout=60)
+            assert child.returncode == cli.EXIT_PARTIAL, err
+            assert f"1 report(s) paused where they stopped; `tellakit resume {report_id}`" in err
+            assert "Traceback" not in err
+            assert vault.get_report(report_id).status is Status.PAUSED
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    connected.faults.bandwidth(None)
+    code, out, err = run(capsys, "resume", report_id)
+    assert code == 0, err
+    tella = connected.files_root("alice") / "Tella"
+    assert (tella / "Interrupted" / "big.bin").read_bytes() == big.read_bytes()
+
+
+def test_retry_flags_parse_durations_and_refuse_nonsense(capsys):
+    parser = cli.build_parser()
+    args = parser.parse_args(["submit", "--all", "--give-up-after", "1h30m", "--no-retry"])
+    assert args.give_up_after == 5400 and args.no_retry
+    policy = cli._retry_policy(args)
+    assert policy.auto is False and policy.give_up_after == 5400
+    default = cli._retry_policy(parser.parse_args(["resume", "x"]))
+    assert default.auto is True and default.give_up_after == 3600
+    code, _, err = run(capsys, "submit", "--all", "--give-up-after", "soon")
+    assert code == 2 and "not a duration" in err
+
+
+def test_status_shows_when_the_next_retry_comes_and_why(capsys, vault_dir):
+    from tellakit.vault import open_vault
+
+    with open_vault(vault_dir, PASSPHRASE) as vault:
+        report = vault.create_report("Waiting", "", [])
+        vault.set_status(report.id, Status.UPLOADING)
+        vault.set_status(
+            report.id,
+            Status.INTERRUPTED,
+            reason="Connection lost: PUT /x: reset [automatic retry: connection lost 3 times "
+            "in the last minute; next try in 600 s]",
+            retryable=True,
+        )
+    code, out, _ = run(capsys, "status")
+    assert code == 0
+    table, notes = out.split("Automatic retries:")
+    assert "Connection lost: PUT /x: reset" in table and "automatic retry" not in table
+    line = notes.strip()
+    assert line.startswith(report.id)
+    assert "connection lost 3 times in the last minute; next try in " in line
+    seconds = int(line.rsplit("next try in ", 1)[1].split()[0])
+    assert 500 < seconds <= 600  # counted from when it was recorded
+
+
+def test_submit_retries_by_default_and_not_with_no_retry(capsys, connected, tmp_path):
+    path = write_manifest(tmp_path, "First,,a.jpg\n")
+    assert run(capsys, "batch", str(path), "--queue")[0] == 0
+    connected.faults.respond(503, method="PUT", path=r"a\.jpg$")  # once
+    code, out, err = run(capsys, "submit", "--all", "--no-retry")
+    assert code == 1 and "0 submitted, 1 failed" in out and "503" in out
+    connected.faults.respond(503, method="PUT", path=r"a\.jpg$")  # once more
+    code, out, err = run(capsys, "submit", "--all")
+    assert code == 0, out + err
+    assert "1 submitted, 0 failed" in out
+    statuses = [r.status for r in connected.log.filter("PUT", "a.jpg")]
+    assert statuses == [503, 503, 201]  # the second run tried again by itself
+
+
+# --- vault care: permissions, orphans, recovery, re-key, quick delete -------------------------
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+def test_info_warns_about_a_vault_others_can_read_and_fixes_it_on_request(capsys, vault_dir):
+    os.chmod(vault_dir, 0o755)  # noqa: S103 - what an older tellakit left
+    os.chmod(vault_dir / "identity.age", 0o644)
+    code, _, err = run(capsys, "info")
+    assert code == 0
+    assert "can be read by other users" in err
+    assert "--fix-permissions" in err
+    assert oct(vault_dir.stat().st_mode & 0o777) == "0o755"  # no terminal: nothing changed
+    code, _, err = run(capsys, "info", "--fix-permissions")
+    assert code == 0 and "Made 2 item(s) private" in err
+    assert vault_dir.stat().st_mode & 0o777 == 0o700
+    assert (vault_dir / "identity.age").stat().st_mode & 0o777 == 0o600
+    assert "other users" not in run(capsys, "info")[2]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+def test_info_offers_to_fix_permissions_at_a_terminal(capsys, vault_dir, monkeypatch):
+    os.chmod(vault_dir / "index.db", 0o640)
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True, raising=False)
+    monkeypatch.setattr("builtins.input", lambda prompt="": "y")
+    code, _, err = run(capsys, "info")
+    assert code == 0 and "Made 1 item(s) private" in err
+    assert (vault_dir / "index.db").stat().st_mode & 0o777 == 0o600
+
+
+def _lose_a_row(vault_dir: Path, name: str) -> str:
+    """Import a file, then drop its row as an index.db from an older backup would."""
+    from tellakit.vault import open_vault
+
+    with open_vault(vault_dir, PASSPHRASE) as vault:
+        f = vault.import_bytes(b"evidence the index forgot", name)
+        with vault._index.transaction() as cur:
+            cur.execute("DELETE FROM files WHERE id = ?", (f.id,))
+    return f.sha256
+
+
+def test_info_lists_orphans_and_recover_reindexes_them(capsys, vault_dir):
+    sha256 = _lose_a_row(vault_dir, "lost.txt")
+    code, _, err = run(capsys, "files")
+    assert code == 2 and "tellakit recover" in err
+    code, out, _ = run(capsys, "info")
+    assert code == 0 and "Orphans: 1 file(s)" in out
+    code, out, _ = run(capsys, "recover")
+    assert code == 0
+    assert "recovered-1" in out and sha256 in out
+    code, out, _ = run(capsys, "files")
+    assert code == 0 and "recovered-1" in out
+    assert "Orphans" not in run(capsys, "info")[1]
+
+
+def test_recover_set_aside_moves_orphans_out_of_blobs(capsys, vault_dir, tmp_path):
+    _lose_a_row(vault_dir, "lost.txt")
+    code, out, _ = run(capsys, "recover", "--set-aside", str(tmp_path / "aside"))
+    assert code == 0 and "Set aside 1 file(s)" in out
+    assert len(list((tmp_path / "aside").iterdir())) == 1
+    assert run(capsys, "files")[0] == 0
+
+
+def test_recover_rebuilds_a_lost_index_from_the_blobs(capsys, vault_dir, tmp_path):
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(b"pixels" * 1000)
+    assert run(capsys, "import", str(photo))[0] == 0
+    (vault_dir / "index.db").unlink()
+    code, _, err = run(capsys, "files")
+    assert code == 2 and "index.db is missing" in err
+    code, out, err = run(capsys, "recover")
+    assert code == 0, err
+    assert "Started a new, empty index.db" in out and "recovered-1" in out
+    code, out, _ = run(capsys, "files")
+    assert "recovered-1" in out
+    file_id = out.split()[0]
+    assert run(capsys, "export", file_id, str(tmp_path / "back.bin"))[0] == 0
+    assert (tmp_path / "back.bin").read_bytes() == photo.read_bytes()
+
+
+def test_rekey_changes_key_and_passphrase_and_keeps_every_file(capsys, vault_dir, monkeypatch):
+    note = vault_dir.parent / "note.txt"
+    note.write_text("kept through the re-key")
+    file_id = run(capsys, "import", str(note))[1].split()[0]
+    monkeypatch.setenv("TELLAKIT_NEW_PASSPHRASE", "a completely new passphrase")
+    code, out, err = run(capsys, "rekey")
+    assert code == 0, err
+    assert "re-wrapped" in out
+    assert run(capsys, "files")[0] == 2  # the old passphrase opens nothing now
+    monkeypatch.setenv("TELLAKIT_PASSPHRASE", "a completely new passphrase")
+    out_file = vault_dir.parent / "back.txt"
+    assert run(capsys, "export", file_id, str(out_file))[0] == 0
+    assert out_file.read_text() == "kept through the re-key"
+
+
+def test_destroy_refused_at_the_prompt_deletes_nothing(capsys, vault_dir, monkeypatch):
+    before = sorted(p.name for p in vault_dir.rglob("*"))
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True, raising=False)
+    monkeypatch.setattr("builtins.input", lambda prompt="": "not the name")
+    code, _, err = run(capsys, "destroy")
+    assert code == 2
+    assert "nothing was deleted" in err
+    assert sorted(p.name for p in vault_dir.rglob("*")) == before
+
+
+def test_destroy_without_a_terminal_needs_yes(capsys, vault_dir, monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO())
+    code, _, err = run(capsys, "destroy", str(vault_dir))
+    assert code == 2 and "--yes" in err
+    assert (vault_dir / "identity.age").exists()
+    code, out, _ = run(capsys, "destroy", str(vault_dir), "--yes")
+    assert code == 0 and "Destroyed" in out
+    assert not vault_dir.exists()
+    assert run(capsys, "destroy", str(vault_dir), "--yes")[0] == 0  # again: nothing to do
+
+
+def test_destroy_after_typing_the_folder_name_needs_no_passphrase(capsys, vault_dir, monkeypatch):
+    monkeypatch.delenv("TELLAKIT_PASSPHRASE")
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True, raising=False)
+    monkeypatch.setattr("builtins.input", lambda prompt="": "vault")
+    code, _, _ = run(capsys, "destroy")
+    assert code == 0
+    assert not vault_dir.exists()
+
+
+def test_destroy_refuses_a_folder_that_is_not_a_vault(capsys, tmp_path):
+    docs = tmp_path / "Documents"
+    docs.mkdir()
+    (docs / "identity.age").write_text("someone else's file")
+    code, _, err = run(capsys, "destroy", str(docs), "--yes")
+    assert code == 2 and "nothing was deleted" in err
+    assert (docs / "identity.age").exists()

@@ -15,8 +15,12 @@ In a notebook or a test::
         ...  # talk to srv.url (WebDAV root: srv.url + "/remote.php/dav/files/alice/")
         assert srv.log.filter("PUT", "/uploads/")[0].status == 0   # the cut request
 
+``DevServer(profile="nextcloud-object-store")`` (or ``nextcloud-old``, ``behind-proxy``,
+``mysql-utf8``) behaves like that kind of real server; profiles.py lists what each changes.
+
 From a shell: ``tellakit devserver --port 8080 --data DIR --user alice:secret``
-(``--fault METHOD:PATH_REGEX:KIND:ARG`` adds faults; see ``--help``).
+(``--profile NAME`` picks a profile; ``--fault METHOD:PATH_REGEX:KIND:ARG`` adds faults;
+see ``--help``).
 """
 
 from __future__ import annotations

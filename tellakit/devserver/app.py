@@ -15,14 +15,17 @@ from urllib.parse import unquote, urlparse
 
 from wsgidav.wsgidav_app import WsgiDAVApp
 
+from tellakit.devserver import bulk
 from tellakit.devserver.context import Context, FileBusy
 from tellakit.devserver.davfs import HASHES, NcProvider
 from tellakit.devserver.errormw import NcErrorMiddleware
 from tellakit.devserver.frontend import request_path
 from tellakit.devserver.loginflow import LoginFlows
 from tellakit.devserver.meta import INSTANCE_ID, tree_size
-from tellakit.devserver.ocs import STATUS, handle_ocs
+from tellakit.devserver.ocs import handle_ocs, status_document
+from tellakit.devserver.recalculate import recalculate
 from tellakit.devserver.responses import (
+    PASSWORD_LOGIN_FORBIDDEN,
     Environ,
     StartResponse,
     dav_error,
@@ -113,13 +116,10 @@ class NextcloudApp:
         header = environ.get("HTTP_AUTHORIZATION", "")
         if not header.lower().startswith("basic "):
             return None, False
-        try:
-            decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
+        credentials = _basic_credentials(header)
+        if credentials is None:
             return None, True
-        login, sep, password = decoded.partition(":")
-        if not sep:
-            return None, True
+        login, password = credentials
         identity = self.ctx.users.authenticate(login, password)
         if identity is None and self.ctx.brute_force_protection:
             self.brute_force.failed(environ.get("REMOTE_ADDR", "-"))
@@ -130,7 +130,7 @@ class NextcloudApp:
         method = environ.get("REQUEST_METHOD", "GET").upper()
         addr = environ.get("REMOTE_ADDR", "-")
         if path == "/status.php":
-            status = dict(STATUS, maintenance=self.ctx.maintenance)
+            status = status_document(self.ctx)
             return respond(
                 start_response, 200, json.dumps(status).encode(), content_type="application/json"
             )
@@ -169,6 +169,10 @@ class NextcloudApp:
         identity, sent = self.identify(environ)
         if identity is None:
             drain(environ)
+            credentials = _basic_credentials(environ.get("HTTP_AUTHORIZATION", ""))
+            if credentials is not None and self.ctx.users.password_login_forbidden(*credentials):
+                # Sabre's answer to PasswordLoginForbidden: no WWW-Authenticate challenge.
+                return dav_error(start_response, 401, "", exception=PASSWORD_LOGIN_FORBIDDEN)
             message = (
                 "Username or password was incorrect"
                 if sent
@@ -179,6 +183,8 @@ class NextcloudApp:
         environ["tellakit.uid"] = identity.uid
         environ["wsgidav.auth.user_name"] = identity.uid
         environ["wsgidav.auth.realm"] = "Nextcloud"
+        if path.rstrip("/") == bulk.BULK_PATH:
+            return bulk.handle(self.ctx, environ, start_response, identity.uid)
         if path.startswith(UPLOADS_PREFIX):
             return self.uploads.handle(environ, start_response, path, identity.uid)
         if path.startswith(FILES_PREFIX):
@@ -221,6 +227,8 @@ class NextcloudApp:
         if ".." in rel.split("/"):
             drain(environ)
             return dav_error(start_response, 400, "Path contains invalid segments")
+        if method == "PATCH":
+            return recalculate(self.ctx, environ, start_response, uid, rel)
         if method in ("MOVE", "COPY"):
             if "HTTP_DESTINATION" not in environ:
                 drain(environ)
@@ -380,6 +388,18 @@ class NextcloudApp:
         out.append(("Content-Length", "0"))
         environ["tellakit.empty_body"] = True
         return out
+
+
+def _basic_credentials(header: str) -> tuple[str, str] | None:
+    """(login, password) of a Basic ``Authorization`` header, None when there is none."""
+    if not header.lower().startswith("basic "):
+        return None
+    try:
+        decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    login, sep, password = decoded.partition(":")
+    return (login, password) if sep else None
 
 
 def _body_unless_empty(environ: Environ, result: Iterable[bytes]) -> Iterable[bytes]:

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from tellakit.devserver.profiles import PROFILES  # standard library only: no extra needed
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``tellakit devserver``."""
@@ -39,6 +41,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="METHOD:PATH_REGEX:KIND:ARG",
         help="e.g. PUT:/uploads/:cut:1048576, *:/files/:status:503:2, GET::latency:0.5, "
         "*::bandwidth:1000000, PUT::prob:503:0.05",
+    )
+    p.add_argument(
+        "--profile",
+        default="nextcloud",
+        choices=list(PROFILES),
+        help="which kind of real server to behave like (default nextcloud): "
+        "nextcloud-object-store (S3 + Redis: no hash on a v2 MOVE), nextcloud-old (18: no "
+        "X-Hash, no PATCH), behind-proxy (Login Flow hands out http:// URLs), mysql-utf8 "
+        "(4-byte UTF-8 names refused)",
     )
     p.add_argument("--windows-compatible", action="store_true", help="Windows name rules")
     p.add_argument("--brute-force-protection", action="store_true", help="429 after failures")
@@ -92,6 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             max_chunk_size=args.max_chunk_size,
             host=args.host,
             port=args.port,
+            profile=args.profile,
         )
         for uid, password, login in users:
             srv.add_user(uid, password, login=login)
@@ -120,7 +132,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGINT, _stop)
     names = ", ".join(uid for uid, _, _ in users)
     print(
-        f"tellakit devserver listening on {srv.url} (users: {names}; data: {srv.data_dir})",
+        f"tellakit devserver listening on {srv.url} (profile: {srv.profile.name}; "
+        f"users: {names}; data: {srv.data_dir})",
         file=sys.stderr,
         flush=True,
     )

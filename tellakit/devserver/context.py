@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tellakit.devserver.meta import MetaStore, tree_size
 from tellakit.devserver.names import NameRules
+from tellakit.devserver.profiles import NEXTCLOUD, Profile
 from tellakit.devserver.users import UserStore
 
 META_DIR = ".devserver"  # beside the users' folders, never inside one
@@ -27,6 +28,7 @@ class Context:
     meta: MetaStore
     users: UserStore
     rules: NameRules
+    profile: Profile = NEXTCLOUD
     chunk_expiry_seconds: float = 86400.0
     login_flow_expiry_seconds: float = 1200.0
     brute_force_protection: bool = False

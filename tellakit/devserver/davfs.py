@@ -35,13 +35,16 @@ BUFFER = 256 * 1024
 HASHES = {"md5": "MD5", "sha1": "SHA1", "sha256": "SHA256"}
 
 
-def wanted_hashes(environ: dict[str, Any]) -> list[str]:
-    """Algorithms named by an ``X-Hash`` request header ("all" = every one)."""
-    raw = environ.get("HTTP_X_HASH", "").lower()
-    names = [n.strip() for n in raw.split(",") if n.strip()]
-    if "all" in names:
-        return list(HASHES)
-    return [n for n in names if n in HASHES]
+#: The ``X-Hash`` values File::put understands, compared exactly as PHP does (one value,
+#: lower case); anything else (other case, lists, unknown names) gets no hash headers.
+X_HASH_VALUES = {"md5": ["md5"], "sha1": ["sha1"], "sha256": ["sha256"], "all": list(HASHES)}
+
+
+def wanted_hashes(environ: dict[str, Any], ctx: Context) -> list[str]:
+    """Algorithms an ``X-Hash`` request header asks for (none when the profile has no X-Hash)."""
+    if not ctx.profile.x_hash:
+        return []
+    return list(X_HASH_VALUES.get(environ.get("HTTP_X_HASH", ""), []))
 
 
 class PartWriter:
@@ -218,7 +221,9 @@ class NcFile(_NcMixin, FileResource):
         fd, part = tempfile.mkstemp(dir=self.ctx.tmp_dir, suffix=".part")
         os.close(fd)
         free = self.ctx.free_bytes(uid)
-        self._writer = PartWriter(Path(part), wanted_hashes(self.environ), free, self.name)
+        self._writer = PartWriter(
+            Path(part), wanted_hashes(self.environ, self.ctx), free, self.name
+        )
         return self._writer
 
     def end_write(self, *, with_errors: bool) -> None:

@@ -1,7 +1,9 @@
-"""Fault injection: cut connections, answer chosen statuses, add latency, cap bandwidth.
+"""Fault injection: cut connections, answer chosen statuses, add latency, cap bandwidth,
+flip a byte of a request body.
 
 Rules match on method (None = any) and a regular expression searched in the request
-path. They are checked in the order added; the first rule that fires wins.
+path. They are checked in the order added; the first rule that fires wins (a byte flip is
+decided apart, so it combines with the others: the first flip rule that fires applies).
 
 The bandwidth cap emulates a slow link between client and server: while it is active, the
 connections that carry requests get a small kernel receive buffer (limit_receive_buffer,
@@ -60,7 +62,7 @@ logging.getLogger("wsgidav.request_server").addFilter(_HideCuts())
 class Rule:
     """One fault rule."""
 
-    kind: str  # "cut", "respond", "latency", "probability"
+    kind: str  # "cut", "respond", "latency", "probability", "flip", "cut_response"
     method: str | None
     path: re.Pattern[str] | None
     status: int = 0
@@ -70,6 +72,7 @@ class Rule:
     times: int = 1  # how many times it fires (cut/respond); <= 0 = forever
     headers: list[tuple[str, str]] = field(default_factory=list)
     p: float = 0.0
+    xor: int = 0x01  # flip: the mask applied to the byte at nbytes
     rng: random.Random | None = None
     seen: int = 0  # matching requests so far
     fired: int = 0
@@ -93,6 +96,8 @@ class Decision:
     cut_after: int | None = None
     cut_rule: Rule | None = None
     latency: float = 0.0
+    flip_rule: Rule | None = None  # flips the body byte at flip_rule.nbytes when reached
+    response_cut_rule: Rule | None = None  # ends the answer after response_cut_rule.nbytes
 
 
 class Faults:
@@ -143,6 +148,44 @@ class Faults:
         """Wait ``seconds`` before handling each matching request."""
         self._add(Rule("latency", method, self._compile(path), seconds=seconds, times=0))
 
+    def flip_byte(
+        self,
+        offset: int,
+        *,
+        method: str | None = None,
+        path: str | None = None,
+        nth: int = 1,
+        times: int = 1,
+        xor: int = 0x01,
+    ) -> None:
+        """Corrupt the request body byte at ``offset`` (XOR ``xor``) of the ``nth`` matching
+        request (and the ``times - 1`` after it), as a link that flips bits would; the server
+        stores the corrupted byte. A body shorter than ``offset + 1`` does not use it up.
+
+        E.g. one PUT: ``flip_byte(100, method="PUT", path="/files/alice/a.bin$")``; a middle
+        chunk: ``path="/uploads/alice/[^/]+/00002$"``; the final chunk: its number likewise.
+        """
+        if offset < 0 or not 0 < xor < 256:
+            raise ValueError("offset must be >= 0 and xor between 1 and 255")
+        self._add(
+            Rule(
+                "flip",
+                method,
+                self._compile(path),
+                nbytes=offset,
+                nth=nth,
+                times=times,
+                xor=xor,
+            )
+        )
+
+    def cut_response_after(
+        self, nbytes: int, *, method: str | None = None, path: str | None = None, times: int = 1
+    ) -> None:
+        """End the connection after ``nbytes`` of a matching answer's body went out (a
+        download cut mid-way); an answer shorter than that does not use the rule up."""
+        self._add(Rule("cut_response", method, self._compile(path), nbytes=nbytes, times=times))
+
     def bandwidth(self, bytes_per_second: int | None) -> None:
         """Cap each request's body and response speed (None removes the cap)."""
         with self._lock:
@@ -192,6 +235,16 @@ class Faults:
             for rule in self._rules:
                 if not rule.matches(method, path):
                     continue
+                if rule.kind == "flip":
+                    if decision.flip_rule is None and not rule.exhausted():
+                        rule.seen += 1
+                        if rule.seen >= rule.nth:
+                            decision.flip_rule = rule  # used up when the byte goes by (claim)
+                    continue
+                if rule.kind == "cut_response":
+                    if decision.response_cut_rule is None and not rule.exhausted():
+                        decision.response_cut_rule = rule  # used up when it cuts (claim)
+                    continue
                 if rule.kind == "latency":
                     decision.latency += rule.seconds
                     continue
@@ -216,7 +269,7 @@ class Faults:
         return decision
 
     def claim(self, rule: Rule | None) -> bool:
-        """Use up one firing of a cut rule; False when it is already used up."""
+        """Use up one firing of a cut or flip rule; False when it is already used up."""
         if rule is None:
             return False
         with self._lock:
@@ -229,7 +282,8 @@ class Faults:
         """Add a rule from a CLI spec ``METHOD:PATH_REGEX:KIND:ARG[:ARG]``.
 
         ``*`` or an empty field means any. Kinds: ``cut:N`` (bytes), ``status:CODE[:NTH]``,
-        ``latency:SECONDS``, ``bandwidth:BYTES_PER_S``, ``prob:CODE:P``.
+        ``latency:SECONDS``, ``bandwidth:BYTES_PER_S``, ``prob:CODE:P``,
+        ``flip:OFFSET[:NTH]`` (once).
         Example: ``PUT:/uploads/:cut:1048576``.
         """
         parts = spec.split(":")
@@ -249,6 +303,9 @@ class Faults:
             self.bandwidth(int(args[0]))
         elif kind == "prob":
             self.probability(int(args[0]), float(args[1]), method=method, path=path)
+        elif kind == "flip":
+            nth = int(args[1]) if len(args) > 1 else 1
+            self.flip_byte(int(args[0]), method=method, path=path, nth=nth)
         else:
             raise ValueError(f"unknown fault kind {kind!r} in {spec!r}")
 
@@ -335,14 +392,38 @@ class Throttle:
 
 
 class CountingInput:
-    """Wraps ``wsgi.input``: counts bytes, applies the bandwidth cap and the cut."""
+    """Wraps ``wsgi.input``: counts bytes, applies the bandwidth cap, the cut and the flip."""
 
-    def __init__(self, raw: Any, throttle: Throttle, cut_after: int | None, cut: Any) -> None:
+    def __init__(
+        self,
+        raw: Any,
+        throttle: Throttle,
+        cut_after: int | None,
+        cut: Any,
+        flip: Any = None,
+    ) -> None:
         self._raw = raw
         self._throttle = throttle
         self._cut_after = cut_after
         self._cut = cut
+        #: (offset, xor, claim) of a byte to corrupt; claim() False: the rule was used up
+        self._flip: tuple[int, int, Callable[[], bool]] | None = flip
         self.count = 0
+
+    def _corrupt(self, data: bytes) -> bytes:
+        """``data`` (the bytes from ``self.count`` on) with the chosen byte flipped."""
+        if self._flip is None or not data:
+            return data
+        offset, xor, claim = self._flip
+        index = offset - self.count
+        if not 0 <= index < len(data):
+            return data
+        self._flip = None
+        if not claim():
+            return data
+        corrupted = bytearray(data)
+        corrupted[index] ^= xor
+        return bytes(corrupted)
 
     def _limit(self, size: int) -> int:
         if self._cut_after is None:
@@ -359,7 +440,7 @@ class CountingInput:
             return b""
         step = self._throttle.read_step()
         if step is None:
-            data = self._raw.read(self._limit(size))
+            data = self._corrupt(self._raw.read(self._limit(size)))
             self._account(data)
             return data
         want = None if size is None or size < 0 else size
@@ -368,6 +449,7 @@ class CountingInput:
             data = self._raw.read(self._limit(step if want is None else min(step, want)))
             if not data:
                 break
+            data = self._corrupt(data)
             self._account(data)
             if self._throttle.abandoned:
                 # The client hung up while this step was being paced: on a real slow link
@@ -382,7 +464,7 @@ class CountingInput:
 
     def readline(self, size: int = -1) -> bytes:
         """Read a line like a file."""
-        data = self._raw.readline(self._limit(size))
+        data = self._corrupt(self._raw.readline(self._limit(size)))
         self._account(data)
         return data
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import socket
 import struct
@@ -67,7 +68,11 @@ class Frontend:
             # busy marks released), in _reset().
             return True
 
-        counting = CountingInput(environ["wsgi.input"], throttle, decision.cut_after, cut)
+        flip = None
+        if decision.flip_rule is not None:
+            rule = decision.flip_rule
+            flip = (rule.nbytes, rule.xor, lambda: self.faults.claim(rule))
+        counting = CountingInput(environ["wsgi.input"], throttle, decision.cut_after, cut, flip)
         environ["wsgi.input"] = counting
         if decision.latency:
             time.sleep(decision.latency)
@@ -99,7 +104,38 @@ class Frontend:
             if cut_state["cut"]:
                 _reset(environ)
             raise
+        if decision.response_cut_rule is not None:
+            rule = decision.response_cut_rule
+
+            def answer_cut(sent: int) -> None:
+                record.bytes_out = sent
+                record.status = 0
+                finish()  # logged before the client can notice the cut
+
+            result = self._cut_answer(environ, result, rule, answer_cut)
         return self._iterate(environ, result, record, throttle, finish, cut_state)
+
+    def _cut_answer(
+        self, environ: Environ, result: Iterable[bytes], rule: Any, on_cut: Any
+    ) -> Iterator[bytes]:
+        """The answer's blocks up to ``rule.nbytes``; then the connection ends (FIN, so the
+        client gets every byte sent and then sees the answer end short)."""
+        sent = 0
+        try:
+            for block in result:
+                if sent + len(block) > rule.nbytes and self.faults.claim(rule):
+                    if rule.nbytes > sent:
+                        yield block[: rule.nbytes - sent]
+                    yield b""  # _iterate looks one block ahead: this lets the last one go out
+                    on_cut(rule.nbytes)
+                    _end_connection(environ.get("tellakit.conn"))
+                    raise ConnectionResetError(errno.ECONNRESET, "answer cut by fault injector")
+                sent += len(block)
+                yield block
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
 
     def _iterate(
         self,
@@ -159,6 +195,14 @@ def _reset(environ: Environ) -> None:
     """Reset the connection of a cut request and leave the request."""
     _drop_connection(environ.get("tellakit.conn"))
     raise ConnectionResetError(errno.ECONNRESET, "connection cut by fault injector")
+
+
+def _end_connection(conn: Any) -> None:
+    """Close the TCP connection under the running request in order (FIN after the data)."""
+    sock = getattr(conn, "socket", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 def _drop_connection(conn: Any) -> None:

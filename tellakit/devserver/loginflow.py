@@ -1,4 +1,11 @@
-"""Login Flow v2: start, a login page a person approves in a browser, and the poll."""
+"""Login Flow v2: start, a login page a person approves in a browser, and the poll.
+
+Two-factor accounts get a second page asking for their TOTP code after the password, as
+Nextcloud's challenge page does. The ``behind-proxy`` profile builds every URL (and the
+``server`` of the credentials) with ``http://``, as Nextcloud behind a TLS-terminating proxy
+without ``overwriteprotocol`` does (ClientFlowLoginV2Controller: linkToRouteAbsolute,
+getServerPath).
+"""
 
 from __future__ import annotations
 
@@ -31,12 +38,14 @@ class Flow:
     created: float
     server: str = ""
     credentials: dict[str, str] | None = field(default=None, repr=False)
+    challenge: tuple[str, str] | None = None  # (uid, login) whose TOTP code is awaited
 
 
-def base_url(environ: Environ) -> str:
-    """Scheme and host the client used (Nextcloud's overwrite.cli.url is unset here)."""
+def base_url(environ: Environ, scheme: str | None = None) -> str:
+    """Scheme and host the client used (Nextcloud's overwrite.cli.url is unset here);
+    ``scheme`` replaces the request's (what PHP sees behind a TLS-terminating proxy)."""
     host = environ.get("HTTP_HOST") or f"{environ['SERVER_NAME']}:{environ['SERVER_PORT']}"
-    return f"{environ.get('wsgi.url_scheme', 'http')}://{host}"
+    return f"{scheme or environ.get('wsgi.url_scheme', 'http')}://{host}"
 
 
 _PAGE = """<!DOCTYPE html>
@@ -118,7 +127,7 @@ class LoginFlows:
 
     def _start(self, environ: Environ, start_response: StartResponse) -> list[bytes]:
         flow = self.start(environ.get("HTTP_USER_AGENT", "unknown client"))
-        base = base_url(environ)
+        base = base_url(environ, self.ctx.profile.login_flow_scheme)
         flow.server = base
         data = {
             "poll": {"token": flow.poll_token, "endpoint": f"{base}/index.php/login/v2/poll"},
@@ -154,6 +163,14 @@ class LoginFlows:
                 "<p>Your login token is invalid or has expired.</p>",
             )
         err = f'<p class="err">{escape(error)}</p>' if error else ""
+        if flow.challenge is not None:
+            body = (
+                "<p>Two-factor authentication: enter the code from your authenticator app.</p>"
+                f'{err}<form method="post"><label>Authentication code <input name="challenge" '
+                'autocomplete="one-time-code" inputmode="numeric" autofocus></label>'
+                '<button type="submit" id="submit-wrapper">Submit</button></form>'
+            )
+            return _html(start_response, 403 if error else 200, "Two-factor authentication", body)
         body = (
             f"<p><strong>{escape(flow.client_name)}</strong> wants to connect to your "
             "account.</p>"
@@ -169,11 +186,27 @@ class LoginFlows:
         flow = self._by_login_token(token)
         if flow is None:
             return self._page(environ, start_response, token)
+        if flow.challenge is not None:
+            uid, login = flow.challenge
+            code = (form.get("challenge") or [""])[0]
+            if not self.ctx.users.check_totp(uid, code):
+                return self._page(environ, start_response, token, "Invalid authentication code.")
+            flow.challenge = None
+            return self._granted(start_response, flow, uid, login, environ)
         login = (form.get("user") or [""])[0]
         user = self.ctx.users.check_password(login, (form.get("password") or [""])[0])
         if user is None:
             return self._page(environ, start_response, token, "Wrong login or password.")
-        self.grant(flow, user.uid, login, flow.server or base_url(environ))
+        if user.two_factor:
+            flow.challenge = (user.uid, login)
+            return self._page(environ, start_response, token)
+        return self._granted(start_response, flow, user.uid, login, environ)
+
+    def _granted(
+        self, start_response: StartResponse, flow: Flow, uid: str, login: str, environ: Environ
+    ) -> list[bytes]:
+        server = flow.server or base_url(environ, self.ctx.profile.login_flow_scheme)
+        self.grant(flow, uid, login, server)
         return _html(
             start_response,
             200,

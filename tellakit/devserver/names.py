@@ -19,6 +19,9 @@ WINDOWS_BASENAMES = (
 WINDOWS_CHARACTERS = ["<", ">", ":", '"', "|", "?", "*"]
 WINDOWS_EXTENSIONS = [" ", "."]
 MAX_NAME_BYTES = 250
+#: View::verifyPath's message for an InvalidCharacterInPathException without one of its own
+#: (a control character, or 4-byte UTF-8 on a database without utf8mb4).
+INVALID_CHARACTER = "Filename contains at least one invalid character"
 
 
 @dataclass
@@ -29,11 +32,12 @@ class NameRules:
     forbidden_basenames: list[str] = field(default_factory=list)
     forbidden_characters: list[str] = field(default_factory=lambda: ["\\", "/"])
     forbidden_extensions: list[str] = field(default_factory=lambda: [".filepart", ".part"])
+    utf8mb4: bool = True  # False: the database cannot store 4-byte UTF-8 (MySQL "utf8")
 
     @classmethod
-    def create(cls, *, windows_compatible: bool = False) -> NameRules:
+    def create(cls, *, windows_compatible: bool = False, utf8mb4: bool = True) -> NameRules:
         """Default rules, plus the Windows-compatible additions when asked."""
-        rules = cls()
+        rules = cls(utf8mb4=utf8mb4)
         if windows_compatible:
             rules.forbidden_basenames += WINDOWS_BASENAMES
             rules.forbidden_characters += WINDOWS_CHARACTERS
@@ -59,6 +63,8 @@ class NameRules:
             return "Dot files are not allowed"
         if len(name.encode("utf-8")) > MAX_NAME_BYTES:
             return "Filename is too long"
+        if not self.utf8mb4 and any(ord(char) > 0xFFFF for char in name):
+            return INVALID_CHARACTER
         lower = name.lower()
         if lower in self.forbidden_filenames:
             return f'"{name}" is a forbidden file or folder name.'
@@ -72,7 +78,9 @@ class NameRules:
                 if ext.startswith(".") and len(ext) > 1:
                     return f'"{ext}" is a forbidden file type.'
                 return f'Filenames must not end with "{ext}".'
-        for char in name:
-            if ord(char) < 0x20 or char in self.forbidden_characters:
+        if any(ord(char) < 0x20 for char in name):
+            return INVALID_CHARACTER
+        for char in self.forbidden_characters:
+            if char in name:
                 return f'"{char}" is not allowed inside a file or folder name.'
         return None

@@ -7,28 +7,37 @@ from typing import Any
 from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
 
+from tellakit.devserver import bulk
 from tellakit.devserver.context import Context
 from tellakit.devserver.responses import Environ, StartResponse, respond
 from tellakit.devserver.users import Identity
 
-VERSION = {
-    "major": 30,
-    "minor": 0,
-    "micro": 1,
-    "string": "30.0.1",
-    "edition": "",
-    "extendedSupport": False,
-}
-STATUS = {
-    "installed": True,
-    "maintenance": False,
-    "needsDbUpgrade": False,
-    "version": "30.0.1.2",
-    "versionstring": "30.0.1",
-    "edition": "",
-    "productname": "Nextcloud",
-    "extendedSupport": False,
-}
+
+def version_data(ctx: Context) -> dict[str, Any]:
+    """The ``version`` block of capabilities for the server's profile."""
+    major, minor, micro = (int(p) for p in ctx.profile.version.split("."))
+    return {
+        "major": major,
+        "minor": minor,
+        "micro": micro,
+        "string": ctx.profile.version,
+        "edition": "",
+        "extendedSupport": False,
+    }
+
+
+def status_document(ctx: Context) -> dict[str, Any]:
+    """What ``/status.php`` answers."""
+    return {
+        "installed": True,
+        "maintenance": ctx.maintenance,
+        "needsDbUpgrade": False,
+        "version": f"{ctx.profile.version}.2",
+        "versionstring": ctx.profile.version,
+        "edition": "",
+        "productname": "Nextcloud",
+        "extendedSupport": False,
+    }
 
 
 class OcsError(Exception):
@@ -113,14 +122,16 @@ def capabilities(ctx: Context) -> dict[str, Any]:
     """What ``cloud/capabilities`` answers."""
     files: dict[str, Any] = {
         "bigfilechunking": True,
-        "chunked_upload": {"max_size": ctx.max_chunk_size, "max_parallel_count": 5},
+        "blacklisted_files": list(ctx.rules.forbidden_filenames),
         "undelete": False,
         "versioning": False,
-        "windows_compatible_filenames": ctx.rules.forbidden_basenames != [],
     }
-    files.update(ctx.rules.capabilities())
+    if ctx.profile.major >= 30:  # FilenameValidator and ChunkedUploadConfig came with 30
+        files["chunked_upload"] = {"max_size": ctx.max_chunk_size, "max_parallel_count": 5}
+        files["windows_compatible_filenames"] = ctx.rules.forbidden_basenames != []
+        files.update(ctx.rules.capabilities())
     return {
-        "version": VERSION,
+        "version": version_data(ctx),
         "capabilities": {
             "core": {
                 "pollinterval": 60,
@@ -128,10 +139,10 @@ def capabilities(ctx: Context) -> dict[str, Any]:
                 "reference-api": False,
                 "mod-rewrite-working": False,
             },
-            # bulkupload is not advertised: this server does not implement it.
-            "dav": {"chunking": "1.0"},
+            "dav": {"chunking": "1.0", **bulk.capability(ctx)},
             "files": files,
-            "checksums": {"supportedTypes": ["SHA1"], "preferredUploadType": "SHA1"},
+            # No "checksums" capability: Nextcloud does not advertise one (OC-Checksum is
+            # stored, never checked).
         },
     }
 

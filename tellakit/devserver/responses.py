@@ -30,6 +30,7 @@ SABRE_EXCEPTIONS = {
     507: "Sabre\\DAV\\Exception\\InsufficientStorage",
 }
 INVALID_PATH = "OCA\\DAV\\Connector\\Sabre\\Exception\\InvalidPath"
+PASSWORD_LOGIN_FORBIDDEN = "OCA\\DAV\\Connector\\Sabre\\Exception\\PasswordLoginForbidden"  # noqa: S105
 
 
 def status_line(code: int) -> str:
@@ -67,9 +68,15 @@ def sabre_error_body(code: int, message: str, *, exception: str | None = None) -
             '\n  <o:retry xmlns:o="o:">false</o:retry>'
             f'\n  <o:reason xmlns:o="o:">{escape(message)}</o:reason>'
         )
+    elif exc == PASSWORD_LOGIN_FORBIDDEN:
+        extra = '\n  <o:hint xmlns:o="o:">password login forbidden</o:hint>'
     elif code == 429:
         extra = '\n  <o:hint xmlns:o="o:">too many requests</o:hint>'
-    ns_o = ' xmlns:o="http://owncloud.org/ns"' if exc == INVALID_PATH else ""
+    ns_o = (
+        ' xmlns:o="http://owncloud.org/ns"'
+        if exc in (INVALID_PATH, PASSWORD_LOGIN_FORBIDDEN)
+        else ""
+    )
     return (
         '<?xml version="1.0" encoding="utf-8"?>\n'
         f'<d:error xmlns:d="DAV:" xmlns:s="http://sabredav.org/ns"{ns_o}>\n'

@@ -17,8 +17,9 @@ from tellakit.devserver.faults import Faults
 from tellakit.devserver.frontend import Frontend
 from tellakit.devserver.meta import MetaStore
 from tellakit.devserver.names import NameRules
+from tellakit.devserver.profiles import Profile, get_profile
 from tellakit.devserver.reqlog import RequestLog
-from tellakit.devserver.users import UserStore
+from tellakit.devserver.users import UserStore, totp
 
 _BaseGateway: Any = wsgi.wsgi_gateways[(1, 0)]
 
@@ -38,7 +39,9 @@ class DevServer:
     ``users`` maps user id to password (login name = user id); add more with
     :meth:`add_user`. Without ``data_dir`` a temporary folder is used and removed on stop.
     ``max_chunk_size`` is what capabilities advertise as files.chunked_upload.max_size
-    (a client hint, as in Nextcloud).
+    (a client hint, as in Nextcloud). ``profile`` names the kind of real server to behave
+    like (``profiles.PROFILES``: "nextcloud", "nextcloud-object-store", "nextcloud-old",
+    "behind-proxy", "mysql-utf8"). ``tls`` = (certificate file, key file) serves https.
     """
 
     def __init__(
@@ -54,7 +57,10 @@ class DevServer:
         host: str = "127.0.0.1",
         port: int = 0,
         threads: int = 16,
+        profile: str | Profile = "nextcloud",
+        tls: tuple[Path | str, Path | str] | None = None,
     ) -> None:
+        self.profile = get_profile(profile)
         self._own_dir = data_dir is None
         self.data_dir = Path(data_dir or tempfile.mkdtemp(prefix="tellakit-devserver-"))
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -65,7 +71,10 @@ class DevServer:
             data_dir=self.data_dir,
             meta=self._meta,
             users=UserStore(self._meta),
-            rules=NameRules.create(windows_compatible=windows_compatible),
+            rules=NameRules.create(
+                windows_compatible=windows_compatible, utf8mb4=self.profile.utf8mb4
+            ),
+            profile=self.profile,
             chunk_expiry_seconds=chunk_expiry_seconds,
             login_flow_expiry_seconds=login_flow_expiry_seconds,
             brute_force_protection=brute_force_protection,
@@ -79,6 +88,7 @@ class DevServer:
         self._host = host
         self._port = port
         self._threads = threads
+        self._tls = tls
         self._server: wsgi.Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -98,6 +108,10 @@ class DevServer:
             server_name="tellakit-devserver",
         )
         server.gateway = _Gateway
+        if self._tls is not None:
+            from cheroot.ssl.builtin import BuiltinSSLAdapter
+
+            server.ssl_adapter = BuiltinSSLAdapter(str(self._tls[0]), str(self._tls[1]))
         server.expiration_interval = 0.1  # stop() waits for one select() timeout
         server.prepare()
         self._server = server
@@ -136,12 +150,16 @@ class DevServer:
 
     @property
     def url(self) -> str:
-        """``http://127.0.0.1:PORT``."""
-        return f"http://{self._host}:{self._port}"
+        """``http://127.0.0.1:PORT`` (``https://`` when serving TLS)."""
+        scheme = "http" if self._tls is None else "https"
+        return f"{scheme}://{self._host}:{self._port}"
 
     def __repr__(self) -> str:
         state = "running" if self._server is not None else "stopped"
-        return f"DevServer({self.url}, {state}, data={str(self.data_dir)!r})"
+        return (
+            f"DevServer({self.url}, {state}, profile={self.profile.name!r}, "
+            f"data={str(self.data_dir)!r})"
+        )
 
     # --- accounts ----------------------------------------------------------------------------
     def add_user(
@@ -154,7 +172,12 @@ class DevServer:
         quota: int | None = None,
         two_factor: bool = False,
     ) -> None:
-        """Create an account; ``login`` (e.g. an e-mail) differs from ``uid`` when given."""
+        """Create an account; ``login`` (e.g. an e-mail) differs from ``uid`` when given.
+
+        ``two_factor``: TOTP is enabled for the account, so the main password is refused for
+        WebDAV and OCS (only app passwords work) and the Login Flow page asks for a code
+        (``totp_code``).
+        """
         self.ctx.users.add(
             uid,
             password,
@@ -164,6 +187,23 @@ class DevServer:
             two_factor=two_factor,
         )
         self.ctx.files_root(uid)
+
+    def totp_code(self, uid: str, at: float | None = None) -> str:
+        """The current 6-digit TOTP code of a two-factor account (what its phone shows)."""
+        user = self.ctx.users.get(uid)
+        if user is None or user.totp_secret is None:
+            raise KeyError(f"{uid} has no two-factor authentication")
+        return totp(user.totp_secret, at)
+
+    def drop_upload_metadata(self, uid: str, transfer_id: str) -> None:
+        """Forget a v2 upload's metadata, as when it leaves Redis (object-store profile):
+        its chunk PUTs then answer 412 and its MOVE fails."""
+        if not self.profile.object_store:
+            raise ValueError(
+                f"profile {self.profile.name!r} keeps no v2 upload metadata in a cache; "
+                "use profile='nextcloud-object-store'"
+            )
+        self.app.uploads.drop_metadata(uid, transfer_id)
 
     def create_app_password(self, uid: str) -> str:
         """A new app password for ``uid``."""

@@ -1,6 +1,11 @@
 """Chunked upload below /remote.php/dav/uploads/{uid}/: v1 semantics, v2 rules when the
 MKCOL carried a Destination, assembly by streaming concatenation, idle expiry.
 
+With the ``nextcloud-object-store`` profile a v2 upload behaves as ChunkingV2Plugin's on S3:
+chunks are multipart parts (listed by part number, beside a ``.target`` staging entry), the
+MOVE answers no ``X-Hash``, stores no checksum and does not compare ``OC-Total-Length``, and
+an upload whose metadata left the cache (``drop_metadata``) answers 412 to its chunk PUTs.
+
 The SHA-256 of an upload is computed as its chunks arrive, while they arrive in order (the
 usual case): the final MOVE with ``X-Hash: sha256`` then only concatenates, and answers with
 that hash once it has checked that the chunks on disk are exactly those hashed (names, sizes,
@@ -39,6 +44,10 @@ from tellakit.devserver.responses import (
 )
 
 PREFIX = "/remote.php/dav/uploads/"
+MISSING_METADATA = (
+    "Missing metadata for chunked upload. The distributed cache does not hold the information "
+    "of previous requests."
+)
 FILES_PREFIX = "/remote.php/dav/files/"
 V2_MIN_CHUNK = 5 * 1024 * 1024
 V2_MAX_CHUNK = 5 * 1024 * 1024 * 1024
@@ -78,6 +87,23 @@ class Uploads:
         self.ctx = ctx
         self._running: dict[tuple[str, str], RunningHash | None] = {}
         self._running_lock = threading.Lock()
+        #: v2 uploads whose metadata left the distributed cache (object-store profile)
+        self._lost: set[tuple[str, str]] = set()
+
+    def drop_metadata(self, uid: str, upload_id: str) -> None:
+        """The v2 metadata of ``upload_id`` is gone, as after a Redis eviction or restart."""
+        if self.ctx.meta.upload_destination(uid, upload_id) is None:
+            raise KeyError(f"{upload_id} is not a v2 upload of {uid}")
+        with self._running_lock:
+            self._lost.add((uid, upload_id))
+
+    def _v2(self, uid: str, folder: Path) -> bool:
+        """True for an upload that follows chunking v2 (its MKCOL carried a Destination)."""
+        return self.ctx.meta.upload_destination(uid, folder.name) is not None
+
+    def _metadata_lost(self, uid: str, folder: Path) -> bool:
+        with self._running_lock:
+            return (uid, folder.name) in self._lost
 
     def _extends(self, uid: str, folder: Path, name: str) -> RunningHash | None:
         """A copy of the running hash that a new chunk ``name`` continues, or None.
@@ -107,6 +133,7 @@ class Uploads:
     def _forget(self, uid: str, folder: Path) -> None:
         with self._running_lock:
             self._running.pop((uid, folder.name), None)
+            self._lost.discard((uid, folder.name))
 
     def _hashed(self, uid: str, folder: Path, chunks: list[Path]) -> str | None:
         """The hex SHA-256 of ``chunks`` if they are exactly the ones hashed on arrival."""
@@ -198,7 +225,8 @@ class Uploads:
                 return dav_error(
                     start_response, 405, "The resource you tried to create already exists"
                 )
-            dest = self._dest(environ, uid)
+            # Servers without chunking v2 ignore the Destination of a MKCOL.
+            dest = self._dest(environ, uid) if self.ctx.profile.chunking_v2 else None
             if dest == "":
                 return dav_error(start_response, 400, "Destination outside of the user's files")
             folder.mkdir()
@@ -211,10 +239,7 @@ class Uploads:
         if method == "PROPFIND":
             entries = [self._entry(href, folder, is_dir=True)]
             if environ.get("HTTP_DEPTH", "1") != "0":
-                chunks = self._chunks(folder)
-                entries += [self._entry(href + quote(c.name), c) for c in chunks]
-                total = sum(c.stat().st_size for c in chunks)
-                entries.append(self._entry(href + ".file", folder, size=total))
+                entries += self._listing(uid, folder, href)
             return _multistatus(start_response, entries)
         if method == "DELETE":
             shutil.rmtree(folder, ignore_errors=True)
@@ -261,6 +286,23 @@ class Uploads:
             return dav_error(start_response, 403, "Only .file can be moved")
         return dav_error(start_response, 404, f"File with name {href} could not be located")
 
+    def _listing(self, uid: str, folder: Path, href: str) -> list[str]:
+        """PROPFIND entries of an upload folder's contents (UploadFolder::getChildren)."""
+        chunks = self._chunks(folder)
+        total = sum(c.stat().st_size for c in chunks)
+        if not (self.ctx.profile.object_store and self._v2(uid, folder)):
+            entries = [self._entry(href + quote(c.name), c) for c in chunks]
+            return [*entries, self._entry(href + ".file", folder, size=total)]
+        # On an object store the chunks are multipart parts, listed by part number while the
+        # upload's metadata is in the cache; a .target staging file stands for a new file.
+        entries = []
+        if not self._metadata_lost(uid, folder):
+            entries = [self._entry(href + str(int(c.name)), c) for c in chunks]
+        dest = self.ctx.meta.upload_destination(uid, folder.name) or ""
+        if not (self.ctx.files_root(uid) / dest).is_file():
+            entries.append(self._entry(href + ".target", folder, size=total))
+        return [*entries, self._entry(href + ".file", folder, size=total)]
+
     # --- chunk PUT -----------------------------------------------------------------------------
     def put_chunk(
         self, environ: Environ, start_response: StartResponse, uid: str, folder: Path, name: str
@@ -270,7 +312,7 @@ class Uploads:
             return dav_error(
                 start_response, 409, "Files cannot be created in non-existent collections"
             )
-        v2 = self.ctx.meta.upload_destination(uid, folder.name) is not None
+        v2 = self._v2(uid, folder)
         length = environ.get("CONTENT_LENGTH")
         expected = int(length) if length and length.isdigit() else None
         if v2:
@@ -279,6 +321,9 @@ class Uploads:
                 return dav_error(
                     start_response, 400, "Destination header is required for chunked upload v2"
                 )
+            if self._metadata_lost(uid, folder):
+                drain(environ)
+                return dav_error(start_response, 412, MISSING_METADATA)
             if not _V2_NAME.match(name) or not 1 <= int(name) <= 10000:
                 drain(environ)
                 return dav_error(
@@ -329,7 +374,8 @@ class Uploads:
                 f"wrote (to Nextcloud storage) {count} bytes.",
             )
         os.utime(folder)
-        return respond(start_response, 204 if existed else 201)
+        # ChunkingV2Plugin answers 201 to every part; Sabre's PUT 204 to a replaced file.
+        return respond(start_response, 204 if existed and not v2 else 201)
 
     # --- assembly ------------------------------------------------------------------------------
     def assemble(
@@ -372,13 +418,22 @@ class Uploads:
         chunks = self._chunks(folder)
         total = sum(c.stat().st_size for c in chunks)
         expected = environ.get("HTTP_OC_TOTAL_LENGTH")
-        if expected is not None and expected.isdigit() and int(expected) != total:
+        object_store = self.ctx.profile.object_store and self._v2(uid, folder)
+        if object_store and self._metadata_lost(uid, folder):
+            # ChunkingV2Plugin steps aside; v1's FutureFile holds none of the parts (inferred).
+            return dav_error(
+                start_response,
+                400,
+                f"Chunks on server do not sum up to {expected or total} but to 0 bytes",
+            )
+        checked = expected is not None and expected.isdigit() and not object_store
+        if checked and int(expected or 0) != total:
             return dav_error(
                 start_response,
                 400,
                 f"Chunks on server do not sum up to {expected} but to {total} bytes",
             )
-        if self.ctx.meta.upload_destination(uid, folder.name) is not None:
+        if self._v2(uid, folder):
             for c in chunks[:-1]:
                 if c.stat().st_size < V2_MIN_CHUNK:
                     return dav_error(
@@ -394,7 +449,8 @@ class Uploads:
                 507,
                 f"Insufficient space in {dest}, {total} required, {free} available",
             )
-        wanted = wanted_hashes(environ)
+        # The object store completes the multipart upload: nothing hashes the bytes.
+        wanted = [] if object_store else wanted_hashes(environ, self.ctx)
         known = self._hashed(uid, folder, chunks) if "sha256" in wanted else None
         try:
             with self.ctx.writing(uid, dest):
@@ -411,7 +467,10 @@ class Uploads:
             os.utime(disk, (mtime, mtime))
             headers.append(("X-OC-MTime", "accepted"))
         meta = self.ctx.meta
-        meta.set_checksum(uid, dest, environ.get("HTTP_OC_CHECKSUM") or None)
+        # v1 assembles through File::put, which stores OC-Checksum (or clears the old one);
+        # ChunkingV2Plugin's MOVE never reads the header.
+        checksum = None if object_store else environ.get("HTTP_OC_CHECKSUM") or None
+        meta.set_checksum(uid, dest, checksum)
         meta.touch(uid, dest)
         shutil.rmtree(folder, ignore_errors=True)
         meta.drop_upload(uid, folder.name)

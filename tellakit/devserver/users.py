@@ -1,16 +1,31 @@
-"""Accounts of the development server: passwords, login names, app passwords, quotas."""
+"""Accounts of the development server: passwords, login names, app passwords, quotas, TOTP."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
 import secrets
 import string
+import struct
 import threading
+import time
 from dataclasses import dataclass, field
 
 from tellakit.devserver.meta import MetaStore
 
 _APP_PASSWORD_ALPHABET = string.ascii_letters + string.digits
+TOTP_STEP = 30  # seconds per code (RFC 6238, as Nextcloud's twofactor_totp app)
+
+
+def totp(secret: str, at: float | None = None) -> str:
+    """The 6-digit RFC 6238 code (HMAC-SHA1, 30 s steps) of a base32 ``secret`` at ``at``."""
+    key = base64.b32decode(secret)
+    counter = int((time.time() if at is None else at) // TOTP_STEP)
+    mac = hmac.new(key, struct.pack(">Q", counter), hashlib.sha1).digest()
+    offset = mac[-1] & 0x0F
+    code = struct.unpack(">I", mac[offset : offset + 4])[0] & 0x7FFFFFFF
+    return f"{code % 1_000_000:06d}"
 
 
 @dataclass
@@ -23,6 +38,7 @@ class User:
     display_name: str
     quota: int | None = None  # bytes; None = unlimited
     two_factor: bool = False  # the real password is refused for DAV/OCS, as with 2FA on
+    totp_secret: str | None = field(default=None, repr=False)  # base32, set with two_factor
 
 
 @dataclass(frozen=True)
@@ -58,7 +74,8 @@ class UserStore:
         two_factor: bool = False,
     ) -> User:
         """Create (or replace) an account."""
-        user = User(uid, password, login or uid, display_name or uid, quota, two_factor)
+        secret = base64.b32encode(secrets.token_bytes(20)).decode() if two_factor else None
+        user = User(uid, password, login or uid, display_name or uid, quota, two_factor, secret)
         with self._lock:
             self._users[uid] = user
         return user
@@ -94,6 +111,27 @@ class UserStore:
         if not user.two_factor and hmac.compare_digest(user.password.encode(), password.encode()):
             return Identity(user.uid, login)
         return None
+
+    def password_login_forbidden(self, login: str, password: str) -> bool:
+        """True when ``login`` names a two-factor account and ``password`` is not one of its
+        app passwords: Nextcloud refuses such a login before even checking the password
+        (Session::logClientIn throws PasswordLoginForbiddenException)."""
+        user = self.by_login(login)
+        if user is None or not user.two_factor:
+            return False
+        owner = self._meta.app_password_owner(password)
+        return owner is None or owner[0] != user.uid
+
+    def check_totp(self, uid: str, code: str) -> bool:
+        """True when ``code`` is the account's TOTP code now (one step of clock drift allowed)."""
+        user = self.get(uid)
+        if user is None or user.totp_secret is None:
+            return False
+        now = time.time()
+        return any(
+            hmac.compare_digest(totp(user.totp_secret, now + drift * TOTP_STEP), code.strip())
+            for drift in (-1, 0, 1)
+        )
 
     def create_app_password(self, uid: str, *, login: str | None = None, name: str = "") -> str:
         """A new 72-character app password for ``uid`` (Nextcloud's length)."""

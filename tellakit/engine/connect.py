@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tellakit.engine.naming import name_problem
+from tellakit.engine.ports import Cancel, ConnectionStore, credentials_for
 from tellakit.errors import (
     ConnectionSettingsError,
     NameRejected,
@@ -23,11 +24,15 @@ from tellakit.errors import (
 from tellakit.nextcloud import (
     Credentials,
     LoginFlow,
+    NameRules,
     NextcloudClient,
     poll_login_flow,
     start_login_flow,
 )
 from tellakit.vault import ConnectionSettings
+
+if TYPE_CHECKING:
+    from tellakit.engine.submitter import Submitter
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +47,7 @@ def _root_segments(root_folder: str) -> list[str]:
     return parts
 
 
-def _check_root(parts: list[str], rules: Any) -> None:
+def _check_root(parts: list[str], rules: NameRules) -> None:
     for part in parts:
         problem = name_problem(part, rules)
         if problem is not None:
@@ -50,7 +55,7 @@ def _check_root(parts: list[str], rules: Any) -> None:
 
 
 def _connect_with(
-    vault: Any,
+    vault: ConnectionStore,
     creds: Credentials,
     root_folder: str,
     *,
@@ -91,7 +96,7 @@ def _connect_with(
 
 
 def connect(
-    vault: Any,
+    vault: ConnectionStore,
     server_url: str,
     login: str | None,
     password: str | None,
@@ -150,13 +155,13 @@ def start_login(server_url: str, *, allow_insecure_http: bool = False) -> LoginF
 
 
 def finish_login(
-    vault: Any,
+    vault: ConnectionStore,
     flow: LoginFlow,
     root_folder: str,
     *,
     timeout: float = LOGIN_FLOW_TIMEOUT,
     interval: float = 2.0,
-    cancel: Any = None,
+    cancel: Cancel | None = None,
     upload_manifest: bool = True,
     auto_retry: bool = False,
     client_factory: ClientFactory | None = None,
@@ -191,10 +196,10 @@ def _revoke_quietly(creds: Credentials, client_factory: ClientFactory | None) ->
 
 
 def disconnect(
-    vault: Any,
+    vault: ConnectionStore,
     *,
     force: bool = False,
-    submitter: Any = None,
+    submitter: Submitter | None = None,
     client_factory: ClientFactory | None = None,
 ) -> bool:
     """Forget the vault's connection; revoke its app password on the server first.
@@ -212,11 +217,8 @@ def disconnect(
             submitter.pause(report_id)
     revoked = False
     if settings.is_app_password:
-        creds = Credentials(
-            settings.server_url, settings.login, settings.password, settings.allow_insecure_http
-        )
         try:
-            with (client_factory or NextcloudClient)(creds) as client:
+            with (client_factory or NextcloudClient)(credentials_for(settings)) as client:
                 client.revoke_app_password()
             revoked = True
         except ServerError:

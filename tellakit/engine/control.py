@@ -2,11 +2,13 @@
 
 It is a ``threading.Event`` (so ``nextcloud.put``/``upload_chunk`` stop mid-body when it is
 set) that also remembers *why* the caller wants the worker to stop: pause, delete, or close.
+``Timing`` holds how long the engine waits for a worker to stop (tests shrink it).
 """
 
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from enum import Enum
 
 
@@ -52,3 +54,18 @@ def check(token: StopToken) -> None:
     """Raise :class:`Stopped` when ``token`` is set."""
     if token.is_set():
         raise Stopped(token.reason or StopReason.PAUSE)
+
+
+@dataclass(frozen=True)
+class Timing:
+    """How long the engine waits for workers; tests shrink these to run in milliseconds."""
+
+    #: How long pause/delete wait for the worker before recording the new state themselves.
+    #: A PUT under the token stops within ~0.25 s, mid-body or while waiting for the answer; a
+    #: request sent without the token (the final MOVE while the server assembles the file, a
+    #: PROPFIND) may take longer, and its worker then records nothing when it comes back.
+    stop_grace: float = 1.0
+    #: How long close() waits for workers in all.
+    close_wait: float = 5.0
+    #: How often the cross-process monitor reads the recorded state of running reports.
+    monitor_interval: float = 0.5

@@ -1,10 +1,18 @@
 """Progress events: what the engine tells the world while it works.
 
-Workers publish :class:`ProgressEvent` objects on an :class:`EventBus`; views, tqdm bars and
-tests subscribe. Byte-progress events are throttled per report (at most ``max_rate`` a second);
-a change of report or file state always goes out at once, so no subscriber misses "paused" or
-"submitted". Callbacks run on the worker's thread; an exception in one is logged and ignored so
-a broken view can never stop an upload.
+Workers publish events on an :class:`EventBus`; views, tqdm bars and tests subscribe. Every
+event is a :class:`ProgressEvent` about one report: a :class:`ReportEvent` when the report's
+state is recorded, a :class:`FileEvent` when bytes of one attachment move or its state changes,
+a :class:`SettledEvent` when the report reaches its real end (no retry pending).
+States are ``Status`` and ``FileState`` members, never strings. Byte-progress events are
+throttled per report (at most ``max_rate`` a second); report events and file-state changes
+always go out at once, so no subscriber misses "paused" or "submitted". Callbacks run on the
+publishing thread; an exception in one is logged and ignored so a broken view can never stop an
+upload.
+
+Thread rules: ``EventBus._lock`` guards the listener list and the throttle's bookkeeping;
+listeners are called after it is released. ``SpeedMeter`` has no lock: its owner serialises
+calls (the progress tracker holds its own lock around them).
 """
 
 from __future__ import annotations
@@ -15,40 +23,80 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from tellakit.engine.scheduler import RetryOutlook
+from tellakit.reports import FileState, Status
+
 log = logging.getLogger(__name__)
 
 Listener = Callable[["ProgressEvent"], None]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ProgressEvent:
-    """One moment of one report's submission.
+    """What every event says about its report; subscribers receive the subclasses below.
 
-    ``attachment_id`` is None for report-level events (state changes, description, manifest).
-    For file events ``name``, ``bytes_sent`` and ``total`` are the file's, and
-    ``report_bytes_sent`` / ``report_total`` the whole report's. ``state`` is the report's
-    status value ("uploading", "paused", "interrupted", "submitted", ...); ``file_state`` the
-    file's ("pending", "uploading", "uploaded", "verified", "failed") when there is a file.
-    ``reason`` says why a report stopped; ``retryable`` whether trying again can help.
+    ``state`` is the report's status; ``report_bytes_sent`` / ``report_total`` the whole
+    report's bytes (confirmed plus in flight) and size; ``speed_bps`` the smoothed speed while
+    bytes move (0 otherwise).
     """
 
     report_id: str
-    attachment_id: str | None
-    name: str
-    bytes_sent: int
-    total: int
-    speed_bps: float
-    state: str
-    reason: str | None = None
-    file_state: str | None = None
+    state: Status
     report_bytes_sent: int = 0
     report_total: int = 0
-    retryable: bool | None = None
+    speed_bps: float = 0.0
     time: float = field(default_factory=time.time, compare=False)
 
     @property
     def fraction(self) -> float:
-        """Share of ``total`` sent, 0..1 (1 for empty files)."""
+        """Share of the report's bytes sent, 0..1 (1 when there is nothing to send)."""
+        total = self.report_total
+        return 1.0 if total <= 0 else min(1.0, self.report_bytes_sent / total)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReportEvent(ProgressEvent):
+    """The report's state was recorded (a change, or the start of a run): always delivered.
+
+    ``reason`` says why a report stopped; ``retryable`` whether trying again can help.
+    """
+
+    title: str = ""
+    reason: str | None = None
+    retryable: bool | None = None
+    #: When an automatic retry comes and why, while one is planned.
+    retry: RetryOutlook | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SettledEvent(ProgressEvent):
+    """The report's real end, for now: submitted, or stopped with no automatic retry pending
+    (paused, a fatal error, automatic retry off or given up). ``Submitter.wait(...,
+    until="settled")`` returns at the same moment.
+
+    ``stops_batch`` is True when the error would stop the next reports too (login refused,
+    storage full).
+    """
+
+    title: str = ""
+    reason: str | None = None
+    retryable: bool | None = None
+    stops_batch: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class FileEvent(ProgressEvent):
+    """Bytes of one attachment moved, or its state changed (``file_state``)."""
+
+    attachment_id: str
+    name: str
+    bytes_sent: int
+    total: int
+    file_state: FileState
+
+    @property
+    def file_fraction(self) -> float:
+        """Share of this file sent, 0..1 (1 for empty files)."""
         return 1.0 if self.total <= 0 else min(1.0, self.bytes_sent / self.total)
 
 
@@ -61,7 +109,7 @@ class FileProgress:
     remote_name: str | None
     bytes_sent: int
     total: int
-    state: str
+    state: FileState
     error: str | None = None
 
 
@@ -71,7 +119,7 @@ class ReportProgress:
 
     report_id: str
     title: str
-    state: str
+    state: Status
     reason: str | None
     retryable: bool | None
     bytes_sent: int
@@ -80,6 +128,7 @@ class ReportProgress:
     active: bool  # a worker holds this report right now
     remote_folder: str | None
     files: tuple[FileProgress, ...] = ()
+    retry: RetryOutlook | None = None  # while an automatic retry is planned: when and why
 
     @property
     def fraction(self) -> float:
@@ -137,7 +186,7 @@ class EventBus:
         self._lock = threading.Lock()
         self._listeners: list[Listener] = []
         self._last_sent: dict[str, float] = {}
-        self._last_state: dict[str, tuple[str, str | None]] = {}
+        self._last_state: dict[str, Status | FileState] = {}  # report or report/file -> state
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener(event)`` for every event that passes the throttle.
@@ -157,21 +206,23 @@ class EventBus:
     def publish(self, event: ProgressEvent, *, force: bool = False) -> bool:
         """Deliver ``event`` unless it is a byte update too soon after the last one.
 
-        State changes (report state, or the file state of that file) always pass, as does
-        ``force``. Returns True when the event was delivered.
+        Report events always pass, as do file events whose file state changed, and ``force``.
+        Returns True when the event was delivered.
         """
         key = event.report_id
-        state_key = f"{event.report_id}/{event.attachment_id}"
         now = self._clock()
         with self._lock:
-            state = (event.state, event.file_state)
-            changed = self._last_state.get(state_key) != state
-            report_changed = self._last_state.get(key, (None, None))[0] != event.state
+            if isinstance(event, FileEvent):
+                file_key = f"{key}/{event.attachment_id}"
+                changed = self._last_state.get(file_key) != event.file_state
+                self._last_state[file_key] = event.file_state
+            else:
+                changed = True
+            changed = changed or self._last_state.get(key) != event.state
             due = now - self._last_sent.get(key, float("-inf")) >= self._interval
-            if not (force or changed or report_changed or due):
+            if not (force or changed or due):
                 return False
-            self._last_state[state_key] = state
-            self._last_state[key] = (event.state, None)
+            self._last_state[key] = event.state
             self._last_sent[key] = now
             listeners = list(self._listeners)
         for listener in listeners:

@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from tellakit.engine.chunking import Tuning
+from tellakit.engine.confirm import Confirmed, ConfirmedHook, Piece, ignore
 from tellakit.engine.control import StopToken, check
 from tellakit.engine.manifest import build_manifest, description_bytes
 from tellakit.engine.naming import (
@@ -34,6 +35,7 @@ from tellakit.engine.naming import (
     sanitize_name,
 )
 from tellakit.engine.plan import StepKind, plan
+from tellakit.engine.ports import ChunkedUploadFactory, ProtocolClient, ReportStore
 from tellakit.engine.transfer import FileTransfer
 from tellakit.errors import VerificationFailed
 from tellakit.nextcloud.models import Capabilities, PutResult
@@ -64,9 +66,9 @@ class ReportSubmission:
     def __init__(
         self,
         *,
-        vault: Any,
-        client: Any,
-        chunked_upload_cls: Any,
+        vault: ReportStore,
+        client: ProtocolClient,
+        chunked_upload: ChunkedUploadFactory,
         capabilities: Capabilities,
         root_folder: str,
         upload_manifest: bool,
@@ -75,10 +77,11 @@ class ReportSubmission:
         tuning: Tuning,
         on_progress: ProgressHook,
         tellakit_version: str,
+        on_confirmed: ConfirmedHook = ignore,
     ):
         self.vault = vault
         self.client = client
-        self.chunked_upload_cls = chunked_upload_cls
+        self.chunked_upload = chunked_upload
         self.caps = capabilities
         self.rules = capabilities.name_rules
         self.root = root_folder.strip("/")
@@ -87,6 +90,7 @@ class ReportSubmission:
         self.token = token
         self.tuning = tuning.for_server(capabilities.max_chunk_size)
         self.on_progress = on_progress
+        self.on_confirmed = on_confirmed
         self.version = tellakit_version
         self.report: Report = vault.get_report(report_id)
         self._put_results: dict[str, PutResult | None] = {}
@@ -202,16 +206,20 @@ class ReportSubmission:
 
     # --- 3. description -----------------------------------------------------------------
 
-    def _send_description(self) -> None:
-        data = description_bytes(self.report)
+    def _put_bytes(self, name: str, data: bytes) -> None:
+        """One small file of the report's own (description, manifest) into its folder."""
         self.client.put(
-            join_remote(self._folder(), DESCRIPTION_NAME),
+            join_remote(self._folder(), name),
             io.BytesIO(data),
             len(data),
             cancel=self.token,
             checksum_sha256_hex=hashlib.sha256(data).hexdigest(),
         )
+
+    def _send_description(self) -> None:
+        self._put_bytes(DESCRIPTION_NAME, description_bytes(self.report))
         self._record(description_sent=True)
+        self.on_confirmed(Confirmed(Piece.DESCRIPTION))
         self.on_progress(self.report, None, 0)
 
     # --- 4. files -----------------------------------------------------------------------
@@ -230,13 +238,14 @@ class ReportSubmission:
         transfer = FileTransfer(
             vault=self.vault,
             client=self.client,
-            chunked_upload_cls=self.chunked_upload_cls,
+            chunked_upload=self.chunked_upload,
             report_id=self.report_id,
             attachment=att,
             remote_path=remote_path,
             tuning=self.tuning,
             token=self.token,
             on_progress=lambda n: self.on_progress(self.report, att, n),
+            on_confirmed=self.on_confirmed,
             mtime=captured,
         )
         self.on_progress(self.report, att, att.bytes_sent)
@@ -266,6 +275,7 @@ class ReportSubmission:
             raise VerificationFailed(f"Verification failed: {problem}.", path=path)
         checksum = f"SHA256:{server_sha}" if server_sha else None
         self._record_file(att, state=FileState.VERIFIED, checksum=checksum, verified_at=_now())
+        self.on_confirmed(Confirmed(Piece.VERIFIED, att.id, att.size))
         self.on_progress(self.report, att, att.size)
 
     # --- 6. manifest, 7. finish ---------------------------------------------------------
@@ -285,17 +295,14 @@ class ReportSubmission:
             captured_at=captured,
             tellakit_version=self.version,
         )
-        self.client.put(
-            join_remote(self._folder(), MANIFEST_NAME),
-            io.BytesIO(data),
-            len(data),
-            cancel=self.token,
-            checksum_sha256_hex=hashlib.sha256(data).hexdigest(),
-        )
+        self._put_bytes(MANIFEST_NAME, data)
         self._record(manifest_sent=True, submitted_at=submitted_at)
+        self.on_confirmed(Confirmed(Piece.MANIFEST))
 
     def _finish(self) -> None:
         check(self.token)
         if self.report.submitted_at is None:
             self._record(submitted_at=_now())
-        self.report = self.vault.set_status(self.report_id, Status.SUBMITTED)
+        self.report = self.vault.set_status(
+            self.report_id, Status.SUBMITTED, reason=None, retryable=None
+        )

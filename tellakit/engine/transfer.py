@@ -23,7 +23,14 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from tellakit.engine.chunking import ChunkSizer, Tuning
+from tellakit.engine.confirm import Confirmed, ConfirmedHook, Piece, ignore
 from tellakit.engine.control import StopToken, check
+from tellakit.engine.ports import (
+    BlobStream,
+    ChunkedUploadFactory,
+    ChunkedUploadPort,
+    ProtocolClient,
+)
 from tellakit.errors import ResourceLocked, UploadExpired, VaultError
 from tellakit.nextcloud.models import PutResult
 from tellakit.reports import Attachment, FileState
@@ -39,7 +46,7 @@ LOCK_RETRY_DELAYS = (0.5, 1.0, 2.0)
 class AttachmentStore(Protocol):
     """The part of the Vault a transfer uses (kept small so it is easy to reason about)."""
 
-    def open_file(self, file_id: str, *, check_sha256: bool = True) -> Any: ...  # pragma: no cover
+    def open_file(self, file_id: str, *, check_sha256: bool = True) -> BlobStream: ...
 
     def update_attachment(self, report_id: str, attachment_id: str, **fields: Any) -> None: ...
 
@@ -51,22 +58,24 @@ class GuardedReader:
     error; this keeps the real cause (e.g. VaultCorrupted) so the engine reports it truly.
     """
 
-    def __init__(self, reader: Any):
+    def __init__(self, reader: BlobStream):
         self._reader = reader
         self.error: VaultError | None = None
 
     def read(self, n: int = -1) -> bytes:
         try:
-            return bytes(self._reader.read(n))
+            data = self._reader.read(n)
+            return b"" if data is None else bytes(data)
         except VaultError as exc:
             self.error = exc
             raise
 
-    def readinto(self, buf: Any) -> int:
+    def readinto(self, buf: bytearray | memoryview) -> int:
         try:
-            if hasattr(self._reader, "readinto"):
-                return int(self._reader.readinto(buf))
-            data = self._reader.read(len(buf))
+            readinto = getattr(self._reader, "readinto", None)
+            if readinto is not None:
+                return int(readinto(buf))
+            data = self._reader.read(len(buf)) or b""
             buf[: len(data)] = data
             return len(data)
         except VaultError as exc:
@@ -139,26 +148,28 @@ class FileTransfer:
         self,
         *,
         vault: AttachmentStore,
-        client: Any,
-        chunked_upload_cls: Any,
+        client: ProtocolClient,
+        chunked_upload: ChunkedUploadFactory,
         report_id: str,
         attachment: Attachment,
         remote_path: str,
         tuning: Tuning,
         token: StopToken,
         on_progress: Progress,
+        on_confirmed: ConfirmedHook = ignore,
         mtime: datetime | None = None,
         use_chunks: bool | None = None,
     ):
         self.vault = vault
         self.client = client
-        self.chunked_upload_cls = chunked_upload_cls
+        self.chunked_upload = chunked_upload
         self.report_id = report_id
         self.att = attachment
         self.remote_path = remote_path
         self.tuning = tuning
         self.token = token
         self.on_progress = on_progress
+        self.on_confirmed = on_confirmed
         self.mtime = int(mtime.timestamp()) if mtime is not None else None
         self.use_chunks = tuning.use_chunks(attachment.size) if use_chunks is None else use_chunks
         self.requests_sent = 0
@@ -168,7 +179,7 @@ class FileTransfer:
         for key, value in fields.items():
             setattr(self.att, key, value)
 
-    def _open(self) -> Any:
+    def _open(self) -> BlobStream:
         """The vault reader for the body, without its whole-file SHA-256 pass.
 
         The reader still checks the header MAC bound in the index and authenticates every
@@ -208,8 +219,13 @@ class FileTransfer:
                 return result
 
             result = self._with_lock_retry(send, reader)
-        self._update(state=FileState.UPLOADED, bytes_sent=self.att.size)
+        self._uploaded()
         return result
+
+    def _uploaded(self) -> None:
+        """The whole file is on the server: record it, then say so."""
+        self._update(state=FileState.UPLOADED, bytes_sent=self.att.size)
+        self.on_confirmed(Confirmed(Piece.FILE, self.att.id, self.att.size))
 
     def _with_lock_retry(self, send: Callable[[], T], reader: GuardedReader) -> T:
         """Run ``send``; on 423 wait briefly and send again (a few times), else re-raise.
@@ -235,21 +251,21 @@ class FileTransfer:
 
     # --- chunked ------------------------------------------------------------------------
 
-    def _new_upload(self) -> Any:
+    def _new_upload(self) -> ChunkedUploadPort:
         transfer_id = f"tellakit-{uuid.uuid4().hex}"
         # Persist the id before the MKCOL, so a kill right after it can still find the folder.
         self._update(transfer_id=transfer_id, bytes_sent=0, chunk_size=None)
         upload = self._upload_obj(transfer_id)
         check(self.token)
         upload.start()
-        if getattr(upload, "protocol", 2) == 1:
+        if upload.protocol == 1:
             # The server refused v2: record that with the id, so a resume speaks v1 too.
             self._update(transfer_id=stored_transfer_id(transfer_id, 1))
         return upload
 
-    def _upload_obj(self, stored: str) -> Any:
+    def _upload_obj(self, stored: str) -> ChunkedUploadPort:
         folder, protocol = parse_transfer_id(stored)
-        return self.chunked_upload_cls(
+        return self.chunked_upload(
             self.client,
             self.remote_path,
             self.att.size,
@@ -265,7 +281,7 @@ class FileTransfer:
         if entry is None or entry.is_dir or entry.size != self.att.size:
             return False
         hashes = self.client.file_hashes(self.remote_path)
-        sha = hashes.get("sha256") or hashes.get("SHA256")
+        sha = hashes.get("sha256") or hashes.get("SHA256") or ""
         return bool(sha) and sha.lower() == self.att.sha256.lower()
 
     def _chunked(self) -> PutResult | None:
@@ -279,7 +295,7 @@ class FileTransfer:
             except UploadExpired:
                 upload = None
                 if self._already_on_server():
-                    self._update(state=FileState.UPLOADED, bytes_sent=total)
+                    self._uploaded()
                     return None
             else:
                 point = resume_point(
@@ -300,7 +316,7 @@ class FileTransfer:
             upload = self._new_upload()
             return self._send_chunks(upload, ResumePoint(0, 1))
 
-    def _send_chunks(self, upload: Any, point: ResumePoint) -> PutResult:
+    def _send_chunks(self, upload: ChunkedUploadPort, point: ResumePoint) -> PutResult:
         total = self.att.size
         sizer = ChunkSizer(self.tuning, start=self.att.chunk_size)
         offset, number = point.offset, point.next_number
@@ -329,10 +345,11 @@ class FileTransfer:
                 offset += size
                 number += 1
                 self._update(bytes_sent=offset)
+                self.on_confirmed(Confirmed(Piece.CHUNK, self.att.id, offset))
                 self.on_progress(offset)
             if reader.error is not None:  # belt and braces: never MOVE after a vault error
                 raise reader.error
         check(self.token)
         result: PutResult = upload.finish()
-        self._update(state=FileState.UPLOADED, bytes_sent=total)
+        self._uploaded()
         return result

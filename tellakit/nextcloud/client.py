@@ -10,14 +10,23 @@ Threads: one client may be used from a few worker threads at once (one pooled se
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from tellakit.errors import UnexpectedResponse
-from tellakit.nextcloud import account, webdav
+from tellakit.nextcloud import account, bulk, verify, webdav
+from tellakit.nextcloud.bulk import BulkItem, BulkReply
 from tellakit.nextcloud.cancel import CancelToken
-from tellakit.nextcloud.models import Capabilities, Credentials, DavEntry, PutResult, UserInfo
-from tellakit.nextcloud.session import DEFAULT_TIMEOUT, NextcloudSession, path_of
+from tellakit.nextcloud.models import (
+    Capabilities,
+    Credentials,
+    DavEntry,
+    DigestKind,
+    PutResult,
+    ServerDigest,
+    UserInfo,
+)
+from tellakit.nextcloud.session import DEFAULT_TIMEOUT, NextcloudSession
 from tellakit.nextcloud.streaming import ProgressCallback, Readable
 from tellakit.nextcloud.urls import normalize_server_url, quote_dav_path, split_dav_path
 from tellakit.nextcloud.webdav import RemoteStream
@@ -199,25 +208,68 @@ class NextcloudClient:
         """Download as a stream (iterate, or ``read(n)``; close or use ``with``)."""
         return webdav.get(self.session, self.files_url(path))
 
-    def download_sha256(self, path: str) -> tuple[str, int]:
-        """Stream the file back and hash it: (hex SHA-256, size). Costs a full download."""
-        return webdav.sha256_of(self.get(path))
+    # --- server-computed digests (verify.py) ----------------------------------------------
+
+    def recalculate_hash(self, path: str, algo: str = "sha256") -> str | None:
+        """The server's hex digest of the stored file (``PATCH`` with ``X-Recalculate-Hash``).
+
+        None when the server does not support it (Nextcloud before 24, a proxy refusing
+        PATCH): decided from its answer (400, 403, 405, 501, or no ``OC-Checksum``). 404
+        raises ``UnexpectedResponse``; 423 ``ResourceLocked``. The server also stores the
+        result as the file's ``oc:checksums``.
+        """
+        return verify.recalculate_hash(self.session, self.files_url(path), algo)
+
+    def recalculated_digest(self, path: str) -> ServerDigest | None:
+        """``recalculate_hash(path)`` as a ``ServerDigest`` of kind RECALCULATED, or None."""
+        sha = self.recalculate_hash(path, "sha256")
+        return None if sha is None else ServerDigest(DigestKind.RECALCULATED, sha)
+
+    def download_sha256(
+        self,
+        path: str,
+        *,
+        cancel: CancelToken | None = None,
+        on_progress: ProgressCallback | None = None,
+        resume: int = verify.DEFAULT_RESUMES,
+    ) -> ServerDigest:
+        """Download the stored file and hash it: a ``ServerDigest`` of kind DOWNLOAD.
+
+        Constant memory (1 MiB pieces); a cut continues from the byte reached with ``Range``
+        (at most ``resume`` times; the hash state is kept); ``cancel`` raises ``Cancelled``
+        within about a second; ``on_progress(bytes_so_far)``. It moves the whole file over
+        the link a second time.
+        """
+        return verify.download_sha256(
+            self.session,
+            self.files_url(path),
+            cancel=cancel,
+            on_progress=on_progress,
+            resume=resume,
+        )
 
     def file_hashes(self, path: str) -> dict[str, str]:
-        """What the server can tell about the file's content, lowercase algo -> hex.
+        """Server-computed digests of the stored file, lowercase algo -> hex; {} when none.
 
-        Asks with ``X-Hash: sha256`` on a HEAD (answered by servers that hash on read), then
-        adds the stored ``oc:checksums`` (which Nextcloud keeps as the client sent them, so
-        they attest what was announced, not what was stored). Empty when neither is offered.
+        Kept for older callers: it holds the ``PATCH X-Recalculate-Hash`` answer (the server
+        reads the file back and hashes it) where the server supports it. It never holds the
+        stored ``oc:checksums`` (what a client sent, kept verbatim) nor a HEAD's ``X-Hash``
+        (Nextcloud ignores it there). New code: ``recalculated_digest`` / ``download_sha256``.
         """
-        url = self.files_url(path)
-        resp = self.session.request_checked("HEAD", url, ok=(200,), headers={"X-Hash": "sha256"})
-        hashes = webdav.put_result(resp).hashes
-        entry = self.stat(path)
-        if entry is None:
-            raise UnexpectedResponse(
-                f"PROPFIND {path_of(url)}: the file vanished.", status=404, method="PROPFIND"
-            )
-        for kind, digest in entry.checksums.items():
-            hashes.setdefault(kind.lower(), digest)
-        return hashes
+        sha = self.recalculate_hash(path, "sha256")
+        return {} if sha is None else {"sha256": sha}
+
+    def bulk_upload(
+        self,
+        items: Sequence[BulkItem],
+        *,
+        on_progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> BulkReply:
+        """Send small files in one bulk request (when ``capabilities().bulkupload``).
+
+        Paths are relative to the user's files root, as for ``put``; see ``nextcloud.bulk``.
+        """
+        return bulk.upload(
+            self.session, self.base_url, items, on_progress=on_progress, cancel=cancel
+        )

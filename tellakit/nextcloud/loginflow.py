@@ -3,16 +3,29 @@
 ``start_login_flow`` asks the server for a flow; the person opens ``flow.login_url`` and grants
 access; ``poll_login_flow`` polls until the server hands out the credentials (once) or the flow
 expires (the server forgets it after 20 minutes).
+
+Behind a TLS-terminating proxy without ``overwriteprotocol`` Nextcloud builds the flow's URLs
+(and the ``server`` of the credentials) with ``http://`` although it was reached over https.
+Those URLs on the same host are used in their https form; when that form does not answer,
+the error names the administrator's fix.
 """
 
 from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
-from tellakit.errors import ConnectionLost, LoginFlowExpired, NotNextcloud, UnexpectedResponse
+from tellakit.errors import (
+    ConnectionLost,
+    InsecureURL,
+    LoginFlowExpired,
+    NotNextcloud,
+    ServerError,
+    UnexpectedResponse,
+)
 from tellakit.nextcloud.account import no_auth
 from tellakit.nextcloud.cancel import Cancelled, CancelToken, is_cancelled
 from tellakit.nextcloud.models import Credentials, LoginFlow
@@ -21,6 +34,27 @@ from tellakit.nextcloud.urls import check_scheme, normalize_server_url
 
 #: How long the server keeps a flow (LoginFlowV2Service: 20 minutes).
 FLOW_LIFETIME_SECONDS = 1200
+#: What the server's administrator sets when Nextcloud hands out http:// behind a TLS proxy.
+PROXY_FIX = (
+    "The server's administrator can fix this in Nextcloud's config/config.php: set "
+    "'overwriteprotocol' => 'https' (Nextcloud behind a TLS-terminating proxy), or list the "
+    "proxy in 'trusted_proxies' so that its X-Forwarded-Proto header counts."
+)
+
+
+def https_form(url: str, base_url: str) -> str | None:
+    """The https form of a server-given ``http://`` ``url`` on the host of ``base_url``.
+
+    Only when ``base_url`` (the address the server was reached at) is https and ``url`` names
+    the same host over plain http: the URL's path and query on ``base_url``'s host and port.
+    None otherwise (nothing to upgrade, or another host, which is not ours to guess).
+    """
+    base, given = urlsplit(base_url), urlsplit(url)
+    if base.scheme.lower() != "https" or given.scheme.lower() != "http":
+        return None
+    if (given.hostname or "").lower() != (base.hostname or "").lower():
+        return None
+    return urlunsplit(("https", base.netloc, given.path, given.query, ""))
 
 
 def start_login_flow(
@@ -64,16 +98,66 @@ def start_login_flow(
         )
     token, endpoint = poll_fields
     (login,) = login_fields
+    # Reached over https but handed http:// on the same host: a TLS proxy in front of a
+    # Nextcloud that does not know it. The https form of the same URLs is what works.
+    secure_endpoint, secure_login = https_form(endpoint, base), https_form(login, base)
+    upgraded = secure_endpoint is not None or secure_login is not None
+    endpoint, login = secure_endpoint or endpoint, secure_login or login
     # URLs the server gives must not downgrade the connection to plain http.
-    check_scheme(endpoint, allow_insecure_http=allow_insecure_http)
-    check_scheme(login, allow_insecure_http=allow_insecure_http)
+    for value in (endpoint, login):
+        _refuse_downgrade(value, allow_insecure_http)
+    if secure_endpoint is not None:
+        _probe_poll(secure_endpoint, token, session)
     return LoginFlow(
         login_url=login,
         poll_endpoint=endpoint,
         token=token,
         server_url=base,
         allow_insecure_http=allow_insecure_http,
+        upgraded_to_https=upgraded,
     )
+
+
+def _refuse_downgrade(url: str, allow_insecure_http: bool) -> None:
+    """``InsecureURL`` naming the administrator's fix for a server-given plain http URL that
+    could not be upgraded (another host than the one reached)."""
+    try:
+        check_scheme(url, allow_insecure_http=allow_insecure_http)
+    except InsecureURL:
+        host = urlsplit(url).hostname
+        raise InsecureURL(
+            f"Login Flow: the server pointed to plain http:// on {host}, not to the https "
+            f"address it was reached at; refusing without opt-in. {PROXY_FIX}"
+        ) from None
+
+
+def _probe_poll(endpoint: str, token: str, session: NextcloudSession | None) -> None:
+    """Check that the https form of the poll endpoint answers as Nextcloud's (404 ``[]``
+    while nobody granted access); raise ``InsecureURL`` naming the administrator's fix if not.
+
+    Polling is harmless: unlike the login URL (whose first visit starts the flow), the poll
+    endpoint may be asked any number of times, and nobody can have granted access yet.
+    """
+    own = session is None
+    sess = session or NextcloudSession()
+    problem = ""
+    try:
+        resp = sess.request_checked(
+            "POST", endpoint, ok=(200, 404), auth=no_auth, data={"token": token}
+        )
+        if resp.status_code == 404 and not isinstance(_json(resp), list):
+            problem = "it answered 404 without Nextcloud's empty list"
+    except ServerError as exc:
+        problem = str(exc)
+    finally:
+        if own:
+            sess.close()
+    if problem:
+        raise InsecureURL(
+            f"The server handed out plain http:// addresses for Login Flow although it was "
+            f"reached over https, and their https form does not work ({problem}). "
+            f"{PROXY_FIX}"
+        )
 
 
 def _default_agent() -> str:
@@ -165,6 +249,10 @@ def _credentials(resp: requests.Response, flow: LoginFlow) -> Credentials:
             path=path_of(flow.poll_endpoint),
         )
     server, login, password = fields
+    # Behind a TLS proxy the granted "server" is http:// too (getServerPath): same host, so
+    # the https address the flow was started at is the one to keep.
+    server = https_form(server, flow.server_url) or server
+    _refuse_downgrade(server, flow.allow_insecure_http)
     base = normalize_server_url(server, allow_insecure_http=flow.allow_insecure_http)
     return Credentials(
         server_url=base,

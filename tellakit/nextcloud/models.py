@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import Enum
 
 
 @dataclass(frozen=True)
@@ -67,12 +68,45 @@ class UserInfo:
     quota_total: int | None = None
 
 
+class DigestKind(str, Enum):
+    """Where a server-side SHA-256 came from (each is computed from bytes, never a claim)."""
+
+    #: the ``X-Hash-SHA256`` answer of the PUT or of the final MOVE: the server hashed the
+    #: bytes as it wrote them (File::put)
+    UPLOAD_ANSWER = "upload_answer"
+    #: the ``OC-Checksum`` answer of ``PATCH`` with ``X-Recalculate-Hash``: the server read
+    #: the stored file back and hashed it (ChecksumUpdatePlugin, Nextcloud 24+)
+    RECALCULATED = "recalculated"
+    #: tellakit downloaded the stored file and hashed it itself (doubles the bytes moved)
+    DOWNLOAD = "download"
+
+
+@dataclass(frozen=True)
+class ServerDigest:
+    """A SHA-256 of the file as the server holds it: the only thing that counts as evidence
+    that the server stored the vault's bytes.
+
+    Never built from ``oc:checksums`` (``DavEntry.checksums``) or from anything a client sent
+    in ``OC-Checksum``: Nextcloud stores those verbatim and never checks them.
+    """
+
+    kind: DigestKind
+    sha256: str  # lowercase hex
+    size: int | None = None  # bytes hashed, when known (a download)
+
+    def matches(self, sha256_hex: str) -> bool:
+        """True when this digest equals ``sha256_hex`` (case-insensitive)."""
+        return self.sha256 == sha256_hex.strip().lower()
+
+
 @dataclass(frozen=True)
 class PutResult:
     """What the server answered to a PUT or to the final MOVE of a chunked upload.
 
     ``hashes`` holds lowercase algorithm names -> hex digests from ``X-Hash-*`` headers
-    (e.g. ``{"sha256": "ab12..."}``); empty when the server does not offer them.
+    (e.g. ``{"sha256": "ab12..."}``): computed by the server from the bytes it wrote, so
+    server evidence (``server_digest``); empty when the server does not offer them (Nextcloud
+    before 19, or a chunking v2 MOVE on an object store).
     """
 
     status: int
@@ -82,6 +116,12 @@ class PutResult:
     mtime_accepted: bool = False
     created: bool = True  # False when an existing file was replaced (204)
 
+    @property
+    def server_digest(self) -> ServerDigest | None:
+        """The server's SHA-256 of what it wrote, from ``X-Hash-SHA256``; None without one."""
+        sha = self.hashes.get("sha256")
+        return ServerDigest(DigestKind.UPLOAD_ANSWER, sha.lower()) if sha else None
+
 
 @dataclass(frozen=True)
 class DavEntry:
@@ -89,7 +129,9 @@ class DavEntry:
 
     ``path`` is relative to the DAV root that was asked (files root or uploads root),
     without leading or trailing slash, percent-decoded. ``checksums`` maps uppercase type
-    (``SHA1``, ``MD5``, ``SHA256`` ...) to the stored hex value.
+    (``SHA1``, ``MD5``, ``SHA256`` ...) to the stored hex value: ``oc:checksums``, which holds
+    whatever a client last sent in ``OC-Checksum`` (or an earlier PATCH answer), stored
+    verbatim and never checked by Nextcloud: a claim, never evidence of the content.
     """
 
     path: str
@@ -118,3 +160,6 @@ class LoginFlow:
     token: str = field(repr=False)
     server_url: str = ""
     allow_insecure_http: bool = False
+    #: the server handed out http:// URLs although it was reached over https (a TLS proxy
+    #: without ``overwriteprotocol``); the https form of the same URLs is used instead
+    upgraded_to_https: bool = False

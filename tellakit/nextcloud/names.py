@@ -9,13 +9,19 @@ a caller's policy (the engine's Tella-compatible names build on them). ``unique_
 yields "Title", "Title (2)", "Title (3)", ... for MKCOL-based clash resolution, each candidate
 within the same limits. ``split_extension``, ``cut_utf8`` and ``clean_characters`` are the
 pieces, public for such policies.
+
+A server whose database lacks utf8mb4 (MySQL's 3-byte "utf8") refuses names with 4-byte UTF-8
+(emoji) with a 400 that looks like any other invalid character; ``refuses_4byte_utf8`` tells
+that refusal apart, ``without_4byte_utf8`` gives the name to use instead.
 """
 
 from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable, Iterator
+from typing import Any
 
+from tellakit.errors import NameRejected
 from tellakit.nextcloud.models import NameRules
 
 FALLBACK = "Untitled"
@@ -243,3 +249,32 @@ def unique_candidates(
         room = rules.max_bytes - _utf8_len(suffix)
         candidate = sanitize_name(cut_utf8(stem, room).rstrip() + suffix, rules)
         yield candidate
+
+
+def has_4byte_utf8(name: str) -> bool:
+    """True when ``name`` holds a character outside the BMP (4 bytes in UTF-8: emoji ...)."""
+    return any(ord(ch) > 0xFFFF for ch in name)
+
+
+def refuses_4byte_utf8(error: BaseException, name: str) -> bool:
+    """True when ``error`` is the server refusing ``name`` for its 4-byte UTF-8 characters.
+
+    Nextcloud on MySQL without utf8mb4 answers such a name with 400 ``InvalidPath`` and the
+    message of a character it cannot store ("Filename contains at least one invalid
+    character"; "File name contains ..." before Nextcloud 30), checked before the other
+    rules (FilenameValidator, View::verifyPath). A control character gets the same message,
+    but ``without_4byte_utf8`` replaces those as well, so the fallback fits either way.
+    """
+    if not isinstance(error, NameRejected) or error.status != 400:
+        return False
+    if not has_4byte_utf8(name):
+        return False
+    reason = str(getattr(error, "reason", "") or error).lower()
+    return "invalid character" in reason
+
+
+def without_4byte_utf8(name: str, rules: NameRules | None = None, **options: Any) -> str:
+    """The fallback name for a server without utf8mb4: ``name`` sanitized with every 4-byte
+    character replaced (``sanitize_name(..., allow_4byte_utf8=False)``; ``options`` go to it,
+    e.g. ``reserve_bytes`` or ``keep_extension``)."""
+    return sanitize_name(name, rules, allow_4byte_utf8=False, **options)

@@ -43,6 +43,7 @@ from tellakit.errors import (
 )
 from tellakit.nextcloud.abort import register_socket
 from tellakit.nextcloud.xml import DavError, parse_dav_error, parse_http_date
+from tellakit.version import tellakit_version
 
 #: (connect, read) seconds for every request; the read timeout is the longest silence allowed
 #: between bytes of the answer (not the whole transfer).
@@ -57,10 +58,9 @@ TWO_FACTOR_HINT = (
 
 
 def user_agent() -> str:
-    """``tellakit/<version>``."""
-    import tellakit  # late import: the package __init__ may re-export this module
-
-    return f"tellakit/{getattr(tellakit, '__version__', '0')}"
+    """``tellakit/<version>`` (the installed package's version; this layer never imports the
+    package root, which re-exports the layers above it)."""
+    return f"tellakit/{tellakit_version()}"
 
 
 #: Environment variables naming a CA bundle (PEM) to trust instead of certifi's, in order.
@@ -120,6 +120,9 @@ class NextcloudSession(requests.Session):
         self.scrub_secret = password or ""
         if login is not None and password is not None:
             self.auth = _SecretBasicAuth(login, password)
+        #: connections kept per host: the most requests that run at once without opening
+        #: (and then dropping) extra ones, e.g. parallel chunk PUTs
+        self.pool_size = pool_size
         adapter = _AbortiveCloseAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
         self.mount("https://", adapter)
         self.mount("http://", adapter)
@@ -312,17 +315,17 @@ def error_for_response(
         )
     if status == 400 and err is not None and err.exception_name == "InvalidPath":
         reason = _scrub(err.reason or err.message or "invalid name", secret)
-        exc = NameRejected(f"{where}: the server refused the name: {reason}", **kw)
-        exc.reason = reason  # type: ignore[attr-defined]
-        return exc
+        return NameRejected(f"{where}: the server refused the name: {reason}", reason=reason, **kw)
     if 500 <= status <= 599:
         maintenance = resp.headers.get("X-Nextcloud-Maintenance-Mode") == "1" or (
             err is not None and "maintenance" in (err.message or "").lower()
         )
         what = "is in maintenance mode" if maintenance else f"is unavailable ({status})"
-        out = ServerUnavailable(f"{where}: the server {what}; try again later.{server_says}", **kw)
-        out.retry_after = retry_after_seconds(resp.headers.get("Retry-After"))  # type: ignore[attr-defined]
-        return out
+        return ServerUnavailable(
+            f"{where}: the server {what}; try again later.{server_says}",
+            retry_after=retry_after_seconds(resp.headers.get("Retry-After")),
+            **kw,
+        )
     return UnexpectedResponse(f"{where}: unexpected answer {status}.{server_says}", **kw)
 
 

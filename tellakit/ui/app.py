@@ -146,9 +146,7 @@ class App(w.VBox):
 
     def unlocked(self, vault: Vault) -> None:
         """Called by the unlock screen: start the engine (or join the running one), go home."""
-        session = sessions.join(
-            self.vault_dir, vault, self, lambda v: Submitter(v, **self._submitter_options)
-        )
+        session = sessions.join(self.vault_dir, vault, self, self._submitter_options)
         self.vault, self.submitter = session.vault, session.submitter
         self.show_home()
         # After home is shown: the check may fail at once and must replace home, not be

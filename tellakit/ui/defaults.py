@@ -12,9 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tellakit.lab import ENV_PASSWORD, ENV_URL, ENV_USER
+from tellakit.labenv import ENV_LAB_HOME, ENV_PASSWORD, ENV_URL, ENV_USER
 
-ENV_LAB_HOME = "TELLAKIT_LAB_HOME"
 DEFAULT_ROOT_FOLDER = "Tella"
 
 

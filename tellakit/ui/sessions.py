@@ -11,10 +11,12 @@ from __future__ import annotations
 import logging
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from tellakit.engine import Submitter
 
 __all__ = ["Session", "join", "leave"]
 
@@ -34,8 +36,9 @@ _sessions: dict[Path, Session] = {}
 _lock = threading.Lock()
 
 
-def join(path: Path, vault: Any, app: Any, make_submitter: Callable[[Any], Any]) -> Session:
-    """The session for ``path``: the open one (``vault``, just opened, is closed) or a new one."""
+def join(path: Path, vault: Any, app: Any, submitter_options: Mapping[str, Any]) -> Session:
+    """The session for ``path``: the open one (``vault``, just opened, is closed) or a new one
+    with the vault's Submitter (``Submitter.for_vault``, made with ``submitter_options``)."""
     key = path.resolve()
     with _lock:
         session = _sessions.get(key)
@@ -43,7 +46,7 @@ def join(path: Path, vault: Any, app: Any, make_submitter: Callable[[Any], Any])
             if vault is not session.vault:
                 vault.close()  # the passphrase was right; keep the vault whose workers run
         else:
-            session = Session(vault, make_submitter(vault))
+            session = Session(vault, Submitter.for_vault(vault, **submitter_options))
             _sessions[key] = session
         session.apps.add(app)
         return session

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING
 
 import ipywidgets as w
 
-from tellakit.engine import FileProgress, ProgressEvent, ReportProgress
+from tellakit.engine import FileEvent, FileProgress, ProgressEvent, ReportEvent, ReportProgress
 from tellakit.errors import TellakitError
-from tellakit.reports import Status
+from tellakit.reports import RESUMABLE, STOPPED, FileState, Status
 from tellakit.ui.bridge import Throttle
 from tellakit.ui.common import Confirm, Message
 from tellakit.ui.fmt import esc, human_size, human_speed, percent
@@ -170,7 +170,7 @@ class UploadView(Screen):
         self.render_state(snapshot.state, snapshot.reason)
 
     def _file_error(self, f: FileProgress) -> None:
-        if f.error and f.state == "failed":
+        if f.error and f.state is FileState.FAILED:
             row = self.file_rows[f.attachment_id]
             row.detail.value += f"<br><small style='color:#b3261e'>{esc(f.error)}</small>"
 
@@ -183,16 +183,14 @@ class UploadView(Screen):
         """Status line and which buttons make sense in ``state``."""
         self._state = state
         text = _STATE_TEXT.get(state, state)
-        if reason and state in ("interrupted", "paused"):
+        if reason and state in STOPPED:
             text = f"{text}: {reason}"
         if state == "submitted":
             text = "Submitted ✓ every file is on the server and verified."
         self.status.value = f'<b class="tk-state-{esc(state)}">{esc(text)}</b>'
         active = state == Status.UPLOADING.value
         self.pause_button.layout.display = "" if active else "none"
-        self.resume_button.layout.display = (
-            "" if state in ("queued", "paused", "interrupted") else "none"
-        )
+        self.resume_button.layout.display = "" if state in RESUMABLE else "none"
         self.resume_button.description = "Submit" if state == "queued" else "Resume"
         self.view_button.layout.display = "" if state == "submitted" else "none"
         self.delete_button.layout.display = "none" if state == "submitted" else ""
@@ -206,15 +204,15 @@ class UploadView(Screen):
             self._missed = True
             return
         post = self._throttle.post
-        row = self.file_rows.get(event.attachment_id or "")
-        if row is not None:
+        row = self.file_rows.get(event.attachment_id) if isinstance(event, FileEvent) else None
+        if isinstance(event, FileEvent) and row is not None:
             post(
                 ("file", event.attachment_id),
-                lambda: row.update(event.bytes_sent, event.speed_bps, event.file_state or ""),
+                lambda: row.update(event.bytes_sent, event.speed_bps, event.file_state),
             )
         if event.report_total:
             post("total", lambda: self.total_row.update(event.report_bytes_sent, event.speed_bps))
-        if event.state != self._state or event.attachment_id is None:
+        if event.state != self._state or isinstance(event, ReportEvent):
             post("state", self._refresh)
 
     def _refresh(self) -> None:

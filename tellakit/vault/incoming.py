@@ -2,32 +2,30 @@
 into the vault as each piece arrives.
 
 ``Vault.begin_import`` opens an ``IncomingFile``; the caller ``write``s pieces in order, then
-``commit``s (the blob is sealed, fsynced, renamed and recorded in the index) or ``abort``s
-(the partial blob is removed). Until commit the data sits only in ``<blob>.partial``, already
-encrypted, so an import cut at any point leaves nothing visible in the vault and no plaintext
-anywhere on disk; a partial left by a killed process is swept by ``BlobStore.clean``.
+``commit``s (the blob is sealed and fsynced, and ``Vault`` records it and renames it into place,
+as for every import) or ``abort``s (the partial blob is removed). Until commit the data sits only
+in the private, locked ``<blob>.partial`` that ``BlobStore.write`` also uses, already encrypted,
+so an import cut at any point leaves nothing visible in the vault and no plaintext anywhere on
+disk; a partial left by a killed process is swept by the vault's clean-up like any other.
 
 ``BlobStore.write`` does the same for a whole readable source; this is its push-driven twin,
-for callers that do not own a read loop.
+for callers that do not own a read loop (pieces arrive on the caller's thread, one at a time).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import secrets
 import threading
 from collections.abc import Callable
-from typing import BinaryIO
 
 from tellakit.errors import ImportIncomplete, VaultLocked
 from tellakit.vault import age
 from tellakit.vault.age.header import b64encode
-from tellakit.vault.blobs import PARTIAL, BlobStore, WrittenBlob
-from tellakit.vault.fsutil import fsync_dir
+from tellakit.vault.blobs import BlobStore, PendingBlob, WrittenBlob
 from tellakit.vault.models import VaultFile
 
-Record = Callable[[WrittenBlob], VaultFile]
+Commit = Callable[[PendingBlob], VaultFile]
 
 
 class IncomingFile:
@@ -35,34 +33,33 @@ class IncomingFile:
     while pieces are being written; whichever of commit and abort comes first wins.
 
     ``expected_size``: when given, ``commit`` refuses a file that did not arrive whole, and
-    ``write`` refuses more bytes than announced.
+    ``write`` refuses more bytes than announced. ``on_end`` runs once, when the import is
+    committed or aborted (the vault stops counting it as under way).
     """
 
     def __init__(
         self,
         store: BlobStore,
         recipient: age.X25519Recipient,
-        record: Record,
+        commit: Commit,
         *,
         name: str,
         expected_size: int | None = None,
         is_locked: Callable[[], bool] = lambda: False,
+        on_end: Callable[[], None] = lambda: None,
     ) -> None:
         self.name = name
         self.expected_size = expected_size
         self.received = 0
-        self._record = record
-        self._is_locked = is_locked
-        self._lock = threading.Lock()
-        token = secrets.token_hex(16)
-        self.relpath = f"{token[:2]}/{token}"
-        final = store.path(self.relpath)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        self._final = final
-        self._partial = final.with_name(final.name + PARTIAL)
-        self._digest = hashlib.sha256()
         self.state = "open"  # open -> committed | aborted
-        self._raw: BinaryIO | None = open(self._partial, "xb")  # noqa: SIM115 - closed in _end
+        self._commit = commit
+        self._is_locked = is_locked
+        self._on_end = on_end
+        self._lock = threading.Lock()
+        self._digest = hashlib.sha256()
+        final, fd = store._create()  # the same private, locked .partial as BlobStore.write
+        self._pending = PendingBlob(final, fd, WrittenBlob("", 0, "", ""))
+        self._raw = open(fd, "wb", closefd=False)  # noqa: SIM115 - closed in _close_file
         try:
             self._writer, self._header = age.encrypt(self._raw, [recipient])
         except BaseException:
@@ -105,21 +102,25 @@ class IncomingFile:
                     f"{self.expected_size} bytes); nothing of it was kept."
                 )
             try:
-                assert self._raw is not None
                 self._writer.close()
                 self._raw.flush()
                 os.fsync(self._raw.fileno())
-                self._end()
-                os.replace(self._partial, self._final)
-                fsync_dir(self._final.parent)
+                self._close_file()
             except BaseException:
                 self._abort_locked()
                 raise
             self.state = "committed"
-        written = WrittenBlob(
-            self.relpath, self.received, self._digest.hexdigest(), b64encode(self._header.mac)
-        )
-        return self._record(written)  # removes the blob itself if the index refuses it
+            final = self._pending.final
+            self._pending.written = WrittenBlob(
+                f"{final.parent.name}/{final.name}",
+                self.received,
+                self._digest.hexdigest(),
+                b64encode(self._header.mac),
+            )
+        try:
+            return self._commit(self._pending)  # discards the partial itself if refused
+        finally:
+            self._on_end()
 
     def abort(self) -> None:
         """Drop everything received (idempotent; nothing happens after a commit)."""
@@ -129,8 +130,10 @@ class IncomingFile:
 
     def _abort_locked(self) -> None:
         self.state = "aborted"
-        self._end()
-        self._partial.unlink(missing_ok=True)
+        self._close_file()
+        self._pending.discard()
+        self._pending.close()
+        self._on_end()
 
     def _check_open(self) -> None:
         if self.state != "open":
@@ -139,10 +142,9 @@ class IncomingFile:
             self._abort_locked()
             raise VaultLocked("The vault was locked during the import; nothing was kept.")
 
-    def _end(self) -> None:
-        if self._raw is not None:
+    def _close_file(self) -> None:
+        if not self._raw.closed:
             self._raw.close()
-            self._raw = None
 
     def __enter__(self) -> IncomingFile:
         return self

@@ -10,6 +10,8 @@ One connection, shared by all threads behind a lock (check_same_thread=False).
 
 from __future__ import annotations
 
+import os
+import re
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -22,17 +24,38 @@ from sqlcipher3 import dbapi2 as sqlcipher
 
 from tellakit.errors import (
     AttachmentNotFound,
+    IndexForeign,
+    IndexMissing,
     ReportNotFound,
     VaultCorrupted,
     VaultError,
     VaultLocked,
 )
 from tellakit.reports import Attachment, FileState, Report, Status
+from tellakit.vault.fsutil import create_private, is_regular
 from tellakit.vault.models import ConnectionSettings, VaultFile
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 3
+RECOVERY = (
+    "Restore this vault's index.db from a backup, or run `tellakit recover` to start a new "
+    "index from the blobs (see docs/troubleshooting.md)."
+)
 
-_SCHEMA = """
+#: Tables of schema version 2: what a deletion or a re-key must finish after a crash.
+_JOURNALS = """
+CREATE TABLE deleted_blobs (
+    blob TEXT PRIMARY KEY               -- a deleted file's blob, unlinked right after the commit
+);
+CREATE TABLE rekey_blobs (
+    blob TEXT PRIMARY KEY,              -- a blob whose header a re-key is replacing
+    header BLOB NOT NULL,               -- the new header (the same file key, the new recipient)
+    header_mac TEXT NOT NULL,           -- its MAC, for files.header_mac once it is written
+    payload_offset INTEGER NOT NULL     -- where the payload starts in the blob as it was
+);
+"""
+
+_SCHEMA = (
+    """
 CREATE TABLE files (
     id TEXT PRIMARY KEY,
     blob TEXT NOT NULL UNIQUE,          -- path below blobs/, e.g. "ab/ab12..."
@@ -41,7 +64,8 @@ CREATE TABLE files (
     size INTEGER NOT NULL,
     sha256 TEXT NOT NULL,               -- hex SHA-256 of the plaintext
     header_mac TEXT NOT NULL,           -- base64 age header MAC: binds the blob to this row
-    imported_at TEXT NOT NULL
+    imported_at TEXT NOT NULL,
+    raw_name BLOB                       -- the original name's bytes when not valid UTF-8
 );
 CREATE TABLE reports (
     id TEXT PRIMARY KEY,
@@ -91,9 +115,22 @@ CREATE TABLE connection (
     root_folder TEXT NOT NULL,
     allow_insecure_http INTEGER NOT NULL,
     upload_manifest INTEGER NOT NULL,
-    auto_retry INTEGER NOT NULL
+    auto_retry INTEGER NOT NULL,
+    encrypt_to TEXT NOT NULL DEFAULT '',        -- sealed submissions: age recipients, one a line
+    readable_names INTEGER NOT NULL DEFAULT 0   -- sealed, but Tella's readable folder names
 );
 """
+    + _JOURNALS
+)
+#: What brings a schema from version N - 1 to N (a new vault gets _SCHEMA at once).
+_MIGRATIONS = {
+    2: "ALTER TABLE files ADD COLUMN raw_name BLOB;" + _JOURNALS,
+    # Sealed submissions (issue 13): the connection's encryption settings ('' = none).
+    3: "ALTER TABLE connection ADD COLUMN encrypt_to TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE connection ADD COLUMN readable_names INTEGER NOT NULL DEFAULT 0",
+}
+_FILE_COLS = "id, blob, name, mime, size, sha256, header_mac, imported_at, raw_name"
+_RECOVERED = re.compile(r"recovered-([0-9]{1,9})")
 
 _REPORT_COLS = (
     "id, title, description, status, reason, retryable, created_at, updated_at, submitted_at, "
@@ -128,6 +165,15 @@ _CONN_FIELDS = (
     "allow_insecure_http",
     "upload_manifest",
     "auto_retry",
+    "encrypt_to",
+    "readable_names",
+)
+_CONN_BOOLS = (
+    "is_app_password",
+    "allow_insecure_http",
+    "upload_manifest",
+    "auto_retry",
+    "readable_names",
 )
 
 
@@ -174,37 +220,91 @@ def _bool(value: Any) -> bool | None:
 
 
 class Index:
-    """The open index database of one vault."""
+    """The open index database of one vault.
 
-    def __init__(self, path: Path, key: bytes) -> None:
+    ``Index(path, key)`` opens an existing index only: a missing or empty file, or one that is
+    not this vault's SQLCipher database, is refused (IndexMissing, IndexForeign) and never
+    created or rewritten. ``Index.create`` makes a new one (create_vault, recovery).
+    """
+
+    def __init__(self, path: Path, key: bytes, *, create: bool = False) -> None:
         self._lock = threading.RLock()
         self._depth = 0
-        con = sqlcipher.connect(str(path), check_same_thread=False, isolation_level=None)
+        self.path = path
+        if create:
+            os.close(create_private(path))  # 0600 before SQLite: its WAL and SHM inherit it
+        self._con: Any = self._connect(path, key, new=create)
+        if create:
+            with self.transaction() as cur:
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        cur.execute(statement)
+                cur.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        else:
+            self._migrate()
+
+    @classmethod
+    def create(cls, path: Path, key: bytes) -> Index:
+        """A new, private (0600) index with the current schema (FileExistsError if present)."""
+        return cls(path, key, create=True)
+
+    @staticmethod
+    def _connect(path: Path, key: bytes, *, new: bool = False) -> Any:
+        if not new:
+            if not path.exists():
+                raise IndexMissing(f"{path} is missing. {RECOVERY}")
+            if not is_regular(path):
+                raise IndexMissing(f"{path} is not a regular file. {RECOVERY}")
+            wal = path.with_name(path.name + "-wal")
+            if path.stat().st_size == 0 and not (is_regular(wal) and wal.stat().st_size):
+                raise IndexMissing(f"{path} is empty. {RECOVERY}")
+        # mode=rw: SQLite must never create the file (a missing index is an error, not empty).
+        uri = path.absolute().as_uri() + "?mode=rw"
+        try:
+            con = sqlcipher.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+        except sqlcipher.OperationalError:
+            raise IndexMissing(f"{path} is missing. {RECOVERY}") from None
+        # A wrong key is an answer here (IndexForeign), not something for SQLCipher to log.
+        level = con.execute("PRAGMA cipher_log_level").fetchone()[0]
+        con.execute("PRAGMA cipher_log_level = NONE")
         try:
             con.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
             con.execute("PRAGMA temp_store = MEMORY")
             con.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlcipher.DatabaseError:
+            con.execute(f"PRAGMA cipher_log_level = {level}")
+            con.close()
+            raise IndexForeign(
+                f"{path} does not open with this vault's key (another vault's index, a damaged "
+                f"file, or not a SQLCipher database). {RECOVERY}"
+            ) from None
+        con.execute(f"PRAGMA cipher_log_level = {level}")
+        try:
             con.execute("PRAGMA journal_mode = WAL")
             con.execute("PRAGMA foreign_keys = ON")
             con.execute("PRAGMA secure_delete = ON")
         except sqlcipher.DatabaseError as exc:
             con.close()
             raise VaultCorrupted(f"index.db cannot be opened with the vault key: {exc}") from None
-        self._con: Any = con
-        self._migrate()
+        return con
 
     def _migrate(self) -> None:
         version = self._con.execute("PRAGMA user_version").fetchone()[0]
         if version == SCHEMA_VERSION:
             return
-        if version != 0:
+        if version == 0:
+            self.close()
+            raise IndexMissing(f"{self.path} holds no tellakit tables. {RECOVERY}")
+        if version > SCHEMA_VERSION:
+            self.close()
             raise VaultCorrupted(
                 f"index.db has schema version {version}; this tellakit knows {SCHEMA_VERSION}."
             )
         with self.transaction() as cur:
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    cur.execute(statement)
+            for step in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in _MIGRATIONS[step].split(";"):
+                    if statement.strip():
+                        cur.execute(statement)
             cur.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @contextmanager
@@ -248,13 +348,34 @@ class Index:
 
     # --- files --------------------------------------------------------------------------------
 
-    def add_file(self, f: VaultFile, blob: str, header_mac: str) -> None:
+    def add_file(
+        self, f: VaultFile, blob: str, header_mac: str, raw_name: bytes | None = None
+    ) -> None:
         """Insert a file row (after its blob is safely on disk)."""
         with self.transaction() as cur:
             cur.execute(
-                "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (f.id, blob, f.name, f.mime, f.size, f.sha256, header_mac, _ts(f.imported_at)),
+                f"INSERT INTO files ({_FILE_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+                (
+                    f.id,
+                    blob,
+                    f.name,
+                    f.mime,
+                    f.size,
+                    f.sha256,
+                    header_mac,
+                    _ts(f.imported_at),
+                    raw_name,
+                ),
             )
+
+    def has_file(self, file_id: str) -> bool:
+        """True if a file row with that id exists."""
+        return bool(self.query("SELECT 1 FROM files WHERE id = ?", (file_id,)))
+
+    def raw_name(self, file_id: str) -> bytes | None:
+        """The original bytes of a file's name when they were not valid UTF-8."""
+        rows = self.query("SELECT raw_name FROM files WHERE id = ?", (file_id,))
+        return None if not rows or rows[0][0] is None else bytes(rows[0][0])
 
     @staticmethod
     def _file(row: Sequence[Any]) -> VaultFile:
@@ -282,8 +403,64 @@ class Index:
         """Every blob path the index refers to."""
         return {r[0] for r in self.query("SELECT blob FROM files")}
 
+    def blob_rows(self) -> list[tuple[str, str, str]]:
+        """(blob path, header MAC, file name) of every file."""
+        return [tuple(r) for r in self.query("SELECT blob, header_mac, name FROM files")]
+
+    def pending_deletions(self) -> set[str]:
+        """Blobs of deleted files that may still be on disk."""
+        return {r[0] for r in self.query("SELECT blob FROM deleted_blobs")}
+
+    def forget_deletions(self, blobs: Iterable[str]) -> None:
+        """Drop finished deletions from the journal."""
+        with self.transaction() as cur:
+            cur.executemany("DELETE FROM deleted_blobs WHERE blob = ?", [(b,) for b in blobs])
+
+    def next_recovered_number(self) -> int:
+        """1 + the highest n of the files named ``recovered-<n>``."""
+        names = self.query("SELECT name FROM files WHERE name LIKE 'recovered-%'")
+        numbers = [int(m.group(1)) for (n,) in names if (m := _RECOVERED.fullmatch(n))]
+        return max(numbers, default=0) + 1
+
+    # --- re-key journal (see rekey.py) ---------------------------------------------------------
+
+    def rekey_journal(self) -> dict[str, tuple[bytes, str, int]]:
+        """blob -> (new header, its MAC, payload offset) of headers being replaced."""
+        rows = self.query("SELECT blob, header, header_mac, payload_offset FROM rekey_blobs")
+        return {r[0]: (bytes(r[1]), r[2], r[3]) for r in rows}
+
+    def journal_rekey(self, blob: str, header: bytes, header_mac: str, offset: int) -> None:
+        """Record a header about to be written, before it is written."""
+        with self.transaction() as cur:
+            cur.execute(
+                "INSERT OR REPLACE INTO rekey_blobs VALUES (?, ?, ?, ?)",
+                (blob, header, header_mac, offset),
+            )
+
+    def finish_rekey(self, blob: str, header_mac: str) -> None:
+        """The new header is on disk: bind it to the file row and drop the journal entry."""
+        with self.transaction() as cur:
+            cur.execute("UPDATE files SET header_mac = ? WHERE blob = ?", (header_mac, blob))
+            cur.execute("DELETE FROM rekey_blobs WHERE blob = ?", (blob,))
+
+    def export_to(self, dest: Path, key: bytes) -> None:
+        """Copy the whole database into the new (empty) file ``dest`` under another key."""
+        with self._lock:
+            if self._con is None:
+                raise VaultLocked("The vault is locked; open it again with the passphrase.")
+            con = self._con
+            con.execute(f"ATTACH DATABASE ? AS rekeyed KEY \"x'{key.hex()}'\"", (str(dest),))
+            try:
+                con.execute("SELECT sqlcipher_export('rekeyed')")
+                con.execute(f"PRAGMA rekeyed.user_version = {SCHEMA_VERSION}")
+            finally:
+                con.execute("DETACH DATABASE rekeyed")
+
     def delete_file(self, file_id: str) -> str:
-        """Remove a file row; returns its blob path. Refuses files attached to a report."""
+        """Remove a file row; returns its blob path. Refuses files attached to a report.
+
+        The blob is noted in ``deleted_blobs`` in the same transaction, so a crash before it is
+        unlinked is finished on the next open instead of leaving an unexplained blob."""
         with self.transaction() as cur:
             row = cur.execute("SELECT blob FROM files WHERE id = ?", (file_id,)).fetchone()
             if row is None:
@@ -296,6 +473,7 @@ class Index:
                     f"The file is attached to {used} report(s); remove it there first."
                 )
             cur.execute("DELETE FROM files WHERE id = ?", (file_id,))
+            cur.execute("INSERT OR IGNORE INTO deleted_blobs VALUES (?)", (row[0],))
             return str(row[0])
 
     # --- reports ------------------------------------------------------------------------------
@@ -502,11 +680,12 @@ class Index:
     def set_connection(self, s: ConnectionSettings) -> None:
         """Store (replace) the single connection."""
         values = [getattr(s, name) for name in _CONN_FIELDS]
+        values[_CONN_FIELDS.index("encrypt_to")] = "\n".join(s.encrypt_to)
         with self.transaction() as cur:
             cur.execute("DELETE FROM connection")
             cur.execute(
                 f"INSERT INTO connection (id, {', '.join(_CONN_FIELDS)}) "  # noqa: S608
-                "VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"VALUES (1, {', '.join('?' * len(_CONN_FIELDS))})",
                 [int(v) if isinstance(v, bool) else v for v in values],
             )
 
@@ -517,8 +696,9 @@ class Index:
         if not rows:
             return None
         values = dict(zip(_CONN_FIELDS, rows[0], strict=True))
-        for name in ("is_app_password", "allow_insecure_http", "upload_manifest", "auto_retry"):
+        for name in _CONN_BOOLS:
             values[name] = bool(values[name])
+        values["encrypt_to"] = tuple(r for r in values["encrypt_to"].split("\n") if r)
         return ConnectionSettings(**values)
 
     def delete_connection(self) -> None:

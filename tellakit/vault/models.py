@@ -31,3 +31,9 @@ class ConnectionSettings:
     allow_insecure_http: bool = False
     upload_manifest: bool = True
     auto_retry: bool = False
+    # --- sealed submissions (issue 13; docs/server-layout.md) ---
+    #: age recipients (``age1...``, ``ssh-ed25519 ...``) reports are encrypted to; empty: the
+    #: readable layout, as in Tella. A report's recipients are fixed when it is queued.
+    encrypt_to: tuple[str, ...] = ()
+    #: with ``encrypt_to``: the folder keeps Tella's name (the title); files stay sealed
+    readable_names: bool = False

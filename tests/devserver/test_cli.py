@@ -71,3 +71,13 @@ def test_bare_uid_takes_its_password_from_the_environment(monkeypatch):
     monkeypatch.setenv("TELLAKIT_DEVSERVER_PASSWORD", "from-env")
     assert _users(["demo"]) == [("demo", "from-env", None)]
     assert _users(["bob:given"]) == [("bob", "given", None)]
+
+
+def test_profile_flag_names_the_kind_of_server(capsys):
+    from tellakit.devserver.cli import build_parser
+
+    assert build_parser().parse_args([]).profile == "nextcloud"
+    assert build_parser().parse_args(["--profile", "mysql-utf8"]).profile == "mysql-utf8"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--profile", "owncloud"])
+    assert "nextcloud-object-store" in capsys.readouterr().err

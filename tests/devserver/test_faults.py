@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -146,3 +147,21 @@ def test_access_log_line_never_contains_credentials(devserver, caplog):
     lines = [r.getMessage() for r in caplog.records if r.name == "tellakit.devserver.access"]
     assert any('"PROPFIND /remote.php/dav/files/alice/" 207' in line for line in lines)
     assert not any("secret" in line or "Basic" in line for line in lines)
+
+
+def test_cut_response_after_ends_a_download_after_exactly_n_bytes(devserver):
+    body = os.urandom(3 * MIB)
+    dav("PUT", files_url(devserver, "dl.bin"), data=body)
+    devserver.faults.cut_response_after(MIB + 11, method="GET", path=r"dl\.bin$")
+    r = requests.get(
+        files_url(devserver, "dl.bin"), auth=("alice", "secret"), stream=True, timeout=30
+    )
+    got = bytearray()
+    with pytest.raises(requests.exceptions.ChunkedEncodingError) as info:
+        for piece in r.iter_content(4096):
+            got += piece
+    assert f"IncompleteRead({MIB + 11} bytes read" in str(info.value)
+    assert body.startswith(bytes(got))
+    (record,) = devserver.log.filter(method="GET", path="dl.bin")
+    assert record.status == 0 and record.bytes_out == MIB + 11
+    assert dav("GET", files_url(devserver, "dl.bin")).content == body  # times=1: used up

@@ -22,15 +22,21 @@ WINDOWS = NameRules.create(windows_compatible=True)
         ("video.part", '".part" is a forbidden file type.'),
         ("x.filepart", '".filepart" is a forbidden file type.'),
         ("a\\b", '"\\" is not allowed inside a file or folder name.'),
-        ("tab\there", '"\t" is not allowed inside a file or folder name.'),
+        ("tab\there", "Filename contains at least one invalid character"),
     ],
 )
 def test_default_rules_reject_with_nextclouds_reason(name, reason):
     assert DEFAULT.check(name) == reason
 
 
+def test_without_utf8mb4_four_byte_characters_are_refused():
+    rules = NameRules.create(utf8mb4=False)
+    assert rules.check("emoji 📷.jpg") == "Filename contains at least one invalid character"
+    assert rules.check("ünïcödé ✓ €.txt") is None  # 2- and 3-byte UTF-8 still fit
+
+
 @pytest.mark.parametrize(
-    "name", ["report.pdf", "a" * 250, "ünïcödé ✓.txt", "trailing. ", "con.txt"]
+    "name", ["report.pdf", "a" * 250, "ünïcödé ✓.txt", "trailing. ", "con.txt", "emoji 📷.jpg"]
 )
 def test_default_rules_allow(name):
     assert DEFAULT.check(name) is None

@@ -301,11 +301,12 @@ def _move(srv, transfer: str, headers: dict) -> tuple[dict, bytes]:
 )
 def test_x_hash_of_an_assembled_upload_is_the_hash_of_the_file(devserver, order):
     parts = {"1": os.urandom(300_000), "2": os.urandom(1_500_000), "3": b"end"}
-    headers = _upload(devserver, "h", [(n, parts[n]) for n in order], x_hash="sha256,md5")
+    headers = _upload(devserver, "h", [(n, parts[n]) for n in order], x_hash="all")
     got, stored = _move(devserver, "h", headers)
     assert stored == parts["1"] + parts["2"] + parts["3"]
     assert got["X-Hash-SHA256"] == hashlib.sha256(stored).hexdigest()
     assert got["X-Hash-MD5"] == hashlib.md5(stored, usedforsecurity=False).hexdigest()
+    assert got["X-Hash-SHA1"] == hashlib.sha1(stored, usedforsecurity=False).hexdigest()
 
 
 def test_a_chunk_changed_on_disk_after_it_arrived_is_hashed_as_stored(devserver):

@@ -18,8 +18,7 @@ def main(argv: list[str]) -> int:
     vault_path, passphrase, report_id, k_text, mode = argv
     kill_at = int(k_text)
 
-    from tellakit.engine import Submitter
-    from tellakit.engine.submitter import default_client_factory
+    from tellakit.engine import Submitter, client_for
     from tellakit.vault import open_vault
 
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -31,7 +30,7 @@ def main(argv: list[str]) -> int:
         os.kill(os.getpid(), signal.SIGKILL)
 
     def factory(settings: Any) -> Any:
-        client = default_client_factory(settings)
+        client = client_for(settings)
         original = client.session.request
 
         def request(method: Any, url: Any, *args: Any, **kwargs: Any) -> Any:

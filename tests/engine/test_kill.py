@@ -17,7 +17,7 @@ import pytest
 from engine_helpers import PASSPHRASE, SMALL, MiB, check_submitted, random_bytes
 
 from tellakit.engine import Submitter, connect
-from tellakit.engine.submitter import STOPPED_DURING_UPLOAD
+from tellakit.engine.monitor import STOPPED_DURING_UPLOAD
 from tellakit.reports import Status
 from tellakit.vault import create_vault, open_vault
 

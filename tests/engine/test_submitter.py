@@ -22,9 +22,9 @@ from engine_helpers import (
     wait_for,
 )
 
-from tellakit.engine import ProgressEvent, Submitter
+from tellakit.engine import FileEvent, ProgressEvent, ReportEvent, Submitter, client_for
+from tellakit.engine.monitor import STOPPED_DURING_UPLOAD
 from tellakit.engine.retry import Backoff
-from tellakit.engine.submitter import STOPPED_DURING_UPLOAD, default_client_factory
 from tellakit.errors import InvalidTransition
 from tellakit.nextcloud import ChunkedUpload, NextcloudClient
 from tellakit.reports import FileState, Status
@@ -89,9 +89,9 @@ def test_progress_events_reach_subscribers_and_snapshot_matches(connected, devse
         assert sub.wait(report.id, timeout=60)
         off()
         snap = sub.snapshot(report.id)
-    states = [e.state for e in events if e.attachment_id is None]
+    states = [e.state for e in events if isinstance(e, ReportEvent)]
     assert states[0] == "uploading" and states[-1] == "submitted"
-    file_events = [e for e in events if e.attachment_id is not None]
+    file_events = [e for e in events if isinstance(e, FileEvent)]
     sent = [e.bytes_sent for e in file_events]
     assert sent == sorted(sent) and sent[-1] == len(data)
     assert len(file_events) >= 3  # intermediate byte progress, not just start and end
@@ -109,7 +109,7 @@ def test_pause_stops_mid_upload_and_resume_finishes(connected, devserver):
     with Submitter(connected, tuning=replace(SMALL, single_put_limit=64 << 20)) as sub:
         sub.subscribe(events.append)
         sub.submit(report.id)
-        wait_for(lambda: any(e.attachment_id and e.bytes_sent > 0 for e in events))
+        wait_for(lambda: any(isinstance(e, FileEvent) and e.bytes_sent > 0 for e in events))
         sub.pause(report.id)
         assert connected.get_report(report.id).status is Status.PAUSED
         devserver.faults.bandwidth(None)
@@ -134,7 +134,9 @@ def test_pause_mid_chunk_resumes_from_that_chunk(connected, devserver):
         sub.subscribe(events.append)
         sub.submit(report.id)
         # Pause while the second chunk is on its way.
-        wait_for(lambda: any(e.attachment_id and e.bytes_sent > 6 * 1024 * KiB for e in events))
+        wait_for(
+            lambda: any(isinstance(e, FileEvent) and e.bytes_sent > 6 * 1024 * KiB for e in events)
+        )
         sub.pause(report.id)
         assert connected.get_report(report.id).status is Status.PAUSED
         devserver.faults.bandwidth(None)
@@ -206,7 +208,7 @@ def test_delete_stops_and_keeps_what_the_server_has(connected, devserver):
     with Submitter(connected, tuning=replace(SMALL, single_put_limit=10 << 20)) as sub:
         sub.subscribe(events.append)
         sub.submit(report.id)
-        wait_for(lambda: any(e.attachment_id and e.bytes_sent > 0 for e in events))
+        wait_for(lambda: any(isinstance(e, FileEvent) and e.bytes_sent > 0 for e in events))
         sub.delete(report.id)
         assert report.id not in {r.id for r in connected.list_reports()}  # gone at once
         devserver.faults.bandwidth(None)
@@ -325,7 +327,7 @@ def test_checksum_mismatch_is_never_submitted_and_resume_reuploads(connected, de
     report = report_with_files(connected, "verify", [("good.bin", good), ("bad.bin", bad)])
 
     def corrupting(settings):
-        client = default_client_factory(settings)
+        client = client_for(settings)
         client.__class__ = CorruptingClient
         return client
 
@@ -410,7 +412,7 @@ def test_close_records_running_reports_as_interrupted(connected, devserver):
     devserver.faults.bandwidth(128 * KiB)
     sub = Submitter(connected, tuning=replace(SMALL, single_put_limit=10 << 20))
     started = threading.Event()
-    sub.subscribe(lambda e: e.bytes_sent > 0 and e.attachment_id and started.set())
+    sub.subscribe(lambda e: isinstance(e, FileEvent) and e.bytes_sent > 0 and started.set())
     sub.submit(report.id)
     assert started.wait(30)
     t0 = time.monotonic()

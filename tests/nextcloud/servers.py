@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import http.server
 import ipaddress
+import json
 import socket
 import ssl
 import threading
@@ -112,6 +113,24 @@ def two_factor_server() -> Iterator[str]:
     """A loopback server answering like Nextcloud does for a 2FA account's main password."""
     with _serving(_TwoFactor) as url:
         yield url
+
+
+@contextmanager
+def login_flow_server(tls_dir: Path, answer: dict) -> Iterator[tuple[str, Path]]:
+    """An https server on loopback answering ``POST /index.php/login/v2`` with ``answer``
+    (JSON); yields (URL, its self-signed certificate to trust)."""
+    body = json.dumps(answer).encode()
+
+    class Start(_Quiet):
+        def do_POST(self) -> None:
+            self.read_body()
+            self.reply(200, body, {"Content-Type": "application/json"})
+
+    cert, key = self_signed_cert(tls_dir)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    with _serving(Start, ctx) as url:
+        yield url, cert
 
 
 @contextmanager

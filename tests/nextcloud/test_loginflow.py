@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tellakit.errors import LoginFlowExpired, NotNextcloud
+from tellakit.errors import InsecureURL, LoginFlowExpired, NotNextcloud
 from tellakit.nextcloud import (
     Cancelled,
     Credentials,
@@ -16,9 +17,10 @@ from tellakit.nextcloud import (
     poll_login_flow,
     start_login_flow,
 )
+from tellakit.nextcloud.loginflow import https_form
 
 from .conftest import assert_no_secret
-from .servers import plain_html_server
+from .servers import login_flow_server, plain_html_server, self_signed_cert
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -74,3 +76,62 @@ def test_polling_can_be_cancelled(devserver: Any) -> None:
 def test_login_flow_on_a_non_nextcloud_server() -> None:
     with plain_html_server() as url, pytest.raises(NotNextcloud):
         start_login_flow(url)
+
+
+# --- behind a TLS-terminating proxy (the behind-proxy profile, reached over https) ---------
+
+
+@pytest.fixture
+def proxied(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A behind-proxy server over TLS (its self-signed certificate trusted as an org's CA)."""
+    from tellakit.devserver import DevServer
+
+    cert, key = self_signed_cert(tmp_path)
+    monkeypatch.setenv("TELLAKIT_CA_BUNDLE", str(cert))
+    with DevServer(tmp_path / "data", profile="behind-proxy", tls=(cert, key)) as srv:
+        yield srv
+
+
+def test_http_urls_behind_a_tls_proxy_are_used_in_their_https_form(proxied: Any) -> None:
+    flow = start_login_flow(proxied.url)
+    assert flow.upgraded_to_https
+    assert flow.poll_endpoint == f"{proxied.url}/index.php/login/v2/poll"
+    assert flow.login_url.startswith(f"{proxied.url}/index.php/login/v2/flow/")
+    proxied.approve_login_flow("alice")
+    creds = poll_login_flow(flow, timeout=10, interval=0.05)
+    assert creds.server_url == proxied.url  # the granted http:// server, in its https form
+    with NextcloudClient(creds) as client:
+        assert client.current_user().id == "alice"
+
+
+def test_when_the_https_form_fails_the_error_names_overwriteprotocol(proxied: Any) -> None:
+    proxied.faults.respond(502, method="POST", path="/login/v2/poll")
+    with pytest.raises(InsecureURL) as info:
+        start_login_flow(proxied.url)
+    assert "'overwriteprotocol' => 'https'" in str(info.value)
+    assert "config.php" in str(info.value)
+
+
+def test_https_form_only_for_http_urls_on_the_same_host() -> None:
+    base = "https://cloud.example.org:8443/nc"
+    assert (
+        https_form("http://cloud.example.org/nc/index.php/login/v2/poll", base)
+        == "https://cloud.example.org:8443/nc/index.php/login/v2/poll"
+    )
+    assert https_form("http://internal:8080/index.php/login/v2/poll", base) is None
+    assert https_form("https://cloud.example.org/x", base) is None  # nothing to upgrade
+    assert https_form("http://cloud.example.org/x", "http://cloud.example.org") is None
+
+
+def test_http_urls_on_another_host_are_refused_naming_the_fix(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answer = {
+        "poll": {"token": "t" * 128, "endpoint": "http://backend:8080/index.php/login/v2/poll"},
+        "login": "http://backend:8080/index.php/login/v2/flow/" + "l" * 128,
+    }
+    with login_flow_server(tmp_path, answer) as (url, cert):
+        monkeypatch.setenv("TELLAKIT_CA_BUNDLE", str(cert))
+        with pytest.raises(InsecureURL) as info:
+            start_login_flow(url)
+    assert "backend" in str(info.value) and "overwriteprotocol" in str(info.value)

@@ -115,15 +115,19 @@ def test_move_get_delete(devserver: Any, client: NextcloudClient) -> None:
         assert stream.size == 5
         assert stream.read(2) == b"he"
         assert stream.read() == b"llo"
-    assert client.download_sha256("b.txt") == (hashlib.sha256(b"hello").hexdigest(), 5)
+    downloaded = client.download_sha256("b.txt")
+    assert (downloaded.sha256, downloaded.size) == (hashlib.sha256(b"hello").hexdigest(), 5)
     assert client.delete("b.txt") is True
     assert client.delete("b.txt") is False
 
 
-def test_file_hashes_reports_the_stored_checksum(client: NextcloudClient) -> None:
-    digest = hashlib.sha256(b"hash me").hexdigest()
-    client.put("h.txt", io.BytesIO(b"hash me"), 7, checksum_sha256_hex=digest)
-    assert client.file_hashes("h.txt").get("sha256") == digest
+def test_file_hashes_holds_the_servers_hash_never_the_stored_claim(
+    client: NextcloudClient,
+) -> None:
+    claim = hashlib.sha256(b"what we said we sent").hexdigest()
+    client.put("h.txt", io.BytesIO(b"hash me"), 7, checksum_sha256_hex=claim)
+    assert client.stat("h.txt").checksums == {"SHA256": claim}  # stored verbatim: a claim
+    assert client.file_hashes("h.txt") == {"sha256": hashlib.sha256(b"hash me").hexdigest()}
 
 
 def test_refused_name_is_name_rejected_with_server_reason(client: NextcloudClient) -> None:

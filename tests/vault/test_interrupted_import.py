@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tellakit.errors import IndexStale
 from tellakit.vault import create_vault, open_vault
 from tellakit.vault.blobs import PARTIAL, STALE_SECONDS
 
@@ -77,16 +78,32 @@ def test_kill_9_during_import_leaves_no_half_attachment(tmp_path: Path) -> None:
         assert not any(p.exists() for p in partials)
 
 
-def test_orphan_blob_without_index_row_is_cleaned_once_stale(tmp_path: Path) -> None:
-    # What a kill between the rename and the index commit leaves behind.
+def test_a_kill_between_commit_and_rename_is_finished_on_open(tmp_path: Path) -> None:
+    # The row is committed before the rename: what a kill right after the commit leaves.
     root = tmp_path / "vault"
-    vault = create_vault(root, PASSPHRASE, work_factor=FAST_WORK_FACTOR)
-    kept = vault.import_bytes(b"kept", "kept.txt")
-    vault.close()
-    orphan = root / "blobs" / "zz" / ("zz" + "0" * 30)
-    orphan.parent.mkdir()
-    orphan.write_bytes(b"age-encryption.org/v1\n...")
-    _age_everything(root / "blobs")
+    with create_vault(root, PASSPHRASE, work_factor=FAST_WORK_FACTOR) as vault:
+        kept = vault.import_bytes(b"committed, not yet renamed", "kept.txt")
+        blob = vault._blobs.path(vault._index.get_file(kept.id)[1])
+    os.replace(blob, blob.with_name(blob.name + PARTIAL))
     with open_vault(root, PASSPHRASE) as vault:
-        assert not orphan.exists()
+        assert blob.exists()
+        assert vault.open_file(kept.id).read() == b"committed, not yet renamed"
+
+
+def test_a_blob_no_row_lists_is_never_deleted(tmp_path: Path) -> None:
+    root = tmp_path / "vault"
+    with create_vault(root, PASSPHRASE, work_factor=FAST_WORK_FACTOR) as vault:
+        kept = vault.import_bytes(b"kept", "kept.txt")
+        stray = vault.import_bytes(b"its row will be lost", "lost.txt")
+        blob = vault._blobs.path(vault._index.get_file(stray.id)[1])
+        with vault._index.transaction() as cur:  # as if index.db came from an older backup
+            cur.execute("DELETE FROM files WHERE id = ?", (stray.id,))
+    _age_everything(root / "blobs")
+    with pytest.raises(IndexStale) as refused:
+        open_vault(root, PASSPHRASE)
+    assert refused.value.orphans == [f"{blob.parent.name}/{blob.name}"]
+    assert blob.exists()
+    with open_vault(root, PASSPHRASE, allow_orphans=True) as vault:
+        assert vault.orphans() == refused.value.orphans
         assert vault.open_file(kept.id).read() == b"kept"
+    assert blob.exists()

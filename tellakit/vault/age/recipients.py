@@ -162,6 +162,8 @@ def scrypt_work_factor(stanza: Stanza) -> int:
         raise AgeHeaderError("age header: scrypt salt is not 16 bytes")
     if not _DECIMAL.fullmatch(stanza.args[1]):
         raise AgeHeaderError("age header: scrypt work factor is not a canonical decimal")
+    if len(stanza.args[1]) > len(str(MAX_WORK_FACTOR)):  # before int(): no huge conversions
+        raise AgeHeaderError(f"age header: scrypt work factor above {MAX_WORK_FACTOR}")
     work_factor = int(stanza.args[1])
     if work_factor > MAX_WORK_FACTOR:
         raise AgeHeaderError(f"age header: scrypt work factor above {MAX_WORK_FACTOR}")

@@ -1,0 +1,191 @@
+"""Sealed uploads: the cost of encrypting to the organization on the upload's hot path.
+
+Two measurements of one file (1 GiB by default) in a vault, in the same run:
+
+1. **Reader throughput**, in this process: read the whole file sequentially through the
+   vault's decrypting ``BlobReader`` (plain) and through ``SealedReader`` over it (sealed:
+   decrypt, encrypt to a fresh key, SHA-256 of the ciphertext), in 1 MiB reads as the request
+   body does, plus the peer tool: stock ``age -r`` encrypting the same plaintext from disk to
+   /dev/null. Also the Python heap's peak during a sealed read (constant memory).
+2. **Upload**, each client its own process (the server too: ``tellakit devserver``): the
+   file goes from the vault to the server by chunked upload (100 MiB chunks, as the engine's
+   steady state), then the server's ``X-Hash`` is compared: plain with the vault's recorded
+   SHA-256, sealed with the ciphertext's SHA-256 the reader computed on the way. Runs
+   alternate plain/sealed; the best of ``--repeat`` each is reported, with client CPU
+   seconds and peak RSS.
+
+Run: .venv/bin/python benchmarks/sealed_throughput.py [--size-mib 1024] [--repeat 3]
+Results for this machine are recorded in benchmarks/sealed.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+from devserver_process import devserver_process
+from upload_throughput import AccessLog, make_file, measure
+
+MIB = 1024 * 1024
+PASSPHRASE = "benchmark passphrase"
+CHUNK_SIZE = 100 * MIB
+USER = "bench"
+SERVER_PASSWORD = "bench-password"
+
+
+def _open_at(vault, file_id: str, offset: int):
+    reader = vault.open_file(file_id, check_sha256=False)
+    reader.seek(offset)
+    return reader
+
+
+def child_upload(mode: str, url: str, vault_path: str, file_id: str, recipient: str) -> int:
+    """One upload of the vault file, plain or sealed; prints {"seconds": ...} as JSON."""
+    from tellakit import sealed
+    from tellakit.nextcloud import ChunkedUpload, Credentials, NextcloudClient, new_transfer_id
+    from tellakit.vault import age, open_vault
+
+    vault = open_vault(vault_path, PASSPHRASE)
+    vfile = vault.get_file(file_id)
+    client = NextcloudClient(Credentials(url, USER, SERVER_PASSWORD))
+    client.current_user()
+    start = time.perf_counter()
+    if mode == "plain":
+        reader = vault.open_file(file_id, check_sha256=False)
+        total = vfile.size
+    else:
+        key = sealed.new_sealed_file([age.X25519Recipient.parse(recipient)])
+        reader = sealed.SealedReader(lambda off: _open_at(vault, file_id, off), key, vfile.size)
+        total = reader.size
+    upload = ChunkedUpload(
+        client, f"{mode}-{time.time_ns()}.bin", total, new_transfer_id(), chunk_size=CHUNK_SIZE
+    )
+    upload.start()
+    for n in range(1, upload.chunk_count + 1):
+        offset, size = upload.chunk_range(n)
+        reader.seek(offset)
+        upload.upload_chunk(n, reader, size)
+    result = upload.finish()
+    expected = vfile.sha256 if mode == "plain" else reader.sha256_hex()
+    if result.hashes.get("sha256") != expected:
+        raise SystemExit(f"{mode}: the server's SHA-256 does not match")
+    seconds = time.perf_counter() - start
+    reader.close()
+    vault.close()
+    print(json.dumps({"seconds": seconds}))
+    return 0
+
+
+def read_all(reader) -> float:
+    buf = bytearray(MIB)
+    start = time.perf_counter()
+    while reader.readinto(buf):
+        pass
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size-mib", type=int, default=1024)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--child", nargs=5, metavar="ARG", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        return child_upload(*args.child)
+
+    from tellakit import sealed
+    from tellakit.vault import age, create_vault
+
+    size = args.size_mib * MIB
+    work = Path(tempfile.mkdtemp(prefix="tellakit-sealed-bench-"))
+    try:
+        plain_file = work / "video.bin"
+        make_file(plain_file, size)
+        vault = create_vault(work / "vault", PASSPHRASE, work_factor=10)
+        t = time.perf_counter()
+        vfile = vault.import_path(plain_file)
+        print(f"vault import of {args.size_mib} MiB: {time.perf_counter() - t:.1f} s")
+        org = age.X25519Identity.generate()
+        recipient = str(org.recipient())
+
+        # 1. reader throughput, and the peer tool
+        rows = []
+        for _ in range(args.repeat):
+            plain = read_all(vault.open_file(vfile.id, check_sha256=False))
+            key = sealed.new_sealed_file([org.recipient()])
+            reader = sealed.SealedReader(lambda off: _open_at(vault, vfile.id, off), key, size)
+            sealed_s = read_all(reader)
+            assert reader.sha256_hex() is not None
+            reader = sealed.SealedReader(lambda off: _open_at(vault, vfile.id, off), key, size)
+            tracemalloc.start()  # a separate, untimed pass: tracing slows Python down
+            read_all(reader)
+            _, heap_peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+            age_s = None
+            if shutil.which("age"):
+                t = time.perf_counter()
+                subprocess.run(
+                    ["age", "-r", recipient, "-o", "/dev/null", str(plain_file)], check=True
+                )
+                age_s = time.perf_counter() - t
+            rows.append((plain, sealed_s, age_s, heap_peak))
+        plain = min(r[0] for r in rows)
+        sealed_s = min(r[1] for r in rows)
+        ages = [r[2] for r in rows if r[2] is not None]
+        heap = max(r[3] for r in rows)
+        print(f"\nreader, {args.size_mib} MiB in 1 MiB reads, best of {args.repeat}")
+        print(f"  vault BlobReader (decrypt)              {size / MIB / plain:7.0f} MiB/s")
+        print(f"  SealedReader (decrypt+encrypt+SHA-256)  {size / MIB / sealed_s:7.0f} MiB/s")
+        if ages:
+            print(f"  stock age -r (encrypt from disk)        {size / MIB / min(ages):7.0f} MiB/s")
+            print(f"  SealedReader time / stock age time: {sealed_s / min(ages):.2f}")
+        print(f"  Python heap peak during a sealed read: {heap / MIB:.1f} MiB")
+
+        # 2. uploads, each client its own process
+        vault.close()
+        server = devserver_process(work / "server", "--user", f"{USER}:{SERVER_PASSWORD}")
+        log = AccessLog(server.stderr)
+        url = log.wait_ready()
+        try:
+            runs: dict[str, list] = {"plain": [], "sealed": []}
+            for i in range(args.repeat):
+                order = ("plain", "sealed") if i % 2 == 0 else ("sealed", "plain")
+                for mode in order:
+                    argv = [sys.executable, __file__, "--child", mode, url]
+                    argv += [str(work / "vault"), vfile.id, recipient]
+                    runs[mode].append(measure(mode, argv, log))
+                    for old in (work / "server").rglob("*.bin"):
+                        old.unlink()  # keep the disk use to one file
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+        best = {mode: min(r, key=lambda run: run.inner) for mode, r in runs.items()}
+        chunk_mib = CHUNK_SIZE // MIB
+        print(f"\nupload of {args.size_mib} MiB, chunked {chunk_mib} MiB, best of {args.repeat}")
+        print("  mode      upload s  MiB/s  client CPU s  peak RSS MiB  requests   (every run, s)")
+        for mode, run in best.items():
+            every = " ".join(f"{r.inner:.2f}" for r in runs[mode])
+            print(
+                f"  {mode:<8} {run.inner:8.2f} {size / MIB / run.inner:6.0f} {run.cpu:13.2f}"
+                f" {run.rss_mib:13.0f} {run.requests:9d}   ({every})"
+            )
+        ratio = best["sealed"].inner / best["plain"].inner
+        medians = {
+            m: sorted(r.inner for r in runs[m])[len(runs[m]) // 2] for m in ("plain", "sealed")
+        }
+        median = medians["sealed"] / medians["plain"]
+        print(f"  sealed/plain, best: {ratio:.3f}   median: {median:.3f}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
