@@ -111,7 +111,7 @@ def test_cancel_drops_what_arrived_and_later_slices_are_ignored(
 
 def test_a_lost_slice_fails_the_file_and_keeps_nothing(vault: Vault, browser: Browser) -> None:
     imports = imports_for(vault, browser)
-    begin_and_send_half(imports, b"x" * 3000)
+    begin_and_send_half(imports, b"x" * 50000)
     imports.handle({"kind": "slice", "id": "t1", "seq": 2, "offset": 2000}, [b"x" * 1000])
     assert browser.kinds("t1") == ["ready", "ack", "failed"]
     assert "was lost on the way" in browser.final("t1")["message"]
@@ -199,3 +199,11 @@ def test_memory_stays_flat_while_many_slices_stream_in(vault: Vault, browser: Br
     imports.handle({"kind": "end", "id": "big", "size": 32 * len(slice_)})
     assert browser.imported[0].size == 64 * 1024 * 1024
     assert peak < 8 * len(slice_), f"peak {peak} bytes traced ({time.monotonic() - start:.1f} s)"
+
+
+def test_a_refused_name_is_answered_before_any_byte_is_sent(vault: Vault, browser: Browser) -> None:
+    imports = imports_for(vault, browser)
+    imports.handle({"kind": "begin", "id": "t1", "name": "x" * 5000, "size": 3})
+    assert browser.kinds("t1") == ["failed"] and imports.transfers == []
+    assert browser.failed and browser.failed[0][0] == "x" * 5000
+    assert vault_leftovers(vault) == []

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tellakit.errors import ImportIncomplete, VaultLocked
+from tellakit.errors import ImportIncomplete, ImportRefused, VaultLocked
 from tellakit.vault import Vault, open_vault
 from tellakit.vault.blobs import PARTIAL
 
@@ -116,3 +116,10 @@ def test_a_committed_import_survives_reopening(vault: Vault) -> None:
     vault.close()
     with open_vault(vault.path, PASSPHRASE) as again, again.open_file(vfile.id) as reader:
         assert reader.read() == b"kept"
+
+
+def test_a_refused_name_opens_nothing(vault: Vault) -> None:
+    with pytest.raises(ImportRefused):
+        vault.begin_import("x" * 5000)
+    assert blob_files(vault) == []
+    vault.rekey("a new passphrase for the test")  # no import was left counted as under way
