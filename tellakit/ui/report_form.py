@@ -10,6 +10,7 @@ vault, any size) or, by path, from the kernel's machine.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -78,6 +79,9 @@ class ReportForm(Screen):
         self._picker_start = picker_start or Path.cwd()
         self._tiles: dict[str, AttachmentTile] = {}
         self._task: Task[Any] | None = None
+        # A file encrypted by path finishes on its task's thread: attaching it and leaving the
+        # form must not interleave (it would be attached to a form already gone).
+        self._attach_lock = threading.Lock()
         self.title_input = w.Text(
             value=self.draft.title,
             description="Title",
@@ -266,10 +270,11 @@ class ReportForm(Screen):
         self.message.show(f"Encrypting {path.name} into the vault…")
 
         def done(vfile: VaultFile) -> None:
-            if self._disposed:  # the form was left meanwhile: nothing will ever attach it
-                vault.delete_file(vfile.id)
-                return
-            self._add(vfile)
+            with self._attach_lock:
+                if self._disposed:  # the form was left meanwhile: nothing will attach it
+                    vault.delete_file(vfile.id)
+                    return
+                self._add(vfile)
             self.message.show(f"Attached {vfile.name} ({human_size(vfile.size)}).", "success")
 
         self._task = Task(
@@ -346,7 +351,10 @@ class ReportForm(Screen):
         """Empty the text fields (their last state must not hold the report), drop files still
         arriving from the browser, and close the widgets. A large file still being encrypted
         by path is dropped when it is done."""
-        self._disposed = True
+        with self._attach_lock:
+            self._disposed = True
+            if self.editable:  # files imported here and not in the saved report go
+                self.draft.discard()
         self.title_input.value = ""
         self.description.value = ""
         self.upload.close()  # also when read-only, where it is not among the children
