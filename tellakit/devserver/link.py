@@ -176,7 +176,10 @@ class FlakyLink:
                 self.connections += 1
             for src, dst, up in ((client, server, True), (server, client, False)):
                 threading.Thread(
-                    target=self._pump, args=(conn, src, dst, up), name="flaky-link-pump", daemon=True
+                    target=self._pump,
+                    args=(conn, src, dst, up),
+                    name="flaky-link-pump",
+                    daemon=True,
                 ).start()
 
     def _pump(self, conn: _Connection, src: socket.socket, dst: socket.socket, up: bool) -> None:

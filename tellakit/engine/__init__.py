@@ -11,7 +11,13 @@ bars live in ``tellakit.console``.
 from __future__ import annotations
 
 from tellakit.engine.chunking import Tuning
-from tellakit.engine.connect import connect, disconnect, finish_login, start_login
+from tellakit.engine.connect import (
+    connect,
+    disconnect,
+    finish_login,
+    set_auto_retry,
+    start_login,
+)
 from tellakit.engine.events import (
     FileEvent,
     FileProgress,
@@ -41,5 +47,6 @@ __all__ = [
     "connect",
     "disconnect",
     "finish_login",
+    "set_auto_retry",
     "start_login",
 ]

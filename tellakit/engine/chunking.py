@@ -6,19 +6,20 @@ Two things set the size of the next chunk:
   ``target_seconds`` per chunk from the measured speed, as the desktop client does, up to
   ``max_chunk`` (the server's ``files.chunked_upload.max_size`` hint, else 100 MiB): few
   requests on a link that holds;
-* **the link** (``LinkModel.window``, link.py): once a connection has dropped, the bytes in
-  flight are kept to a share of the bytes that get through between drops, so most chunks
-  complete and a drop costs little; the window grows again while the link holds.
+* **the link** (``LinkModel.window``, link.py): once a connection has dropped, a chunk is
+  kept to what balances the bytes a drop loses against the cost of more requests, from the
+  bytes that get through between drops; the window grows again while the link holds.
 
-``ChunkPlanner`` combines them: the chunk is the smaller of the two (two chunks share the
-window, so one can be sent while the other's answer is awaited), and as many chunks go at once
-as fit in the window, at most ``max_in_flight`` and what the server allows
-(``files.chunked_upload.max_parallel_count``).
+``ChunkPlanner`` combines them. While the window holds every chunk in flight at its time-target
+size, up to ``max_in_flight`` chunks (and what the server allows,
+``files.chunked_upload.max_parallel_count``) go side by side. When the link limits, a chunk is
+at most the window and bodies go one after the other, with the next request started while the
+answer of the one before is awaited (pipeline.py).
 
 Nextcloud's chunking v2 needs chunks of at least 5 MiB (all but the last; ``V2_MIN_CHUNK``),
-chunking v1 takes any size. A new upload uses v2 unless the planned chunk is below that (the
-link cannot carry 5 MiB between drops, or ``max_chunk`` is smaller): then v1, with chunks down
-to ``min_chunk`` (256 KiB).
+chunking v1 takes any size. A new upload uses v2 unless the link does not carry 5 MiB chunks
+between drops (``LinkModel.carries``) or ``max_chunk`` is smaller: then v1, with chunks down to
+``min_chunk`` (256 KiB).
 """
 
 from __future__ import annotations
@@ -44,7 +45,12 @@ class Tuning:
     max_chunks: int = 10_000  # Nextcloud v2 chunk numbers run 1..10000
     #: Size chunks from what the link carried between drops (link.py); off: time only.
     follow_link: bool = True
-    #: Share of the bytes that get through between drops that may be in flight at once.
+    #: What one more request costs, in bytes of the link (its headers, the server's work per
+    #: request, a round trip not hidden): with the bytes between drops it sets the chunk size
+    #: on a link that drops (link.py).
+    request_cost: int = 32 * KiB
+    #: A chunk "gets through" when it is at most this share of the bytes between drops: the
+    #: test for chunking v2's 5 MiB chunks (a drop then costs 1/32 of what gets through).
     link_share: float = 1 / 16
     #: Chunk PUTs of one file at once, at most (the server's hint may allow fewer).
     max_in_flight: int = 3
@@ -69,7 +75,11 @@ class Window(Protocol):
     """What the planner asks of the link (``LinkModel``)."""
 
     def window(self) -> float | None:
-        """Bytes this transfer may have in flight; None: no limit known."""
+        """Bytes of one chunk crossing the link at a time; None: no limit known."""
+        ...
+
+    def carries(self, nbytes: int) -> bool:
+        """True when a chunk of ``nbytes`` is expected to get through between drops."""
         ...
 
 
@@ -125,10 +135,12 @@ def fit(size: int, offset: int, total: int, number: int, max_chunks: int, floor:
 
 @dataclass(frozen=True)
 class Plan:
-    """The next chunk's size and how many chunks may be in flight together."""
+    """The next chunk's size, how many chunks may be in flight together, and whether their
+    bodies go one after the other (``stagger``: a link that drops) or side by side."""
 
     size: int
     in_flight: int
+    stagger: bool = False
 
 
 class ChunkPlanner:
@@ -154,13 +166,19 @@ class ChunkPlanner:
         self.sizer = ChunkSizer(tuning, start=start, floor=self.floor)
 
     def plan(self) -> Plan:
-        """The size of the next chunk (before fitting it to the file) and the in-flight count."""
+        """The size of the next chunk (before fitting it to the file) and the in-flight count.
+
+        While the window holds every chunk in flight at its time-target size, chunks go side
+        by side at that size. Otherwise the link limits: a chunk is at most the window, and
+        bodies go one after the other, two requests in flight (one body crossing, the answer
+        of the one before awaited).
+        """
         size = self.sizer.size
         window = self.link.window() if self.link is not None else None
-        if window is None:
+        if window is None or window >= self.parallel * size:
             return Plan(size, self.parallel)
-        size = max(self.floor, min(size, int(window / 2)))
-        return Plan(size, max(1, min(self.parallel, int(window // size))))
+        size = max(self.floor, min(size, int(window)))
+        return Plan(size, min(self.parallel, 2), stagger=True)
 
     def next_size(self, offset: int, total: int, number: int) -> int:
         """Bytes of chunk ``number`` starting at ``offset`` (fitted to what is left)."""
@@ -173,13 +191,12 @@ class ChunkPlanner:
 
 
 def preferred_protocol(tuning: Tuning, link: Window | None) -> int:
-    """The chunking version a new upload should speak: 2 unless its chunks would be below
-    v2's floor (the link cannot carry 5 MiB between drops, or the tuning is smaller)."""
+    """The chunking version a new upload should speak: 2 unless its chunks must be below v2's
+    floor (the link does not carry 5 MiB chunks between drops, or the tuning is smaller)."""
     if tuning.min_chunk >= V2_MIN_CHUNK:
         return 2
     if tuning.max_chunk < V2_MIN_CHUNK:
         return 1
-    window = link.window() if link is not None and tuning.follow_link else None
-    if window is not None and window / 2 < V2_MIN_CHUNK:
+    if link is not None and tuning.follow_link and not link.carries(V2_MIN_CHUNK):
         return 1
     return 2

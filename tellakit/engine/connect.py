@@ -5,12 +5,14 @@
 the connection in the vault's encrypted index. With Login Flow v2 the stored secret is the app
 password the server issued; the account's main password is never seen. ``disconnect`` revokes
 that app password on the server and forgets the connection; local reports stay.
+``set_auto_retry`` changes the one setting a connected user toggles: automatic resume.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from tellakit.engine.naming import name_problem
@@ -193,6 +195,20 @@ def _revoke_quietly(creds: Credentials, client_factory: ClientFactory | None) ->
             client.revoke_app_password()
     except Exception as exc:  # best effort: the original error is what the caller needs
         log.warning("could not revoke the unused app password: %s", type(exc).__name__)
+
+
+def set_auto_retry(vault: ConnectionStore, on: bool) -> ConnectionSettings:
+    """Save the connection's "Resume automatically when the connection returns" setting.
+
+    The app's Submitter reads it when an upload stops (scheduler.RetryPolicy ``auto=None``),
+    so it applies from the next interruption on; nothing is sent to the server.
+    """
+    settings = vault.get_connection()
+    if settings is None:
+        raise NoConnection("This vault has no Nextcloud connection.")
+    updated = replace(settings, auto_retry=bool(on))
+    vault.set_connection(updated)
+    return updated
 
 
 def disconnect(

@@ -4,25 +4,30 @@ how fast they go; kept in the vault so that a new process starts from what the l
 Field links drop every few megabytes. A drop is a connection lost (``ConnectionLost``) while a
 chunk or a file was on its way; its distance is the bytes that got through since the drop
 before (confirmed pieces plus what the lost requests had sent). The model keeps a smoothed
-distance (``between_drops``) and the bytes through since the last drop (``streak``), and from
-them the **window**: the bytes a transfer may have in flight,
+distance (``between_drops``) and the bytes through since the last drop (``streak``); their
+larger, ``reach``, is what the link is believed to carry (a link that holds longer than it used
+to is believed at once, so chunks grow again while they succeed).
 
-    window = link_share x max(between_drops, streak) / transfers running on this link
+The **window** is the size of the chunk crossing the link at a time. A drop loses about half
+of it, and each chunk costs a request (``request_cost``, in bytes of the link), so the total
+cost per byte, window / (2 x reach) + request_cost / window, is least at
 
-so a drop costs about half a window, a small share of what gets through (1/32 with the
-default 1/16 share), and most chunks complete. A link that holds longer than it used to is
-believed at once (the streak), so the window grows while chunks succeed and the next file can
-speak chunking v2 again.
+    window = sqrt(2 x request_cost x reach) / transfers running on this link
+
+(with the default 32 KiB: 0.7 MB chunks when the link drops every 8 MB, about 4.5 % lost; 1.6
+MB at 40 MB, 2 %). A chunk **gets through** (``carries``) when it is at most ``share`` (1/16) of
+the reach: the test for chunking v2's 5 MiB chunks, so the next file speaks v2 again once the
+link carries 80 MiB between drops.
 
 A link never seen dropping is not known to hold either: its window starts at
-``UNKNOWN_WINDOW`` (two 5 MiB chunks) and grows as half the streak, so a first drop
-costs a few megabytes, not the 100 MiB chunks of a fast link, while a link that holds reaches
-full-size chunks within its first gigabyte (and keeps its streak for the next process).
+``UNKNOWN_WINDOW`` (10 MiB) and grows as half its streak, so a first drop costs a few
+megabytes, not the 100 MiB chunks of a fast link, while a link that holds reaches full-size
+chunks within its first gigabyte (and keeps its streak for the next process).
 
 A drop ends every connection, so a transfer sees at most one per attempt: a drop reported by
 an attempt that began before the last recorded drop is that drop, seen by another transfer on
-the same link (two reports at once), and counts once. The vault is
-written after each drop and at most every few seconds otherwise (``LinkStats``).
+the same link (two reports at once), and counts once. The vault is written after each drop and
+at most every few seconds otherwise (``LinkStats``).
 
 Thread rules: ``LinkModel._lock`` guards its numbers and the transfer count; the vault is
 written outside it (a write that loses a race with a newer one only delays the newer one to
@@ -32,6 +37,7 @@ the next write). ``LinkBook._lock`` guards its dict of models. Transfers of any 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -69,11 +75,13 @@ class LinkModel:
         store: LinkStore | None = None,
         *,
         share: float = 1 / 16,
+        request_cost: int = 32 * 1024,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.key = key
         self._store = store
         self._share = share
+        self._request_cost = request_cost
         self._clock = clock
         self._lock = threading.Lock()
         self._stats = _load(store, key)
@@ -141,14 +149,24 @@ class LinkModel:
     # --- what the planner asks -------------------------------------------------------------
 
     def window(self) -> float:
-        """Bytes one transfer may have in flight (see the module docstring)."""
+        """Bytes of one transfer's chunk crossing the link at a time (module docstring)."""
         with self._lock:
             s = self._stats
             if s.between_drops is None:
                 window = max(UNKNOWN_WINDOW, UNKNOWN_SHARE * s.streak)
             else:
-                window = self._share * max(s.between_drops, float(s.streak))
+                reach = max(s.between_drops, float(s.streak))
+                window = math.sqrt(2 * self._request_cost * reach)
             return window / max(1, self._transfers)
+
+    def carries(self, nbytes: int) -> bool:
+        """True when chunks of ``nbytes`` are expected to get through between drops (a link
+        never seen dropping is given the benefit of the doubt)."""
+        with self._lock:
+            s = self._stats
+            if s.between_drops is None:
+                return True
+            return nbytes <= self._share * max(s.between_drops, float(s.streak))
 
     def throughput(self) -> float | None:
         """Bytes per second of confirmed chunks (smoothed), None before any."""
@@ -182,9 +200,12 @@ def _load(store: LinkStore | None, key: str) -> LinkStats:
 class LinkBook:
     """The link models of one Submitter, one per server; made on first use from the vault."""
 
-    def __init__(self, store: LinkStore | None, *, share: float = 1 / 16) -> None:
+    def __init__(
+        self, store: LinkStore | None, *, share: float = 1 / 16, request_cost: int = 32 * 1024
+    ) -> None:
         self._store = store
         self._share = share
+        self._request_cost = request_cost
         self._lock = threading.Lock()
         self._links: dict[str, LinkModel] = {}
 
@@ -194,6 +215,8 @@ class LinkBook:
         with self._lock:
             model = self._links.get(key)
             if model is None:
-                model = LinkModel(key, self._store, share=self._share)
+                model = LinkModel(
+                    key, self._store, share=self._share, request_cost=self._request_cost
+                )
                 self._links[key] = model
             return model

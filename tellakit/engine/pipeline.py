@@ -5,7 +5,9 @@ how many may be in flight), records it in the chunk map *before* its first byte 
 it to a sender thread and, as answers come, records the confirmed chunks. Each sender reads the
 file through its own reader (decrypting as the body is read; while one sender waits for the
 server, another decrypts and sends), seeks to its chunk and PUTs it. Nextcloud assembles by
-chunk number, in whatever order they arrived.
+chunk number, in whatever order they arrived. On a link that holds, chunk bodies go side by
+side; on one that drops, one body crosses at a time and the next starts as soon as the one
+before was handed over (its answer is awaited in parallel), so a drop loses about one chunk.
 
 When a chunk fails, no new chunk starts; the others in flight finish (or fail), so a fault on
 one connection does not waste the others. Then the first error is raised (a vault error before
@@ -14,7 +16,8 @@ bytes the lost requests had sent; a pause or delete stops every sender within ab
 
 Thread rules: only the coordinator writes the chunk map, the vault and the link's streak; the
 senders run one chunk each at a time and report bytes through ``_lock``, which guards the
-per-chunk byte counts and the confirmed count that progress reports read.
+per-chunk byte counts and the confirmed count that progress reports read. The coordinator
+sleeps on ``_wake``, which senders set when a chunk ends or a body was wholly handed over.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
@@ -105,6 +108,7 @@ class ChunkPipeline:
         self._confirmed = chunks.confirmed
         self._local = threading.local()
         self._readers = ExitStack()  # every sender's reader, closed when the run ends
+        self._wake = threading.Event()  # set by senders: a chunk ended or a body was sent
         self.requests = 0
 
     # --- the coordinator --------------------------------------------------------------------
@@ -123,20 +127,23 @@ class ChunkPipeline:
         ):
             while True:
                 if not failures and not self.token.is_set():
-                    new, planned = self._plan(again, len(futures))
+                    new, planned = self._plan(again, list(futures.values()))
                     if planned:
                         self.record(self.chunks)  # in flight, before the first byte
                     for chunk in new:
                         flight = _Flight(chunk, time.monotonic())
                         with self._lock:
                             self._flying[chunk.number] = flight
-                        futures[pool.submit(self._send, flight)] = flight
+                        future = pool.submit(self._send, flight)
+                        future.add_done_callback(lambda _: self._wake.set())
+                        futures[future] = flight
                         self.requests += 1
                 if not futures:
                     break
-                done, _ = wait(futures, return_when=FIRST_COMPLETED)
+                self._wake.wait()  # a chunk ended, or a body was wholly handed over
+                self._wake.clear()
                 confirmed = []
-                for future in done:
+                for future in [f for f in futures if f.done()]:
                     flight = futures.pop(future)
                     error = future.exception()
                     if error is None:
@@ -149,12 +156,22 @@ class ChunkPipeline:
             self._failed(failures)
         check(self.token)
 
-    def _plan(self, again: deque[Chunk], flying: int) -> tuple[list[Chunk], bool]:
+    def _plan(self, again: deque[Chunk], flying: list[_Flight]) -> tuple[list[Chunk], bool]:
         """The chunks to start now: first those to send again, then new ones at the end;
-        True when new ones were added to the map (it must be recorded before they go)."""
+        True when new ones were added to the map (it must be recorded before they go).
+
+        On a link that drops (``Plan.stagger``) a chunk starts only once every body in flight
+        was wholly handed over: one body crosses the link at a time (a drop loses at most
+        about one chunk) while the answer of the one before is awaited.
+        """
         new: list[Chunk] = []
         planned = False
-        while flying + len(new) < self.planner.plan().in_flight:
+        while True:
+            plan = self.planner.plan()
+            if len(flying) + len(new) >= plan.in_flight:
+                break
+            if plan.stagger and (new or any(f.sent < f.chunk.size for f in flying)):
+                break
             if again:
                 new.append(again.popleft())
                 continue
@@ -231,6 +248,8 @@ class ChunkPipeline:
         with self._lock:
             flight.sent = nbytes
             confirmed, in_flight = self._confirmed, self._in_flight()
+        if nbytes >= flight.chunk.size:
+            self._wake.set()  # its body is with the kernel: the next chunk may start
         self.on_progress(confirmed, in_flight)
 
     def _in_flight(self) -> int:

@@ -125,7 +125,9 @@ class Submitter:
             chunked_upload=chunked_upload_cls or default_chunked_upload(),
             tuning=self.tuning,
             version=tellakit_version(),
-            links=LinkBook(vault, share=self.tuning.link_share),
+            links=LinkBook(
+                vault, share=self.tuning.link_share, request_cost=self.tuning.request_cost
+            ),
         )
         self._monitor = CrossProcessMonitor(
             vault, self._queue, self._recorder, interval=self.timing.monitor_interval

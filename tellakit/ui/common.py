@@ -9,7 +9,15 @@ import ipywidgets as w
 from tellakit.errors import TellakitError
 from tellakit.ui.fmt import esc
 
-__all__ = ["Confirm", "Menu", "Message", "close_tree", "describe_error"]
+__all__ = [
+    "AUTO_RETRY_LABEL",
+    "Confirm",
+    "Menu",
+    "Message",
+    "auto_retry_checkbox",
+    "close_tree",
+    "describe_error",
+]
 
 _COLORS = {"info": "#555", "success": "#1b7f3b", "error": "#b3261e", "warning": "#8a5a00"}
 
@@ -139,6 +147,24 @@ class Menu(w.HBox):
         """Open the menu and click ``label`` (what a user does in two clicks)."""
         self.toggle.value = True
         self.buttons[label].click()
+
+
+#: The connection's automatic-retry setting as the user sees it (issue 10): off by default,
+#: as in Tella, where an interrupted upload waits in the outbox for a tap on Resume.
+AUTO_RETRY_LABEL = "Resume automatically when the connection returns"
+
+
+def auto_retry_checkbox(value: bool) -> w.Checkbox:
+    """The visible toggle of the connection's ``auto_retry`` setting."""
+    box = w.Checkbox(
+        value=value,
+        description=AUTO_RETRY_LABEL,
+        indent=False,
+        layout=w.Layout(width="auto"),
+        tooltip="Interrupted uploads start again by themselves once the server answers",
+    )
+    box.add_class("tk-auto-retry")
+    return box
 
 
 def close_tree(widget: w.Widget) -> None:

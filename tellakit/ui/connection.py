@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as w
 
 from tellakit.engine import connect, finish_login, start_login
-from tellakit.ui.common import Message
+from tellakit.ui.common import Message, auto_retry_checkbox
 from tellakit.ui.defaults import ServerPrefill
 from tellakit.ui.fmt import esc
 from tellakit.ui.screen import Screen
@@ -64,6 +64,7 @@ class ConnectionForm(Screen):
             indent=False,
             layout=w.Layout(width="auto"),
         )
+        self.auto_retry = auto_retry_checkbox(False)
         self.connect_button = w.Button(description="Connect", button_style="primary", icon="plug")
         self.login_flow_button = w.Button(
             description="Log in with Nextcloud",
@@ -96,6 +97,7 @@ class ConnectionForm(Screen):
                 self.password,
                 self.folder,
                 self.allow_http,
+                self.auto_retry,
                 w.HBox([self.connect_button, self.login_flow_button, self.cancel_button]),
                 self.login_link,
                 self.message,
@@ -141,11 +143,20 @@ class ConnectionForm(Screen):
         password = self.password.value or self._prefill.password_for(url, login) or ""
         self.password.value = ""  # never keep a password in widget state
         folder, allow_http = self.folder.value, self.allow_http.value
+        auto_retry = self.auto_retry.value
         vault = self.ctx.vault
         self.message.show(f"Checking {url}…")
         self._set_busy(True)
         self._task = Task(
-            lambda: connect(vault, url, login, password, folder, allow_insecure_http=allow_http),
+            lambda: connect(
+                vault,
+                url,
+                login,
+                password,
+                folder,
+                allow_insecure_http=allow_http,
+                auto_retry=auto_retry,
+            ),
             on_done=self._done,
             on_error=self._failed,
             name="tellakit-connect",
@@ -153,6 +164,7 @@ class ConnectionForm(Screen):
 
     def _on_login_flow_button_click(self, _: w.Button) -> None:
         url, folder, allow_http = self.url.value.strip(), self.folder.value, self.allow_http.value
+        auto_retry = self.auto_retry.value
         vault = self.ctx.vault
         self._cancel_flow = cancel = threading.Event()
         self.message.show(f"Asking {url} for a login page…")
@@ -168,7 +180,7 @@ class ConnectionForm(Screen):
             )
             self.login_url = started.login_url
             self.message.show("Waiting for you to grant access in the browser…")
-            return finish_login(vault, started, folder, cancel=cancel)
+            return finish_login(vault, started, folder, cancel=cancel, auto_retry=auto_retry)
 
         self._task = Task(flow, on_done=self._done, on_error=self._failed, name="tellakit-login")
 

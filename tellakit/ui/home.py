@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING
 
 import ipywidgets as w
 
-from tellakit.engine import disconnect
-from tellakit.errors import ServerError
-from tellakit.ui.common import Confirm, Menu, Message
+from tellakit.engine import disconnect, set_auto_retry
+from tellakit.errors import ServerError, TellakitError
+from tellakit.ui.common import Confirm, Menu, Message, auto_retry_checkbox
 from tellakit.ui.fmt import esc
 from tellakit.ui.screen import Screen
 from tellakit.ui.tasks import Task
@@ -56,8 +56,10 @@ class HomeView(Screen):
                 f"<div>{esc(settings.server_url)}<br>user <b>{esc(settings.user_id)}</b>, "
                 f"folder <code>{esc(settings.root_folder)}</code></div>"
             )
+            self.auto_retry = auto_retry_checkbox(settings.auto_retry)
+            self.auto_retry.observe(self._on_auto_retry_change, names="value")
             card = w.HBox(
-                [self.open_button, details, self.menu],
+                [self.open_button, w.VBox([details, self.auto_retry]), self.menu],
                 layout=w.Layout(
                     border="1px solid #ccc",
                     padding="8px",
@@ -87,6 +89,19 @@ class HomeView(Screen):
         self.quick_delete_button.on_click(self._on_quick_delete_button_click)
         self.open_button.on_click(self._on_open_button_click)
         self.add_button.on_click(self._on_add_button_click)
+
+    def _on_auto_retry_change(self, change: dict[str, object]) -> None:
+        try:
+            saved = set_auto_retry(self.ctx.vault, bool(change["new"]))
+        except TellakitError as exc:
+            self.message.error(exc)
+            return
+        self.message.show(
+            "Interrupted uploads now start again by themselves when the server answers."
+            if saved.auto_retry
+            else "Interrupted uploads now wait in the outbox until you resume them.",
+            "success",
+        )
 
     def _on_open_button_click(self, _: w.Button) -> None:
         self.ctx.show_reports()

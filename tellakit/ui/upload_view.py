@@ -3,16 +3,29 @@
 The view follows the engine: it subscribes to progress events and reads a snapshot when it
 opens, so closing and reopening it shows the live state; the upload itself runs in the
 engine's worker threads and does not care whether a view is open.
+
+The bars tell the truth about a link that drops: the text says how much the server confirmed
+apart from what is still on its way; when a connection drops, the bar goes back to the
+confirmed bytes and the status says so ("resumes from 42.0 MB of 120.0 MB"), with when the next
+automatic try comes and why (the engine's ``RetryOutlook``), counted down while it waits.
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
 from typing import TYPE_CHECKING
 
 import ipywidgets as w
 
-from tellakit.engine import FileEvent, FileProgress, ProgressEvent, ReportEvent, ReportProgress
+from tellakit.engine import (
+    FileEvent,
+    FileProgress,
+    ProgressEvent,
+    ReportEvent,
+    ReportProgress,
+    RetryOutlook,
+)
 from tellakit.errors import TellakitError
 from tellakit.reports import RESUMABLE, STOPPED, FileState, Status
 from tellakit.ui.bridge import Throttle
@@ -32,15 +45,30 @@ _STATE_TEXT = {
 }
 
 
-def progress_text(sent: int, total: int, speed: float) -> str:
-    """``'3.1 MB of 10.0 MB · 31% · 1.2 MB/s'``."""
+def progress_text(sent: int, total: int, speed: float, confirmed: int | None = None) -> str:
+    """``'3.1 MB of 10.0 MB · 31% · 2.0 MB on the server · 1.2 MB/s'``: the part confirmed by
+    the server is named when some bytes are still on their way."""
     parts = [
         f"{human_size(min(sent, total))} of {human_size(total)}",
         f"{percent(sent, total):.0f}%",
     ]
+    if confirmed is not None and confirmed < min(sent, total):
+        parts.append(f"{human_size(confirmed)} on the server")
     if speed > 0:
         parts.append(human_speed(speed))
     return " · ".join(parts)
+
+
+def resume_text(confirmed: int, total: int) -> str:
+    """``'Resumes from 42.0 MB of 120.0 MB.'`` (or from the start)."""
+    if confirmed <= 0:
+        return "Resumes from the start."
+    return f"Resumes from {human_size(min(confirmed, total))} of {human_size(total)}."
+
+
+def retry_text(outlook: RetryOutlook) -> str:
+    """``'Automatic retry: connection lost 3 times in the last minute; next try in 12 s.'``."""
+    return f"Automatic retry: {outlook.describe()}."
 
 
 class ProgressRow(w.HBox):
@@ -65,8 +93,11 @@ class ProgressRow(w.HBox):
         )
         self.add_class("tk-progress-row")
 
-    def update(self, sent: int, speed: float = 0.0, state: str = "") -> None:
-        """Show ``sent`` bytes of the total (and the file's state when it has one)."""
+    def update(
+        self, sent: int, speed: float = 0.0, state: str = "", confirmed: int | None = None
+    ) -> None:
+        """Show ``sent`` bytes of the total, ``confirmed`` of them on the server (and the
+        file's state when it has one)."""
         done = state in ("uploaded", "verified")
         value = 100.0 if done else percent(sent, self.total)
         self.bar.value = value
@@ -74,7 +105,7 @@ class ProgressRow(w.HBox):
             "success" if value >= 100.0 else ("danger" if state == "failed" else "")
         )
         self.state = state
-        text = progress_text(self.total if done else sent, self.total, speed)
+        text = progress_text(self.total if done else sent, self.total, speed, confirmed)
         if state == "verified":
             text += " · verified ✓"
         self.detail.value = f"<small>{esc(text)}</small>"
@@ -91,6 +122,8 @@ class UploadView(Screen):
         self._ready = False  # events before the widgets exist are covered by a late refresh
         self._missed = False
         self.file_rows: dict[str, ProgressRow] = {}
+        self._ticker: threading.Timer | None = None  # counts a planned retry down
+        self._ticker_lock = threading.Lock()
         submitter = ctx.submitter
         # Subscribe first, then read the snapshot: nothing that happens in between is lost.
         self._unsubscribe = submitter.subscribe(self._on_engine_event)
@@ -98,6 +131,8 @@ class UploadView(Screen):
         report = ctx.vault.get_report(report_id)
         self.status = w.HTML()
         self.status.add_class("tk-upload-status")
+        self.where = w.HTML()  # from where a stopped upload resumes, and the next try
+        self.where.add_class("tk-upload-where")
         self.total_row = ProgressRow("Report", snapshot.total, css="tk-total-bar")
         self.file_rows = {
             f.attachment_id: ProgressRow(f.name, f.total, css="tk-file-bar") for f in snapshot.files
@@ -136,6 +171,7 @@ class UploadView(Screen):
                 ),
                 w.HTML(description),
                 self.status,
+                self.where,
                 self.total_row,
                 w.HTML("<b>Files</b>"),
                 *self.file_rows.values(),
@@ -164,10 +200,35 @@ class UploadView(Screen):
         for f in snapshot.files:
             row = self.file_rows.get(f.attachment_id)
             if row is not None:
-                row.update(f.bytes_sent, 0.0, f.state)
+                row.update(f.bytes_sent, 0.0, f.state, f.bytes_confirmed)
                 self._file_error(f)
-        self.total_row.update(snapshot.bytes_sent, snapshot.speed_bps)
+        self.total_row.update(snapshot.bytes_sent, snapshot.speed_bps, "", snapshot.bytes_confirmed)
         self.render_state(snapshot.state, snapshot.reason)
+        self.render_where(snapshot)
+
+    def render_where(self, snapshot: ReportProgress) -> None:
+        """Where a stopped upload goes on from, and when (and why) it is tried again."""
+        lines = []
+        resumes = snapshot.resumes_from
+        if resumes is not None and snapshot.state in STOPPED:
+            lines.append(resume_text(resumes, snapshot.total))
+        if snapshot.retry is not None:
+            lines.append(retry_text(snapshot.retry))
+        self.where.value = "".join(f"<div><small>{esc(line)}</small></div>" for line in lines)
+        self._tick(snapshot.retry is not None)
+
+    def _tick(self, on: bool) -> None:
+        """While a retry is planned, show the snapshot again every second (the countdown)."""
+        with self._ticker_lock:
+            if self._ticker is not None:
+                self._ticker.cancel()
+                self._ticker = None
+            if on and not self._disposed:
+                self._ticker = threading.Timer(
+                    1.0, lambda: self._throttle.post("state", self._refresh)
+                )
+                self._ticker.daemon = True
+                self._ticker.start()
 
     def _file_error(self, f: FileProgress) -> None:
         if f.error and f.state is FileState.FAILED:
@@ -208,10 +269,17 @@ class UploadView(Screen):
         if isinstance(event, FileEvent) and row is not None:
             post(
                 ("file", event.attachment_id),
-                lambda: row.update(event.bytes_sent, event.speed_bps, event.file_state),
+                lambda: row.update(
+                    event.bytes_sent, event.speed_bps, event.file_state, event.bytes_confirmed
+                ),
             )
         if event.report_total:
-            post("total", lambda: self.total_row.update(event.report_bytes_sent, event.speed_bps))
+            post(
+                "total",
+                lambda: self.total_row.update(
+                    event.report_bytes_sent, event.speed_bps, "", event.report_bytes_confirmed
+                ),
+            )
         if event.state != self._state or isinstance(event, ReportEvent):
             post("state", self._refresh)
 
@@ -262,8 +330,11 @@ class UploadView(Screen):
 
     def dispose(self) -> None:
         """Stop following the engine; the upload goes on."""
+        self._disposed = True
+        self._tick(False)
         self._unsubscribe()
         self._throttle.close()
         super().dispose()
 
     _state = ""
+    _disposed = False

@@ -11,6 +11,7 @@ from tellakit.engine.chunking import (
     ChunkSizer,
     KiB,
     MiB,
+    Plan,
     Tuning,
     preferred_protocol,
 )
@@ -89,45 +90,48 @@ def test_small_files_go_in_one_put():
 @dataclass
 class FixedWindow:
     bytes: float | None
+    reach: float | None = None  # bytes between drops (None: never dropped)
 
     def window(self) -> float | None:
         return self.bytes
 
+    def carries(self, nbytes: int) -> bool:
+        return self.reach is None or nbytes <= self.reach / 16
+
 
 def test_without_a_drop_the_time_target_sizes_chunks_and_the_server_limits_parallel():
     planner = ChunkPlanner(Tuning(), link=FixedWindow(None), protocol=2, parallel=5)
-    plan = planner.plan()
-    assert plan.size == 10 * MiB
-    assert plan.in_flight == 3  # max_in_flight, under the server's 5
+    assert planner.plan() == Plan(10 * MiB, 3)  # max_in_flight, under the server's 5
     assert ChunkPlanner(Tuning(), link=None, protocol=2, parallel=1).plan().in_flight == 1
 
 
-def test_after_drops_two_chunks_share_the_window():
-    planner = ChunkPlanner(Tuning(), link=FixedWindow(2 * MiB), protocol=1, parallel=5)
-    plan = planner.plan()
-    assert plan.size == 1 * MiB and plan.in_flight == 2
-    tiny = ChunkPlanner(Tuning(), link=FixedWindow(300 * KiB), protocol=1, parallel=5).plan()
-    assert tiny.size == 256 * KiB and tiny.in_flight == 1  # never below the floor
-    v2 = ChunkPlanner(Tuning(), link=FixedWindow(6 * MiB), protocol=2, parallel=5).plan()
-    assert v2.size == 5 * MiB and v2.in_flight == 1  # v2 keeps its 5 MiB floor
-
-
-def test_the_window_never_makes_chunks_larger_than_the_time_target():
+def test_a_window_that_holds_every_chunk_in_flight_leaves_them_side_by_side():
     planner = ChunkPlanner(Tuning(), link=FixedWindow(1000 * MiB), protocol=2, parallel=5)
-    assert planner.plan() == type(planner.plan())(10 * MiB, 3)
+    assert planner.plan() == Plan(10 * MiB, 3)
+
+
+def test_when_the_link_limits_one_chunk_of_the_window_crosses_at_a_time():
+    planner = ChunkPlanner(Tuning(), link=FixedWindow(2 * MiB), protocol=1, parallel=5)
+    assert planner.plan() == Plan(2 * MiB, 2, stagger=True)  # next request while one answers
+    tiny = ChunkPlanner(Tuning(), link=FixedWindow(100 * KiB), protocol=1, parallel=5).plan()
+    assert tiny.size == 256 * KiB  # never below the floor
+    v2 = ChunkPlanner(Tuning(), link=FixedWindow(3 * MiB), protocol=2, parallel=5).plan()
+    assert v2.size == 5 * MiB and v2.stagger  # v2 keeps its 5 MiB floor
+    alone = ChunkPlanner(Tuning(), link=FixedWindow(2 * MiB), protocol=1, parallel=1).plan()
+    assert alone.in_flight == 1  # what the server allows
 
 
 def test_link_following_can_be_turned_off():
     fixed = Tuning(follow_link=False)
-    planner = ChunkPlanner(fixed, link=FixedWindow(1 * MiB), protocol=2, parallel=2)
-    assert planner.plan().size == 10 * MiB
-    assert preferred_protocol(fixed, FixedWindow(1 * MiB)) == 2
+    planner = ChunkPlanner(fixed, link=FixedWindow(1 * MiB, 1 * MiB), protocol=2, parallel=2)
+    assert planner.plan() == Plan(10 * MiB, 2)
+    assert preferred_protocol(fixed, FixedWindow(1 * MiB, 1 * MiB)) == 2
 
 
-def test_new_uploads_speak_v1_only_when_5_mib_chunks_do_not_fit_the_window():
+def test_new_uploads_speak_v1_only_when_the_link_does_not_carry_5_mib_chunks():
     assert preferred_protocol(Tuning(), None) == 2
     assert preferred_protocol(Tuning(), FixedWindow(None)) == 2
-    assert preferred_protocol(Tuning(), FixedWindow(10 * MiB)) == 2
-    assert preferred_protocol(Tuning(), FixedWindow(9 * MiB)) == 1
+    assert preferred_protocol(Tuning(), FixedWindow(2 * MiB, 80 * MiB)) == 2
+    assert preferred_protocol(Tuning(), FixedWindow(2 * MiB, 79 * MiB)) == 1
     # A tuning whose smallest chunk is v2's always speaks v2.
-    assert preferred_protocol(Tuning(min_chunk=5 * MiB), FixedWindow(1 * MiB)) == 2
+    assert preferred_protocol(Tuning(min_chunk=5 * MiB), FixedWindow(1 * MiB, MiB)) == 2

@@ -108,8 +108,8 @@ def test_a_report_gets_through_a_link_that_keeps_dropping(
 
 def test_v1_after_drops_and_v2_again_once_the_link_holds(field: dict[str, Any]) -> None:
     server, link, vault = field["server"], field["link"], field["vault"]
-    # A large share of the bytes between drops may be in flight, so that a link that holds
-    # for ~20 MiB earns 5 MiB chunks again within this test.
+    # A chunk "gets through" when it is half the bytes between drops (not 1/16), so that a
+    # link that holds for ~10 MiB earns 5 MiB chunks again within this test.
     tuning = replace(Tuning(), link_share=1 / 2)
     link.set_drops((2_000_000, 4_000_000))
     first = _submit(vault, "bad link", {"a.bin": random_bytes(12 * MiB, 51)}, tuning)

@@ -3,6 +3,8 @@ vault (no HTTP, a fake clock)."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from fakes import FakeClock, FakeVault
 
@@ -20,15 +22,16 @@ def test_a_link_never_seen_dropping_starts_with_a_small_window_that_grows_with_t
     assert link.window() == 50 * MB  # half the streak
 
 
-def test_after_a_drop_the_window_is_a_share_of_the_bytes_between_drops():
+def test_after_a_drop_the_window_balances_what_a_drop_loses_and_what_requests_cost():
     clock = FakeClock()
-    link = LinkModel("u", share=1 / 16, clock=clock)
+    link = LinkModel("u", share=1 / 16, request_cost=32 * 1024, clock=clock)
     began = link.begin()
     link.delivered(6 * MB)
     clock.now += 1
     link.dropped(2 * MB, began)  # 6 MB confirmed + 2 MB of lost requests got through
     assert link.stats.between_drops == 8 * MB and link.stats.streak == 0
-    assert link.window() == pytest.approx(8 * MB / 16)
+    assert link.window() == pytest.approx(math.sqrt(2 * 32 * 1024 * 8 * MB))  # ~0.72 MB
+    assert link.carries(int(8 * MB / 16)) and not link.carries(int(8 * MB / 16) + 1)
     # A second drop after 4 MB: smoothed toward it.
     clock.now += 1
     began = link.begin()
@@ -43,9 +46,10 @@ def test_a_link_that_holds_longer_than_it_used_to_is_believed_at_once():
     link = LinkModel("u", share=1 / 16)
     link.dropped(2 * MB, link.begin())
     small = link.window()
+    assert not link.carries(5 * 1024 * 1024)
     link.delivered(160 * MB)
-    assert link.window() == pytest.approx(10 * MB)  # the streak now
-    assert link.window() > small
+    assert link.window() == pytest.approx(math.sqrt(2 * 32 * 1024 * 160 * MB))  # the streak
+    assert link.window() > small and link.carries(5 * 1024 * 1024)
 
 
 def test_one_drop_seen_by_two_transfers_counts_once():

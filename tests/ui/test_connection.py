@@ -43,6 +43,22 @@ def test_the_form_is_prefilled_but_never_shows_the_known_password(
         assert isinstance(app.screen, HomeView) and app.screen.connected
         settings = app.vault.get_connection()
         assert settings.user_id == "alice" and settings.root_folder == "Tella"
+        assert settings.auto_retry is False  # the toggle starts off
+    finally:
+        close_app(app)
+
+
+def test_automatic_resume_can_be_turned_on_when_connecting(
+    tmp_path: Path, server: ServerPrefill
+) -> None:
+    app = _form_app(tmp_path, server)
+    try:
+        form = app.screen
+        assert "Resume automatically" in form.auto_retry.description
+        form.auto_retry.value = True
+        form.connect_button.click()
+        assert form.wait(20)
+        assert app.vault.get_connection().auto_retry is True
     finally:
         close_app(app)
 

@@ -94,3 +94,16 @@ def test_quick_delete_stops_uploads_destroys_the_vault_and_leaves_the_server_alo
     assert [r for r in devserver.log if r.method == "DELETE"] == []
     path = devserver.files_root("alice") / "Tella" / "Sent before" / "s.txt"
     assert path.read_bytes() == sent_before == b"s"
+
+
+def test_the_card_toggles_automatic_resume_and_saves_it_with_the_connection(app: App) -> None:
+    home = app.screen
+    assert home.auto_retry.description == "Resume automatically when the connection returns"
+    assert home.auto_retry.value is False  # as in Tella: resume by hand unless turned on
+    home.auto_retry.value = True
+    assert app.vault.get_connection().auto_retry is True
+    assert "start again by themselves" in home.message.value
+    app.show_home()
+    assert app.screen.auto_retry.value is True  # shown as saved
+    app.screen.auto_retry.value = False
+    assert app.vault.get_connection().auto_retry is False

@@ -5,14 +5,15 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from tellakit.engine import RetryPolicy, set_auto_retry
 from tellakit.reports import Status
 from tellakit.ui import App
 from tellakit.ui.fmt import human_size
 from tellakit.ui.report_list import ReportsView
 from tellakit.ui.submitted_view import SubmittedView
-from tellakit.ui.upload_view import UploadView
+from tellakit.ui.upload_view import UploadView, progress_text, resume_text
 
-from .helpers import settle, wait_until
+from .helpers import SMALL, close_app, make_app, settle, unlock, wait_until
 
 MiB = 1024 * 1024
 
@@ -122,3 +123,44 @@ def test_an_interrupted_upload_shows_the_reason_and_offers_resume(app: App, devs
     view.resume_button.click()
     settle(app, report_id)
     assert view.state == "submitted"
+
+
+def test_the_text_names_what_the_server_confirmed_apart_from_what_is_on_its_way() -> None:
+    assert progress_text(3_100_000, 10_000_000, 0.0) == "3.1 MB of 10.0 MB · 31%"
+    text = progress_text(3_100_000, 10_000_000, 1_200_000, confirmed=2_000_000)
+    assert text == "3.1 MB of 10.0 MB · 31% · 2.0 MB on the server · 1.2 MB/s"
+    assert resume_text(42_000_000, 120_000_000) == "Resumes from 42.0 MB of 120.0 MB."
+    assert resume_text(0, 120_000_000) == "Resumes from the start."
+
+
+def test_a_dropped_upload_says_from_where_it_resumes_and_when_it_tries_again(
+    tmp_path: Any, server: Any, devserver: Any
+) -> None:
+    # Automatic retry on (the connection's toggle), a long wait after progress so the view
+    # can be read while it waits.
+    options = {"tuning": SMALL, "retry": RetryPolicy(restart_after_progress=600)}
+    app = make_app(tmp_path / "vault", server, submitter_options=options)
+    try:
+        unlock(app)
+        assert app.wait(20)
+        wait_until(lambda: app.vault.get_connection() is not None, what="auto-connect")
+        set_auto_retry(app.vault, True)
+        report_id = _report(app, [11 * MiB])  # chunks of 5 and 6 MiB, side by side
+        devserver.faults.cut_after(1000, method="PUT", path=r"/uploads/.+/00002$")
+        app.submitter.submit(report_id)
+        app.show_upload(report_id)
+        view = app.screen
+        wait_until(lambda: app.submitter.snapshot(report_id).retry is not None, what="a plan")
+        view._refresh()
+        report = app.vault.get_report(report_id)
+        assert report.status is Status.INTERRUPTED and 0 < report.bytes_sent < 11 * MiB
+        where = view.where.value
+        assert f"Resumes from {human_size(report.bytes_sent)} of {human_size(11 * MiB)}" in where
+        assert "Automatic retry: connection lost" in where and "next try in" in where
+        first = where
+        wait_until(lambda: view.where.value != first, timeout=5, what="the countdown")
+        view.resume_button.click()  # no need to wait for it
+        settle(app, report_id)
+        assert view.state == "submitted" and view.where.value == ""
+    finally:
+        close_app(app)

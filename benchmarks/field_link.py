@@ -1,0 +1,249 @@
+"""A 300 MiB attachment through links that keep dropping: tellakit next to fixed-chunk uploaders.
+
+Each link is a TCP proxy (``tellakit.devserver.FlakyLink``) in front of the development server
+(its own process) that resets every connection after a random number of bytes (seeded):
+
+  * every 4-12 MB (~8 MB between drops) and every 20-60 MB (~40 MB),
+  * and, for the request count, a link that does not drop (``--clean-mib``, 1 GiB).
+
+Uploaders, each its own process, all with the engine's automatic retry (the CLI's default
+policy: 1 s after an attempt that made progress, growing waits without progress, giving up
+after 8 attempts in a row without progress):
+
+  * tellakit, first upload on the connection (nothing learned about the link yet),
+  * tellakit again on the same vault (a new process that starts from what the first learned),
+  * a fixed 1 MiB-chunk uploader (Tella iOS's choice: chunking v1, one chunk at a time),
+  * a fixed 10 MiB-chunk uploader (chunking v2, one chunk at a time).
+
+The fixed uploaders are the engine with the chunk size pinned (``Tuning(follow_link=False)``),
+so they resume exactly as tellakit does; only the chunk policy differs. Reported per run:
+completed or not (within ``--limit`` seconds), wall time, link bytes / payload bytes (both
+directions, as the proxy passed them), HTTP requests (the server's access log), drops.
+
+Run: .venv/bin/python benchmarks/field_link.py [--size-mib 300] [--limit 900]
+Results for this machine are recorded in benchmarks/field_link.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from devserver_process import devserver_process
+from upload_throughput import AccessLog, cpu_model, make_file
+
+if TYPE_CHECKING:
+    from tellakit.devserver import FlakyLink
+
+MIB = 1024 * 1024
+REPO = Path(__file__).resolve().parents[1]
+PASSPHRASE = "benchmark passphrase"
+LINKS = {"4-12 MB": (4_000_000, 12_000_000), "20-60 MB": (20_000_000, 60_000_000)}
+#: Uploader -> Tuning fields (None: tellakit's defaults).
+UPLOADERS: dict[str, dict[str, object] | None] = {
+    "tellakit, first upload": None,
+    "tellakit, learned": None,
+    "fixed 1 MiB (Tella iOS)": {"size": 1 * MIB},
+    "fixed 10 MiB": {"size": 10 * MIB},
+}
+
+
+@dataclass
+class Result:
+    link: str
+    uploader: str
+    completed: bool
+    wall: float
+    link_bytes: int
+    payload: int
+    requests: int
+    drops: int
+    note: str = ""
+
+    @property
+    def ratio(self) -> float:
+        return self.link_bytes / self.payload if self.payload else 0.0
+
+
+def client(vault_path: str, report_id: str, fixed: int, limit: float) -> int:
+    """One uploader, in its own process: submit one report and wait until it settles."""
+    from dataclasses import replace
+
+    from tellakit.engine import Submitter, Tuning
+    from tellakit.engine.scheduler import RetryPolicy
+    from tellakit.reports import Status
+    from tellakit.vault import open_vault
+
+    tuning = Tuning()
+    if fixed:
+        pinned = {"initial_chunk": fixed, "min_chunk": fixed, "max_chunk": fixed}
+        tuning = replace(tuning, follow_link=False, max_in_flight=1, **pinned)  # type: ignore[arg-type]
+    vault = open_vault(vault_path, PASSPHRASE)
+    start = time.perf_counter()
+    with Submitter(vault, tuning=tuning, retry=RetryPolicy(auto=True)) as sub:
+        sub.submit(report_id)
+        sub.wait(report_id, timeout=limit, until="settled")
+    seconds = time.perf_counter() - start
+    report = vault.get_report(report_id)
+    vault.close()
+    print(json.dumps({"seconds": seconds, "status": report.status.value, "reason": report.reason}))
+    return 0 if report.status is Status.SUBMITTED else 1
+
+
+def run_one(
+    argv: list[str],
+    link: FlakyLink,
+    log: AccessLog,
+    limit: float,
+    env: dict[str, str],
+) -> tuple[bool, float, int, int, int, str]:
+    """Run an uploader; (completed, wall, link bytes, requests, drops, note)."""
+    before_bytes = link.total
+    before_drops = link.drops
+    before_requests = len(log.lines)
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        out, _ = proc.communicate(timeout=limit + 30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+    wall = time.perf_counter() - start
+    time.sleep(0.5)  # the last access-log lines
+    answer = json.loads(out.strip().splitlines()[-1]) if out.strip() else {}
+    completed = answer.get("status") == "submitted"
+    note = "" if completed else (answer.get("reason") or "no answer within the limit")
+    return (
+        completed,
+        answer.get("seconds", wall),
+        link.total - before_bytes,
+        len(log.lines) - before_requests,
+        link.drops - before_drops,
+        note,
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--size-mib", type=int, default=300)
+    parser.add_argument("--clean-mib", type=int, default=1024, help="0: no clean-link run")
+    parser.add_argument("--limit", type=float, default=900, help="seconds per upload")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--only", help="run only uploaders whose name contains this")
+    parser.add_argument(
+        "--client", nargs=4, metavar=("VAULT", "REPORT", "FIXED", "LIMIT"), help=argparse.SUPPRESS
+    )
+    args = parser.parse_args()
+    if args.client:
+        vault_path, report_id, fixed, limit = args.client
+        return client(vault_path, report_id, int(fixed), float(limit))
+
+    sys.path.insert(0, str(REPO))
+    from tellakit.devserver import FlakyLink
+    from tellakit.engine import connect
+    from tellakit.vault import create_vault, open_vault
+
+    work = Path(tempfile.mkdtemp(prefix="tellakit-field-"))
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    server = devserver_process(work / "server", env=env)
+    results: list[Result] = []
+    try:
+        assert server.stderr is not None
+        log = AccessLog(server.stderr)
+        url = log.wait_ready()
+        size = args.size_mib * MIB
+        plain = work / "evidence.bin"
+        make_file(plain, size)
+        started = time.strftime("%Y-%m-%d %H:%M")
+        load = os.getloadavg()
+        runs = [(label, every, args.size_mib) for label, every in LINKS.items()]
+        if args.clean_mib:
+            runs.append(("no drops", None, args.clean_mib))
+        for label, every, mib in runs:
+            plain_run = plain
+            if mib != args.size_mib:
+                plain_run = work / f"evidence-{mib}.bin"
+                make_file(plain_run, mib * MIB)
+            link = FlakyLink(url, drop_every=None, seed=args.seed).start()
+            first: tuple[Path, str] | None = None  # tellakit's first vault and its file
+            try:
+                for uploader, fixed in UPLOADERS.items():
+                    if args.only and args.only not in uploader:
+                        continue
+                    if every is None and uploader != "tellakit, first upload":
+                        continue  # the clean link only counts tellakit's requests
+                    if uploader == "tellakit, learned" and first is not None:
+                        vault_path, file_id = first  # same vault, same link: what it learned
+                        vault = open_vault(vault_path, PASSPHRASE)
+                    else:
+                        vault_path = work / f"vault-{len(results)}"
+                        vault = create_vault(vault_path, PASSPHRASE, work_factor=12)
+                        connect(vault, link.url, "alice", "secret", f"field-{len(results)}")
+                        file_id = vault.import_path(plain_run).id
+                        if uploader == "tellakit, first upload":
+                            first = (vault_path, file_id)
+                    report = vault.create_report(f"{label} {uploader}", "", [file_id])
+                    vault.close()
+                    link.set_drops(every)
+                    print(f"{label}: {uploader} ...", flush=True)
+                    done = run_one(
+                        [
+                            sys.executable,
+                            __file__,
+                            "--client",
+                            str(vault_path),
+                            report.id,
+                            str((fixed or {}).get("size", 0)),
+                            str(args.limit),
+                        ],
+                        link,
+                        log,
+                        args.limit,
+                        env,
+                    )
+                    link.set_drops(None)
+                    results.append(
+                        Result(label, uploader, done[0], done[1], done[2], mib * MIB, *done[3:])
+                    )
+                    r = results[-1]
+                    print(
+                        f"  completed={r.completed} wall={r.wall:.1f}s link/payload={r.ratio:.3f} "
+                        f"requests={r.requests} drops={r.drops} {r.note}",
+                        flush=True,
+                    )
+            finally:
+                link.stop()
+    finally:
+        server.terminate()
+        server.wait(10)
+    _print(results, args, started, load)
+    return 0
+
+
+def _print(results: list[Result], args: argparse.Namespace, started: str, load: tuple) -> None:
+    print()
+    print(f"{started}; {cpu_model()}; load average at start {load[0]:.1f} {load[1]:.1f}")
+    print(f"payload {args.size_mib} MiB (no-drop link: {args.clean_mib} MiB); seed {args.seed}")
+    print("| link | uploader | completed | wall s | link / payload | requests | drops |")
+    print("|---|---|---|---:|---:|---:|---:|")
+    for r in results:
+        done = "yes" if r.completed else f"no ({r.note[:60]})"
+        per_gib = (
+            f" ({r.requests * 1024 * MIB / r.payload:.0f}/GiB)" if r.link == "no drops" else ""
+        )
+        print(
+            f"| {r.link} | {r.uploader} | {done} | {r.wall:.1f} | {r.ratio:.3f} | "
+            f"{r.requests}{per_gib} | {r.drops} |"
+        )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
