@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -186,7 +187,8 @@ def main() -> int:
                     else:
                         vault_path = work / f"vault-{len(results)}"
                         vault = create_vault(vault_path, PASSPHRASE, work_factor=12)
-                        connect(vault, link.url, "alice", "secret", f"field-{len(results)}")
+                        folder = f"field-{len(results)}"
+                        connect(vault, link.url, "alice", "secret", folder)
                         file_id = vault.import_path(plain_run).id
                         if uploader == "tellakit, first upload":
                             first = (vault_path, file_id)
@@ -219,11 +221,18 @@ def main() -> int:
                         f"requests={r.requests} drops={r.drops} {r.note}",
                         flush=True,
                     )
+                    # What the server received of this run, and its vault unless needed again.
+                    shutil.rmtree(work / "server" / "alice" / "files" / folder, ignore_errors=True)
+                    if first is None or vault_path != first[0]:
+                        shutil.rmtree(vault_path, ignore_errors=True)
             finally:
                 link.stop()
+                if first is not None:
+                    shutil.rmtree(first[0], ignore_errors=True)
     finally:
         server.terminate()
         server.wait(10)
+        shutil.rmtree(work, ignore_errors=True)  # GBs of vaults and server data
     _print(results, args, started, load)
     return 0
 

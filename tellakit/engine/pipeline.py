@@ -39,6 +39,8 @@ from tellakit.engine.ports import BlobStream, ChunkedUploadPort
 from tellakit.errors import ConnectionLost, VaultError
 
 T = TypeVar("T")
+#: Seconds between two reports of bytes in flight (a body reports every slice it sends).
+PROGRESS_INTERVAL = 0.05
 
 
 class Body(Protocol):
@@ -109,6 +111,7 @@ class ChunkPipeline:
         self._local = threading.local()
         self._readers = ExitStack()  # every sender's reader, closed when the run ends
         self._wake = threading.Event()  # set by senders: a chunk ended or a body was sent
+        self._reported = 0.0  # when bytes in flight were last reported
         self.requests = 0
 
     # --- the coordinator --------------------------------------------------------------------
@@ -245,10 +248,15 @@ class ChunkPipeline:
         self.guard(send, body)
 
     def _sent(self, flight: _Flight, nbytes: int) -> None:
+        now = time.monotonic()
+        whole = nbytes >= flight.chunk.size
         with self._lock:
             flight.sent = nbytes
+            if not whole and now - self._reported < PROGRESS_INTERVAL:
+                return  # the views show at most ten updates a second anyway
+            self._reported = now
             confirmed, in_flight = self._confirmed, self._in_flight()
-        if nbytes >= flight.chunk.size:
+        if whole:
             self._wake.set()  # its body is with the kernel: the next chunk may start
         self.on_progress(confirmed, in_flight)
 
