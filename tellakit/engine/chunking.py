@@ -10,11 +10,11 @@ Two things set the size of the next chunk:
   kept to what balances the bytes a drop loses against the cost of more requests, from the
   bytes that get through between drops; the window grows again while the link holds.
 
-``ChunkPlanner`` combines them. While the window holds every chunk in flight at its time-target
-size, up to ``max_in_flight`` chunks (and what the server allows,
-``files.chunked_upload.max_parallel_count``) go side by side. When the link limits, a chunk is
-at most the window and bodies go one after the other, with the next request started while the
-answer of the one before is awaited (pipeline.py).
+``ChunkPlanner`` combines them. Up to ``max_in_flight`` chunk PUTs (and what the server allows,
+``files.chunked_upload.max_parallel_count``) are in flight: their bodies go one after the
+other, the next starting as soon as the one before was handed to the kernel, so answers are
+awaited while the next body crosses (``side_by_side`` lets bodies cross together on a link
+that holds). When the link limits, a chunk is at most the window (pipeline.py).
 
 Nextcloud's chunking v2 needs chunks of at least 5 MiB (all but the last; ``V2_MIN_CHUNK``),
 chunking v1 takes any size. A new upload uses v2 unless the link does not carry 5 MiB chunks
@@ -54,6 +54,11 @@ class Tuning:
     link_share: float = 1 / 16
     #: Chunk PUTs of one file at once, at most (the server's hint may allow fewer).
     max_in_flight: int = 3
+    #: Let chunk bodies cross side by side on a link that holds. Off (the default), bodies go
+    #: one after the other and only the answers overlap: on the machines measured that is as
+    #: fast, and the server gets chunks in order (benchmarks/engine.md). On for links where
+    #: one connection cannot fill the pipe.
+    side_by_side: bool = False
 
     def for_server(self, max_chunk_size: int | None) -> Tuning:
         """Cap ``max_chunk`` at the server's hint (never below ``min_chunk``)."""
@@ -168,15 +173,16 @@ class ChunkPlanner:
     def plan(self) -> Plan:
         """The size of the next chunk (before fitting it to the file) and the in-flight count.
 
-        While the window holds every chunk in flight at its time-target size, chunks go side
-        by side at that size. Otherwise the link limits: a chunk is at most the window, and
-        bodies go one after the other, two requests in flight (one body crossing, the answer
-        of the one before awaited).
+        While the window holds every chunk in flight at its time-target size, chunks have that
+        size, up to ``parallel`` requests in flight (bodies side by side with
+        ``side_by_side``, else one after the other). Otherwise the link limits: a chunk is at
+        most the window, and bodies go one after the other, two requests in flight (one body
+        crossing, the answer of the one before awaited).
         """
         size = self.sizer.size
         window = self.link.window() if self.link is not None else None
         if window is None or window >= self.parallel * size:
-            return Plan(size, self.parallel)
+            return Plan(size, self.parallel, stagger=not self.tuning.side_by_side)
         size = max(self.floor, min(size, int(window)))
         return Plan(size, min(self.parallel, 2), stagger=True)
 

@@ -4,7 +4,8 @@ Usage: python kill_child.py VAULT PASSPHRASE REPORT_ID K MODE
 The K-th HTTP request of the submission is the kill point; MODE says where: "before" it is
 sent, "mid" its body (half of it sent; requests without a body count as "before"), or
 "after" its answer arrived but before the engine could record anything. MODE "two" ignores K:
-chunks go two at a time, and the kill comes once two chunk PUTs have each sent half their body.
+chunk bodies go two side by side, and the kill comes once two chunk PUTs have each sent half
+their body.
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ def main(argv: list[str]) -> int:
 
         body.on_progress = progress
 
-    tuning = replace(SMALL, max_in_flight=2) if mode == "two" else SMALL
+    tuning = replace(SMALL, max_in_flight=2, side_by_side=True) if mode == "two" else SMALL
     vault = open_vault(vault_path, passphrase)
     submitter = Submitter(vault, tuning=tuning, client_factory=factory, max_parallel_reports=1)
     submitter.submit(report_id)

@@ -101,13 +101,17 @@ class FixedWindow:
 
 def test_without_a_drop_the_time_target_sizes_chunks_and_the_server_limits_parallel():
     planner = ChunkPlanner(Tuning(), link=FixedWindow(None), protocol=2, parallel=5)
-    assert planner.plan() == Plan(10 * MiB, 3)  # max_in_flight, under the server's 5
+    assert planner.plan() == Plan(10 * MiB, 3, stagger=True)  # under the server's 5
     assert ChunkPlanner(Tuning(), link=None, protocol=2, parallel=1).plan().in_flight == 1
 
 
-def test_a_window_that_holds_every_chunk_in_flight_leaves_them_side_by_side():
-    planner = ChunkPlanner(Tuning(), link=FixedWindow(1000 * MiB), protocol=2, parallel=5)
-    assert planner.plan() == Plan(10 * MiB, 3)
+def test_bodies_go_side_by_side_only_when_asked_and_the_window_holds_them():
+    wide = FixedWindow(1000 * MiB)
+    side = Tuning(side_by_side=True)
+    assert ChunkPlanner(side, link=wide, protocol=2, parallel=5).plan() == Plan(10 * MiB, 3)
+    assert ChunkPlanner(Tuning(), link=wide, protocol=2, parallel=5).plan().stagger
+    narrow = ChunkPlanner(side, link=FixedWindow(2 * MiB), protocol=1, parallel=5).plan()
+    assert narrow.stagger  # a link that drops: one body at a time all the same
 
 
 def test_when_the_link_limits_one_chunk_of_the_window_crosses_at_a_time():
@@ -124,7 +128,7 @@ def test_when_the_link_limits_one_chunk_of_the_window_crosses_at_a_time():
 def test_link_following_can_be_turned_off():
     fixed = Tuning(follow_link=False)
     planner = ChunkPlanner(fixed, link=FixedWindow(1 * MiB, 1 * MiB), protocol=2, parallel=2)
-    assert planner.plan() == Plan(10 * MiB, 2)
+    assert planner.plan() == Plan(10 * MiB, 2, stagger=True)
     assert preferred_protocol(fixed, FixedWindow(1 * MiB, 1 * MiB)) == 2
 
 
