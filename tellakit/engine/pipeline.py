@@ -25,9 +25,9 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
@@ -58,6 +58,18 @@ class Guard(Protocol):
     """Runs one request with the transfer's 423 retries; re-raises a body's vault error."""
 
     def __call__(self, send: Callable[[], T], reader: Body, /) -> T: ...
+
+
+class _Either:
+    """A cancel token set when the run's token is, or when the coordinator itself failed
+    (e.g. the vault was locked meanwhile): its senders must not go on alone."""
+
+    def __init__(self, token: StopToken, abort: threading.Event) -> None:
+        self._token = token
+        self._abort = abort
+
+    def is_set(self) -> bool:
+        return self._token.is_set() or self._abort.is_set()
 
 
 @dataclass
@@ -112,6 +124,8 @@ class ChunkPipeline:
         self._readers = ExitStack()  # every sender's reader, closed when the run ends
         self._wake = threading.Event()  # set by senders: a chunk ended or a body was sent
         self._reported = 0.0  # when bytes in flight were last reported
+        self._abort = threading.Event()  # the coordinator failed: stop the senders
+        self._cancel = _Either(token, self._abort)
         self.requests = 0
 
     # --- the coordinator --------------------------------------------------------------------
@@ -127,6 +141,7 @@ class ChunkPipeline:
         with (
             self._readers,
             ThreadPoolExecutor(self.planner.parallel, thread_name_prefix="tellakit-chunk") as pool,
+            self._stopping_senders_on_error(),
         ):
             while True:
                 if not failures and not self.token.is_set():
@@ -158,6 +173,15 @@ class ChunkPipeline:
         if failures:
             self._failed(failures)
         check(self.token)
+
+    @contextmanager
+    def _stopping_senders_on_error(self) -> Iterator[None]:
+        """If the coordinator fails, stop the senders before the pool waits for them."""
+        try:
+            yield
+        except BaseException:
+            self._abort.set()
+            raise
 
     def _plan(self, again: deque[Chunk], flying: list[_Flight]) -> tuple[list[Chunk], bool]:
         """The chunks to start now: first those to send again, then new ones at the end;
@@ -242,7 +266,7 @@ class ChunkPipeline:
                 body,
                 chunk.size,
                 on_progress=lambda n: self._sent(flight, n),
-                cancel=self.token,
+                cancel=self._cancel,
             )
 
         self.guard(send, body)

@@ -361,7 +361,8 @@ class FileTransfer:
         The chunks that were in flight are asked about one by one: kept when whole, else sent
         again (with their recorded size when confirmed chunks follow them, else re-planned).
         """
-        if self.att.chunk_map is None:  # recorded by an older tellakit: list the folder
+        chunks = self._recorded_map()
+        if chunks is None:  # recorded by an older tellakit (or damaged): list the folder
             point = resume_point(
                 upload.received_chunks(),
                 confirmed=self.att.bytes_sent,
@@ -370,7 +371,6 @@ class FileTransfer:
             )
             chunks = ChunkMap(point.offset, point.next_number)
         else:
-            chunks = ChunkMap.loads(self.att.chunk_map)
             doubtful = chunks.unconfirmed()
             for chunk in doubtful:
                 if upload.received_size(chunk.number) == chunk.size:
@@ -380,6 +380,17 @@ class FileTransfer:
             chunks.drop_tail()
         self._record_map(chunks)
         return chunks
+
+    def _recorded_map(self) -> ChunkMap | None:
+        """The recorded chunk map; None when there is none or it cannot be read (then the
+        server's listing decides, as for an upload recorded by an older tellakit)."""
+        if self.att.chunk_map is None:
+            return None
+        try:
+            return ChunkMap.loads(self.att.chunk_map)
+        except ValueError:
+            log.warning("the recorded chunk map is unreadable; asking the server instead")
+            return None
 
     def _switch_to_v1(self, upload: ChunkedUploadPort, chunks: ChunkMap) -> bool:
         """True when this v2 upload should give way to a v1 one with smaller chunks: the link

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from engine_helpers import (
+    ONE_BY_ONE,
     PASSPHRASE,
     SMALL,
     layout_problems,
@@ -30,7 +31,8 @@ LAYOUT = ["a.txt", "description.txt", "manifest.json"]
 
 
 def submit_all(vault, *ids, **kw):
-    with Submitter(vault, tuning=SMALL, **kw) as sub:
+    kw.setdefault("tuning", SMALL)
+    with Submitter(vault, **kw) as sub:
         for rid in ids:
             sub.submit(rid)
         assert sub.wait(timeout=60)
@@ -157,3 +159,26 @@ def test_a_v1_fallback_upload_resumes_as_v1(connected, devserver):
     assert len(devserver.log.filter("PUT", f"/uploads/alice/{folder}/")) == 1  # chunk 2 only
     tree = server_tree(devserver.files_root("alice"))
     assert sha256(tree["Tella/v1 resume/big.bin"]) == sha256(data)
+
+
+@pytest.mark.parametrize("recorded", [None, "not a chunk map"], ids=["older", "damaged"])
+def test_an_upload_without_a_readable_chunk_map_resumes_from_the_servers_listing(
+    connected, devserver, recorded
+):
+    # An upload recorded by an older tellakit (bytes_sent and the one chunk in flight, no
+    # chunk map), or whose map is damaged: the folder's listing decides what is kept.
+    data = random_bytes(16 * MiB, 61)  # chunks of 5, 5 and 6 MiB
+    r = report_with_files(connected, f"legacy {recorded}", [("big.bin", data)])
+    devserver.faults.cut_after(1000, method="PUT", path=r"/uploads/.+/00003$")
+    (first,) = submit_all(connected, r.id, tuning=ONE_BY_ONE)
+    assert first.status is Status.INTERRUPTED, first.reason
+    att = first.attachments[0]
+    assert att.bytes_sent == 10 * MiB  # chunks 1 and 2 confirmed
+    connected.update_attachment(r.id, att.id, chunk_map=recorded, chunk_size=6 * MiB)
+    devserver.log.clear()
+    (done,) = submit_all(connected, r.id, tuning=ONE_BY_ONE)
+    assert done.status is Status.SUBMITTED, done.reason
+    resent = [x.path.rsplit("/", 1)[1] for x in devserver.log.filter("PUT", "/uploads/")]
+    assert resent == ["00003"]  # the chunks on the server were kept
+    tree = server_tree(devserver.files_root("alice"))
+    assert sha256(tree[f"Tella/legacy {recorded}/big.bin"]) == sha256(data)
