@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from tellakit.engine.events import Listener, ProgressEvent, ReportEvent, ReportProgress
-from tellakit.reports import SETTLED
+from tellakit.reports import SETTLED, STOPPED
 
 __all__ = ["ReportProgressBar", "progress_bar"]
 
@@ -79,7 +79,7 @@ class ReportProgressBar:
         self.state = event.state
         if isinstance(event, ReportEvent) and event.reason:
             self.reason = event.reason
-        self.bar.set_postfix_str(event.state.value, refresh=False)
+        self.bar.set_postfix_str(_postfix(event), refresh=False)
         self.bar.refresh()
         if isinstance(event, ReportEvent) and event.state in SETTLED:
             self.close()
@@ -94,3 +94,19 @@ class ReportProgressBar:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _postfix(event: ProgressEvent) -> str:
+    """The state, and what the bar's bytes mean when they are not all confirmed: the bytes on
+    their way (lost if the connection drops), or from where a stopped report resumes."""
+    state = event.state.value
+    if isinstance(event, ReportEvent) and event.state in STOPPED:
+        return f"{state}, resumes from {_mib(event.report_bytes_confirmed)}"
+    flying = event.report_bytes_sent - event.report_bytes_confirmed
+    if flying > 0:
+        return f"{state}, {_mib(event.report_bytes_confirmed)} confirmed"
+    return state
+
+
+def _mib(nbytes: int) -> str:
+    return f"{nbytes / 2**20:.1f} MiB"

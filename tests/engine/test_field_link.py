@@ -128,3 +128,31 @@ def test_v1_after_drops_and_v2_again_once_the_link_holds(field: dict[str, Any]) 
     third = _submit(vault, "good link", {"c.bin": random_bytes(12 * MiB, 53)}, tuning)
     assert third.status is Status.SUBMITTED, third.reason
     assert not third.attachments[0].transfer_id.startswith("v1:")  # v2 again
+
+
+def test_a_v2_upload_gives_way_to_v1_when_5_mib_hardly_ever_gets_through(
+    field: dict[str, Any],
+) -> None:
+    server, link, vault = field["server"], field["link"], field["vault"]
+    data = random_bytes(16 * MiB, 71)
+    report = vault.create_report("worse", "", [vault.import_bytes(data, "w.bin").id])
+    # A v2 upload with chunk 1 confirmed, cut in chunk 2 (the link was good until then).
+    server.faults.cut_after(1000, method="PUT", path=r"/uploads/.+/00002$")
+    with Submitter(vault, tuning=Tuning(max_in_flight=1), auto_retry=False) as sub:
+        sub.submit(report.id)
+        assert sub.wait(report.id, timeout=60)
+    first = vault.get_report(report.id).attachments[0]
+    assert not first.transfer_id.startswith("v1:") and first.bytes_sent == 10 * MiB
+    # Meanwhile the link turned bad: 3 MB between drops, recorded by another session.
+    vault.set_link_stats(link.url, replace(vault.get_link_stats(link.url), between_drops=3e6))
+    server.faults.clear()
+    server.log.clear()
+    with Submitter(vault, auto_retry=False) as sub:
+        sub.submit(report.id)
+        assert sub.wait(report.id, timeout=120)
+    done = vault.get_report(report.id)
+    assert done.status is Status.SUBMITTED, done.reason
+    assert done.attachments[0].transfer_id.startswith("v1:")
+    assert server.log.filter("DELETE", "/uploads/")  # the v2 folder was given up, not left
+    assert not list(server.ctx.uploads_root("alice").iterdir())
+    check_submitted(server.files_root("alice"), done, {"w.bin": first.sha256}, {})
