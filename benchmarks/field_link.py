@@ -38,8 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from devserver_process import devserver_process
-from upload_throughput import AccessLog, cpu_model, make_file
+from upload_throughput import AccessLog, cpu_model, logged_server, make_file
 
 if TYPE_CHECKING:
     from tellakit.devserver import FlakyLink
@@ -154,11 +153,9 @@ def main() -> int:
 
     work = Path(tempfile.mkdtemp(prefix="tellakit-field-"))
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    server = devserver_process(work / "server", env=env)
+    server, log = logged_server(work, env)
     results: list[Result] = []
     try:
-        assert server.stderr is not None
-        log = AccessLog(server.stderr)
         url = log.wait_ready()
         size = args.size_mib * MIB
         plain = work / "evidence.bin"

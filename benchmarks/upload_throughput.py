@@ -122,6 +122,13 @@ class AccessLog:
         return self.url
 
 
+def logged_server(work: Path, env: dict[str, str]) -> tuple[subprocess.Popen[str], AccessLog]:
+    """The dev server in its own process (data in ``work/server``) and its access log."""
+    server = devserver_process(work / "server", env=env)
+    assert server.stderr is not None
+    return server, AccessLog(server.stderr)
+
+
 def make_file(path: Path, size: int) -> None:
     block = os.urandom(16 * MIB)
     with path.open("wb") as out:
@@ -238,10 +245,8 @@ def main() -> int:
 
     work = Path(tempfile.mkdtemp(prefix="tellakit-bench-"))
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    server = devserver_process(work / "server", env=env)
+    server, log = logged_server(work, env)
     try:
-        assert server.stderr is not None
-        log = AccessLog(server.stderr)
         url = log.wait_ready()
         size = args.size_mib * MIB
         plain = work / "evidence.bin"

@@ -3,6 +3,7 @@ outbox (or submitted), and resume completes it with nothing lost or duplicated."
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -75,35 +76,52 @@ def _kill_points() -> list[tuple[int, str]]:
     return [*points, (3, "after"), (4, "after"), (7, "after"), (10, "after")]
 
 
-@pytest.mark.parametrize(("k", "mode"), _kill_points())
-def test_sigkill_then_resume(env: Env, k: int, mode: str) -> None:
-    vault = open_vault(env.vault_path, PASSPHRASE)
-    report = vault.create_report(f"kill {k} {mode}", "killed mid-way", env.file_ids)
-    vault.close()
+def _kill_child(env: Env, report_id: str, k: int, mode: str) -> Any:
+    """Run kill_child.py on the report; it must have died by SIGKILL."""
     child = subprocess.run(
-        [sys.executable, str(CHILD), str(env.vault_path), PASSPHRASE, report.id, str(k), mode],
+        [sys.executable, str(CHILD), str(env.vault_path), PASSPHRASE, report_id, str(k), mode],
         env={**os.environ, "PYTHONPATH": str(REPO)},
         capture_output=True,
         timeout=90,
         check=False,
     )
     assert child.returncode == -signal.SIGKILL, child.stderr.decode()[-2000:]
-    assert PASSPHRASE.encode() not in child.stdout + child.stderr
+    return child
 
+
+#: The report as the reopened vault found it, before the resume (report id -> report).
+_at_kill: dict[str, Any] = {}
+
+
+def _reopen_and_resume(env: Env, report_id: str) -> Any:
+    """Open the vault as after a restart: the report is in the outbox with the reason (or
+    submitted); resume it; it must end submitted."""
     vault = open_vault(env.vault_path, PASSPHRASE)
     try:
         with Submitter(vault, tuning=SMALL) as sub:
-            found = vault.get_report(report.id)
+            found = _at_kill[report_id] = vault.get_report(report_id)
             if found.status is not Status.SUBMITTED:
                 # Shown in the outbox, resumable, with the reason.
                 assert found.status is Status.INTERRUPTED
                 assert found.reason == STOPPED_DURING_UPLOAD and found.retryable is True
-                sub.resume(report.id)
-                assert sub.wait(report.id, timeout=60)
-        done = vault.get_report(report.id)
+                sub.resume(report_id)
+                assert sub.wait(report_id, timeout=60)
+        done = vault.get_report(report_id)
     finally:
         vault.close()
     assert done.status is Status.SUBMITTED, done.reason
+    return done
+
+
+@pytest.mark.parametrize(("k", "mode"), _kill_points())
+def test_sigkill_then_resume(env: Env, k: int, mode: str) -> None:
+    vault = open_vault(env.vault_path, PASSPHRASE)
+    report = vault.create_report(f"kill {k} {mode}", "killed mid-way", env.file_ids)
+    vault.close()
+    child = _kill_child(env, report.id, k, mode)
+    assert PASSPHRASE.encode() not in child.stdout + child.stderr
+
+    done = _reopen_and_resume(env, report.id)
     check_submitted(Path(env.server.files_root("alice")), done, env.shas, env.submitted)
 
 
@@ -116,29 +134,14 @@ def test_a_kill_with_two_chunks_in_flight_re_sends_at_most_those_two(env: Env) -
     report = vault.create_report("kill two in flight", "", [f.id])
     vault.close()
     env.server.log.clear()
-    child = subprocess.run(
-        [sys.executable, str(CHILD), str(env.vault_path), PASSPHRASE, report.id, "0", "two"],
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        capture_output=True,
-        timeout=90,
-        check=False,
-    )
-    assert child.returncode == -signal.SIGKILL, child.stderr.decode()[-2000:]
+    _kill_child(env, report.id, 0, "two")
     wait_for(lambda: len(env.server.log.filter("PUT", "/uploads/")) >= 2, 20)  # unwound
     first = env.server.log.filter("PUT", "/uploads/")
     assert {r.path.rsplit("/", 1)[1] for r in first} == {"00001", "00002"}  # chunk 3 not yet
     env.server.log.clear()
-    vault = open_vault(env.vault_path, PASSPHRASE)
-    try:
-        recorded = vault.get_report(report.id).attachments[0]
-        assert recorded.bytes_sent == 0 and recorded.chunk_map  # both recorded in flight
-        with Submitter(vault, tuning=SMALL) as sub:
-            sub.resume(report.id)
-            assert sub.wait(report.id, timeout=60)
-        done = vault.get_report(report.id)
-    finally:
-        vault.close()
-    assert done.status is Status.SUBMITTED, done.reason
+    done = _reopen_and_resume(env, report.id)
+    recorded = json.loads(_at_kill[report.id].attachments[0].chunk_map or "{}")
+    assert recorded["prefix"] == 0 and len(recorded["chunks"]) == 2  # both were in flight
     after = [r.path.rsplit("/", 1)[1] for r in env.server.log.filter("PUT", "/uploads/")]
     # Sent again: at most the two in flight (a body the kernel had wholly taken still reached
     # the server after the kill, and a resume finds it there), each once; then chunk 3.
