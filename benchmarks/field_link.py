@@ -3,7 +3,7 @@
 Each link is a TCP proxy (``tellakit.devserver.FlakyLink``) in front of the development server
 (its own process) that resets every connection after a random number of bytes (seeded):
 
-  * every 4-12 MB (~8 MB between drops) and every 20-60 MB (~40 MB),
+  * every 4-12 MB (~8 MB between drops) and every 20-60 MB (~40 MB) (``--links``: others),
   * and, for the request count, a link that does not drop (``--clean-mib``, 1 GiB).
 
 Uploaders, each its own process, all with the engine's automatic retry (the CLI's default
@@ -46,7 +46,8 @@ if TYPE_CHECKING:
 MIB = 1024 * 1024
 REPO = Path(__file__).resolve().parents[1]
 PASSPHRASE = "benchmark passphrase"
-LINKS = {"4-12 MB": (4_000_000, 12_000_000), "20-60 MB": (20_000_000, 60_000_000)}
+#: The issue's two links; ``--links 1-3,4-12`` picks others (MB between drops, low-high).
+LINKS = "4-12,20-60"
 #: Uploader -> Tuning fields (None: tellakit's defaults).
 UPLOADERS: dict[str, dict[str, object] | None] = {
     "tellakit, first upload": None,
@@ -137,6 +138,7 @@ def main() -> int:
     parser.add_argument("--clean-mib", type=int, default=1024, help="0: no clean-link run")
     parser.add_argument("--limit", type=float, default=900, help="seconds per upload")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--links", default=LINKS, help="MB between drops: LOW-HIGH,...")
     parser.add_argument("--only", help="run only uploaders whose name contains this")
     parser.add_argument(
         "--client", nargs=4, metavar=("VAULT", "REPORT", "FIXED", "LIMIT"), help=argparse.SUPPRESS
@@ -162,7 +164,10 @@ def main() -> int:
         make_file(plain, size)
         started = time.strftime("%Y-%m-%d %H:%M")
         load = os.getloadavg()
-        runs = [(label, every, args.size_mib) for label, every in LINKS.items()]
+        runs: list[tuple[str, tuple[int, int] | None, int]] = []
+        for spec in args.links.split(","):
+            low, high = (int(float(x) * 1_000_000) for x in spec.split("-"))
+            runs.append((f"{spec} MB", (low, high), args.size_mib))
         if args.clean_mib:
             runs.append(("no drops", None, args.clean_mib))
         for label, every, mib in runs:

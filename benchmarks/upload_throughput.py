@@ -234,6 +234,9 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--profile-server", metavar="FILE", help="py-spy the server (tellakit)")
     parser.add_argument("--no-nc-py-api", action="store_true", help="leave nc_py_api out")
+    parser.add_argument(
+        "--tellakit-only", action="store_true", help="only tellakit (e.g. its RSS at 4 GiB)"
+    )
     parser.add_argument("--client", nargs=2, metavar=("VAULT", "REPORT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.client:
@@ -262,7 +265,7 @@ def main() -> int:
         obscured = subprocess.run(
             ["rclone", "obscure", "secret"], capture_output=True, text=True, check=True
         ).stdout.strip()
-        ncpy = None if args.no_nc_py_api else nc_py_api_python()
+        ncpy = None if args.no_nc_py_api or args.tellakit_only else nc_py_api_python()
         pid = server.pid
         runs: list[Run] = []
         for i in range(args.repeat):
@@ -289,6 +292,8 @@ def main() -> int:
             if spy is not None:
                 spy.send_signal(signal.SIGINT)
                 spy.wait(60)
+            if args.tellakit_only:
+                continue
             subprocess.run(
                 ["curl", "-sS", "-f", "-u", "alice:secret", "-X", "MKCOL", f"{dav}/curl{i}"],
                 check=True,
@@ -402,6 +407,14 @@ def main() -> int:
         for r in runs:
             if r.name not in best or r.wall < best[r.name].wall:
                 best[r.name] = r
+        if args.tellakit_only:
+            t = best["tellakit"]
+            gib = size / (1024 * MIB)
+            print(
+                f"tellakit: {t.wall:.2f} s, client CPU {t.cpu / gib:.2f} s/GiB, peak RSS "
+                f"{t.rss_mib:.0f} MiB, {t.requests} requests; CPU: {cpu_model()}"
+            )
+            return 0
         curl = best["curl -T"]
         gib = size / (1024 * MIB)
         xhash = best["curl+X-Hash"]

@@ -10,14 +10,15 @@ once, wherever each request was, and counts bytes across requests. ``FlakyLink``
 
 Bytes are counted in both directions as the proxy reads them (what crossed the link). When the
 count reaches the next drop point (drawn uniformly from ``drop_every``, seeded) the bytes beyond
-it are not passed on and every open connection is shut down and reset; new connections go
-through until the next drop point. ``bandwidth`` caps the link's speed (bytes per second,
+it are not passed on and every open connection ends: the client's is reset, the server reads
+what had crossed and then the end of the stream; new connections go through until the next
+drop point. ``bandwidth`` caps the link's speed (bytes per second,
 shared by all connections). It speaks TCP only, so it works for any client and server.
 
 Thread rules: one accepting thread; two pumping threads per connection (one per direction).
 ``_lock`` guards the byte counts, the next drop point, the pacing clock and the set of open
-connections. A drop shuts the sockets down under the lock (which wakes the pumps), and each
-connection closes its own sockets, with a reset, when both pumps ended.
+connections. A drop shuts the sockets down (which wakes the pumps), and each connection closes
+its own sockets when both pumps ended.
 """
 
 from __future__ import annotations
@@ -42,11 +43,14 @@ class _Connection:
         self._left = 2  # pumps still running
 
     def shut(self) -> None:
-        """Wake both pumps; the closing sockets will send a reset (linger 0)."""
-        for sock in (self.client, self.server):
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                sock.shutdown(socket.SHUT_RDWR)
+        """The link dropped: the client's connection is reset; the server gets what had
+        crossed before the drop, then the end of the stream (as a server behind a dead link
+        reads what reached it, then times out)."""
+        with contextlib.suppress(OSError):
+            self.client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.client.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(OSError):
+            self.server.shutdown(socket.SHUT_WR)
 
     def pump_ended(self) -> bool:
         """Called once by each pump as it ends; True for the last one."""
