@@ -21,6 +21,7 @@ from engine_helpers import (
     sha256,
     wait_for,
 )
+from fakes import FakeTimers
 
 from tellakit.engine import FileEvent, ProgressEvent, ReportEvent, Submitter, client_for
 from tellakit.engine.monitor import STOPPED_DURING_UPLOAD
@@ -479,14 +480,35 @@ def test_auto_retry_from_the_connection_setting_and_pause_cancels_it(connected, 
     b = report_with_files(connected, "held", [("b.txt", b"b")])
     devserver.faults.respond(503, method="PUT", path=r"a\.txt$")
     devserver.faults.respond(503, method="PUT", path=r"b\.txt$")
-    sub = Submitter(connected, tuning=SMALL, backoff=Backoff(base=0.5, jitter=0))
+    # The retries' timers come due only when the test says so (FakeTimers): the retry of b
+    # cannot fire before the pause, however loaded the machine, and "it never fired" is
+    # checked by moving time far past it instead of sleeping.
+    timers = FakeTimers()
+    sub = Submitter(
+        connected,
+        tuning=SMALL,
+        backoff=Backoff(base=0.5, jitter=0),
+        timer=timers,
+        clock=timers.clock,
+    )
     try:
         sub.submit(a.id)
-        wait_for(lambda: connected.get_report(a.id).status is Status.SUBMITTED, 30)
+
+        def a_submitted() -> bool:
+            if timers.pending:  # a's retry (or a probe first) is due: let it come
+                timers.next()
+            return connected.get_report(a.id).status is Status.SUBMITTED
+
+        wait_for(a_submitted, 30)
+        assert len(devserver.log.filter("PUT", "a.txt")) == 2  # retried by itself
         sub.submit(b.id)
         wait_for(lambda: connected.get_report(b.id).status is Status.INTERRUPTED, 30)
+        wait_for(lambda: bool(timers.pending), 30)  # its automatic retry is planned
+        planned = timers.pending
         sub.pause(b.id)  # the user pauses: no automatic retry behind their back
-        time.sleep(1.2)  # longer than the backoff: a retry would have happened by now
+        assert all(t.cancelled for t in planned)
+        timers.advance(3600)  # an hour later: any retry left would have fired by now
+        assert sub.wait(b.id, timeout=30)
         assert connected.get_report(b.id).status is Status.PAUSED
         assert len(devserver.log.filter("PUT", "b.txt")) == 1
     finally:
