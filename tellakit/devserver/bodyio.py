@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from tellakit.devserver.hashing import BLOCK, BlockHasher
+from tellakit.devserver.hashing import BLOCK, BlockHasher, lend_buffer, return_buffer
 
 
 class SocketBody:
@@ -131,7 +131,7 @@ def receive(
     (it may raise, e.g. when a quota is exceeded). Returns the bytes read.
     """
     hasher = BlockHasher(digests) if digests else None
-    own = None if hasher is not None else bytearray(BLOCK)
+    own = None if hasher is not None else lend_buffer()
     count = 0
     try:
         while expected is None or count < expected:
@@ -153,4 +153,6 @@ def receive(
     finally:
         if hasher is not None:
             hasher.join()
+        if own is not None:
+            return_buffer(own)
     return count

@@ -304,13 +304,13 @@ class Uploads:
         try:
             with self.ctx.writing(uid, f"\0uploads/{folder.name}/{name}"):
                 digest = self._hashes.begin(uid, folder, name, numbered=v2)
-                count = 0
+                complete = False  # a cut or failed body leaves no chunk file
                 try:
                     count = _stream_to(
                         environ["wsgi.input"], target, self.ctx.tmp_dir, expected, digest
                     )
-                finally:
                     complete = expected is None or count == expected
+                finally:
                     self._hashes.end(uid, folder, name, digest, complete)
         except FileBusy:
             drain(environ)
