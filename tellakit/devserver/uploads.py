@@ -66,7 +66,7 @@ class Uploads:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self._hashes = ArrivalHashes()
-        self._running_lock = threading.Lock()
+        self._lost_lock = threading.Lock()
         #: v2 uploads whose metadata left the distributed cache (object-store profile)
         self._lost: set[tuple[str, str]] = set()
 
@@ -74,7 +74,7 @@ class Uploads:
         """The v2 metadata of ``upload_id`` is gone, as after a Redis eviction or restart."""
         if self.ctx.meta.upload_destination(uid, upload_id) is None:
             raise KeyError(f"{upload_id} is not a v2 upload of {uid}")
-        with self._running_lock:
+        with self._lost_lock:
             self._lost.add((uid, upload_id))
 
     def hashed_on_arrival(self, uid: str, upload_id: str) -> str | None:
@@ -88,12 +88,12 @@ class Uploads:
         return self.ctx.meta.upload_destination(uid, folder.name) is not None
 
     def _metadata_lost(self, uid: str, folder: Path) -> bool:
-        with self._running_lock:
+        with self._lost_lock:
             return (uid, folder.name) in self._lost
 
     def _forget(self, uid: str, folder: Path) -> None:
         self._hashes.forget(uid, folder)
-        with self._running_lock:
+        with self._lost_lock:
             self._lost.discard((uid, folder.name))
 
     # --- housekeeping --------------------------------------------------------------------------
