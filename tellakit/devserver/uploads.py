@@ -518,7 +518,9 @@ def _concatenate(
     hasher = _FileHasher(chunks, list(hashes.values())) if hashes else None
     try:
         if len(chunks) == 1:
-            os.replace(chunks[0], target)  # the hasher's open file keeps reading it
+            if hasher is not None:
+                hasher.join()  # read it where it is (nothing to overlap with: no copy follows)
+            os.replace(chunks[0], target)
         else:
             _append_all(chunks, target, tmp_dir)
     finally:
@@ -551,10 +553,11 @@ class _FileHasher:
             self._error = exc
 
     def join(self) -> None:
-        """Wait for the last file; raise what the thread met."""
+        """Wait for the last file; raise what the thread met (once)."""
         self._thread.join()
-        if self._error is not None:
-            raise self._error
+        error, self._error = self._error, None
+        if error is not None:
+            raise error
 
 
 def _append_all(chunks: list[Path], target: Path, tmp_dir: Path) -> None:
