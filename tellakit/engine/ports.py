@@ -14,7 +14,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
-from tellakit.nextcloud.models import Capabilities, Credentials, DavEntry, PutResult
+from tellakit.nextcloud.models import Capabilities, Credentials, DavEntry, PutResult, ServerDigest
 from tellakit.reports import Report, Status
 from tellakit.vault.models import ConnectionSettings
 
@@ -107,8 +107,10 @@ class ConnectionStore(Protocol):
 
 class ProtocolClient(Protocol):
     """What the engine asks of the server (``NextcloudClient``); paths are below the user's
-    files root. Every method raises the ``tellakit.errors`` server errors, ``put`` also
-    ``Cancelled`` when ``cancel`` is set."""
+    files root. Every method raises the ``tellakit.errors`` server errors, ``put`` and
+    ``download_sha256`` also ``Cancelled`` when ``cancel`` is set. The server's digests
+    (``recalculated_digest``, ``download_sha256``) are what verification reads; a stored
+    ``oc:checksums`` claim is not offered here on purpose (see verification.py)."""
 
     def status(self) -> Mapping[str, Any]: ...
 
@@ -134,7 +136,15 @@ class ProtocolClient(Protocol):
 
     def stat(self, path: str) -> DavEntry | None: ...
 
-    def file_hashes(self, path: str) -> dict[str, str]: ...
+    def recalculated_digest(self, path: str) -> ServerDigest | None: ...
+
+    def download_sha256(
+        self,
+        path: str,
+        *,
+        cancel: Cancel | None = None,
+        on_progress: ByteProgress | None = None,
+    ) -> ServerDigest: ...
 
     def close(self) -> None: ...
 

@@ -135,6 +135,9 @@ class ReportRunner:
             if att is not None:
                 self.bus.publish(self.tracker.file_bytes(report, att, sent))
 
+        def on_verify_progress(report: Report, att: Attachment, downloaded: int) -> None:
+            self.bus.publish(self.tracker.verify_bytes(report, att, downloaded))
+
         def on_confirmed(_piece: Confirmed) -> None:
             self.scheduler.progressed(run.report_id)
 
@@ -151,6 +154,8 @@ class ReportRunner:
             on_progress=on_progress,
             tellakit_version=self.version,
             on_confirmed=on_confirmed,
+            without_digest=settings.without_digest,
+            on_verify_progress=on_verify_progress,
         )
 
     # --- how the run ended --------------------------------------------------------------------

@@ -27,8 +27,9 @@ CHILD = Path(__file__).with_name("kill_child.py")
 REPO = Path(__file__).resolve().parents[2]
 FILES = {"small.bin": random_bytes(300 * 1024, 21), "big.bin": random_bytes(11 * MiB, 22)}
 # Requests of one submission: capabilities, MKCOL root, MKCOL folder, PUT description,
-# PUT small, PROPFIND, MKCOL upload, PUT chunk 1, PUT chunk 2, MOVE, PROPFIND, PUT manifest.
-REQUESTS = 12
+# PUT small, MKCOL upload, PUT chunk 1, PUT chunk 2, MOVE, PUT manifest (the PUT and the MOVE
+# answer the server's SHA-256, so verification needs no request of its own).
+REQUESTS = 10
 
 
 @dataclass
@@ -64,7 +65,7 @@ def _kill_points() -> list[tuple[int, str]]:
     rng = random.Random(9)
     points = [(rng.randint(1, REQUESTS), rng.choice(["before", "mid", "after"])) for _ in range(10)]
     # Plus the subtle ones, always: the server did it, the index never heard of it.
-    return [*points, (3, "after"), (4, "after"), (7, "after"), (10, "after")]
+    return [*points, (3, "after"), (4, "after"), (7, "after"), (9, "after")]
 
 
 @pytest.mark.parametrize(("k", "mode"), _kill_points())
