@@ -213,6 +213,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with --encrypt-to: report folders keep their titles as names",
     )
+    p.add_argument(
+        "--without-digest",
+        choices=["download", "size-only"],
+        default="download",
+        help="when the server computes no SHA-256 of a file: download it back and hash it "
+        "(default; its bytes cross the link twice) or check its size only (then shown as "
+        "'size checked, content not verified')",
+    )
 
     p = _add(sub, "import", "encrypt files into the vault; prints their ids", common)
     p.add_argument("paths", nargs="+", type=Path, help="files to import")
@@ -616,6 +624,7 @@ def _cmd_connect(args: argparse.Namespace) -> int:
             password,
             args.root,
             allow_insecure_http=args.allow_insecure_http,
+            without_digest=args.without_digest.replace("-", "_"),
         )
         if args.encrypt_to:
             try:
@@ -629,6 +638,11 @@ def _cmd_connect(args: argparse.Namespace) -> int:
             f"Connected to {settings.server_url} as {settings.user_id}; reports go to "
             f"{settings.root_folder}/"
         )
+        if settings.without_digest == "size_only":
+            print(
+                "Files the server computes no SHA-256 for are checked by size only "
+                "(shown as 'size checked, content not verified')."
+            )
         for line in describe_encryption(settings):
             print(line)
     return EXIT_OK

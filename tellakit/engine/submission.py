@@ -111,7 +111,12 @@ class ReportSubmission:
         self.on_verify_progress = on_verify_progress
         self.version = tellakit_version
         self.report: Report = vault.get_report(report_id)
-        self.verifier = Verifier(client, without_digest=without_digest, cancel=token)
+        self.verifier = Verifier(
+            client,
+            without_digest=without_digest,
+            cancel=token,
+            server_version=capabilities.version,
+        )
         #: the server refused a name for its 4-byte UTF-8 characters during this run
         self.no_4byte_utf8 = False
 

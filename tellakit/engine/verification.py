@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 
 ByteProgress = Callable[[int], None]
 
+#: The first Nextcloud major version with ``PATCH X-Recalculate-Hash`` (ChecksumUpdatePlugin).
+RECALCULATE_SINCE = 24
+
 #: The level a file is recorded with, for each kind of digest.
 LEVEL_OF: dict[DigestKind, Verification] = {
     DigestKind.UPLOAD_ANSWER: Verification.SERVER_SHA256,
@@ -118,17 +121,27 @@ class Verifier:
     """Checks uploaded objects against what the server computed; one per run of a report.
 
     ``without_digest`` is the connection's setting; ``cancel`` the run's stop token (a pause
-    stops a download within about a second, raising ``Cancelled``). It remembers, for the
-    run, a server that does not offer ``PATCH X-Recalculate-Hash``, so that costs one request.
+    stops a download within about a second, raising ``Cancelled``). ``server_version`` (from
+    the capabilities) spares a server older than Nextcloud 24 the ``PATCH``; otherwise the
+    first answer tells, and is remembered for the run.
     """
 
     def __init__(
-        self, client: DigestClient, *, without_digest: str, cancel: Cancel | None = None
+        self,
+        client: DigestClient,
+        *,
+        without_digest: str,
+        cancel: Cancel | None = None,
+        server_version: str = "",
     ) -> None:
         self.client = client
         self.download = without_digest == WITHOUT_DIGEST_DOWNLOAD
         self.cancel = cancel
-        self._recalculates: bool | None = None  # unknown until the first PATCH
+        #: whether PATCH X-Recalculate-Hash works here; None until known
+        self._recalculates: bool | None = None
+        major = server_version.split(".", 1)[0]
+        if major.isdigit() and int(major) < RECALCULATE_SINCE:
+            self._recalculates = False
 
     def server_digest(
         self,
