@@ -761,8 +761,16 @@ def _cmd_status(args: argparse.Namespace) -> int:
         print(f"No reports ({args.view}).")
         return EXIT_OK
     if args.view == "files":
-        shown = frame[["report", "name", "size", "state", "bytes_sent", "remote_path"]]
+        shown = frame[["report", "name", "size", "state", "bytes_sent", "remote_path"]].assign(
+            verification=[_level_words(v) for v in frame["verification"]]
+        )
         print(shown.to_string(index=False, na_rep="", max_colwidth=40))
+        return EXIT_OK
+    if args.view == "submitted":
+        # How each report's files were found intact: the server's SHA-256, its recalculation,
+        # a download, or (never with a check mark) the size only.
+        shown = frame[["id", "title", "files", "bytes", "submitted_at", "verification"]]
+        print(shown.to_string(index=False, na_rep="", max_colwidth=48))
         return EXIT_OK
     notes = _retry_notes(frame)
     shown = frame[["id", "title", "status", "files", "bytes", "bytes_sent", "reason"]].assign(
@@ -773,6 +781,13 @@ def _cmd_status(args: argparse.Namespace) -> int:
         print("\nAutomatic retries:")
         print("\n".join(notes))
     return EXIT_OK
+
+
+def _level_words(value: object) -> str | None:
+    """A file's ``verification`` value in words (None while it is not checked)."""
+    from tellakit.reports import Verification
+
+    return Verification(str(value)).label if isinstance(value, str) else None
 
 
 def _retry_notes(frame: pd.DataFrame) -> list[str]:
