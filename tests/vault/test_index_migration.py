@@ -75,9 +75,7 @@ def test_a_new_index_has_the_same_columns_as_a_migrated_one(tmp_path: Path) -> N
     migrated = Index(tmp_path / "old.db", KEY)
     fresh = Index.create(tmp_path / "new.db", KEY)
     for table in ("connection", "report_files"):
-        columns = (
-            f"SELECT name, type, dflt_value FROM pragma_table_info('{table}') ORDER BY cid"  # noqa: S608
-        )
+        columns = f"SELECT name, type, dflt_value FROM pragma_table_info('{table}') ORDER BY cid"  # noqa: S608
         assert migrated.query(columns) == fresh.query(columns), table
     migrated.close()
     fresh.close()
