@@ -44,7 +44,7 @@ from tellakit.engine.plan import StepKind, plan
 from tellakit.engine.ports import ChunkedUploadFactory, ProtocolClient, ReportStore
 from tellakit.engine.transfer import FileTransfer
 from tellakit.engine.verification import Checked, Verifier, WireObject, decode_digest
-from tellakit.errors import NameRejected, VerificationFailed
+from tellakit.errors import NameRejected, UnexpectedResponse, VerificationFailed
 from tellakit.nextcloud.models import Capabilities
 from tellakit.nextcloud.names import has_4byte_utf8, refuses_4byte_utf8
 from tellakit.reports import CHECKED, Attachment, FileState, Report, Status
@@ -95,6 +95,8 @@ class ReportSubmission:
         on_confirmed: ConfirmedHook = ignore,
         without_digest: str = WITHOUT_DIGEST_DOWNLOAD,
         on_verify_progress: VerifyProgressHook = _no_verify_progress,
+        root_known: bool = False,
+        on_root: Callable[[bool], None] | None = None,
     ):
         self.vault = vault
         self.client = client
@@ -119,6 +121,10 @@ class ReportSubmission:
         )
         #: the server refused a name for its 4-byte UTF-8 characters during this run
         self.no_4byte_utf8 = False
+        #: an earlier run made sure the root folder exists (ServerFacts); on_root(exists) is
+        #: told what this run found out
+        self.root_known = root_known
+        self.on_root = on_root or (lambda _exists: None)
 
     # --- driver -----------------------------------------------------------------------
 
@@ -221,17 +227,35 @@ class ReportSubmission:
         )
         return candidates(title, is_file=False)
 
-    def _choose_folder(self) -> None:
+    def _ensure_root(self) -> None:
         self.client.ensure_folder(self.root)
+        self.root_known = True
+        self.on_root(True)
+
+    def _mkcol(self, path: str) -> bool:
+        """MKCOL of the report folder; a root folder gone since an earlier run (409: parent
+        missing) is created again first."""
+        try:
+            return self.client.mkcol(path)
+        except UnexpectedResponse as exc:
+            if exc.status != 409:
+                raise
+            self.on_root(False)
+            self._ensure_root()
+            return self.client.mkcol(path)
+
+    def _choose_folder(self) -> None:
+        if not self.root_known:
+            self._ensure_root()
         recorded = self.report.remote_folder
         names = self._folder_names()
         if recorded:
             taken = recorded.rsplit("/", 1)[-1]
             try:
                 if self._content_confirmed():
-                    self.client.mkcol(recorded)  # still there? (405 = yes, it is ours)
+                    self._mkcol(recorded)  # still there? (405 = yes, it is ours)
                     return
-                if self.client.mkcol(recorded) or self._looks_ours(recorded):
+                if self._mkcol(recorded) or self._looks_ours(recorded):
                     return
             except NameRejected as exc:
                 if not self._refused_for_4byte_utf8(exc, taken):
@@ -249,7 +273,7 @@ class ReportSubmission:
             # Recorded before the MKCOL: a kill between the two is caught by _looks_ours.
             self._record(remote_folder=path)
             try:
-                if self.client.mkcol(path):
+                if self._mkcol(path):
                     return
             except NameRejected as exc:
                 if not self._refused_for_4byte_utf8(exc, name):
