@@ -8,12 +8,13 @@ stored ``ConnectionSettings`` become the protocol layer's ``Credentials`` and a 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
+from tellakit.nextcloud.bulk import BulkItem, BulkReply
 from tellakit.nextcloud.models import Capabilities, Credentials, DavEntry, PutResult, ServerDigest
 from tellakit.reports import Report, Status
 from tellakit.vault.models import ConnectionSettings
@@ -135,6 +136,14 @@ class ProtocolClient(Protocol):
     def propfind(self, path: str, depth: int = 1) -> list[DavEntry]: ...
 
     def stat(self, path: str) -> DavEntry | None: ...
+
+    def bulk_upload(
+        self,
+        items: Sequence[BulkItem],
+        *,
+        on_progress: ByteProgress | None = None,
+        cancel: Cancel | None = None,
+    ) -> BulkReply: ...
 
     def recalculated_digest(self, path: str) -> ServerDigest | None: ...
 

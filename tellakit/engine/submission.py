@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from typing import Any
 
+from tellakit.engine.bulksend import BulkSend
 from tellakit.engine.chunking import Tuning
 from tellakit.engine.confirm import Confirmed, ConfirmedHook, Piece, ignore
 from tellakit.engine.control import StopToken, check
@@ -40,7 +41,7 @@ from tellakit.engine.naming import (
     join_remote,
     sanitize_name,
 )
-from tellakit.engine.plan import StepKind, plan
+from tellakit.engine.plan import Step, StepKind, plan
 from tellakit.engine.ports import ChunkedUploadFactory, ProtocolClient, ReportStore
 from tellakit.engine.transfer import FileTransfer
 from tellakit.engine.verification import Checked, Verifier, WireObject, decode_digest
@@ -125,21 +126,33 @@ class ReportSubmission:
         #: told what this run found out
         self.root_known = root_known
         self.on_root = on_root or (lambda _exists: None)
+        #: the server answered a bulk request as a server without the endpoint
+        self.bulk_unsupported = False
 
     # --- driver -----------------------------------------------------------------------
 
     def run(self) -> Report:
         """Run every remaining step; returns the report, now SUBMITTED."""
-        for step in plan(self.report, upload_manifest=self.upload_manifest):
+        steps = plan(
+            self.report,
+            upload_manifest=self.upload_manifest,
+            bulk=self.tuning.bulk if self.caps.bulkupload else None,
+            description_size=len(description_bytes(self.report)),
+        )
+        for step in steps:
             check(self.token)
             if step.kind is StepKind.NAMES:
                 self._choose_file_names()
             elif step.kind is StepKind.FOLDER:
                 self._choose_folder()
+            elif step.kind is StepKind.BULK:
+                self._send_bulk(step)
             elif step.kind is StepKind.DESCRIPTION:
                 self._send_description()
             elif step.kind is StepKind.UPLOAD:
-                self._upload(self._att(step.attachment_id))
+                att = self._att(step.attachment_id)
+                if att.state is not FileState.UPLOADED and att.state not in CHECKED:
+                    self._upload(att)  # not already stored by a BULK step
             elif step.kind is StepKind.VERIFY:
                 self._verify(self._att(step.attachment_id))
             elif step.kind is StepKind.MANIFEST:
@@ -203,20 +216,26 @@ class ReportSubmission:
     def _looks_ours(self, folder: str) -> bool:
         """True when ``folder`` holds only what this report could have put there unrecorded.
 
-        Called only while nothing is confirmed (the description goes first, so no file was
-        sent either): the folder is ours if it is empty, or holds just our description.txt
-        (same size, and the same SHA-256 as the server computes it or as downloaded back;
-        the size alone where the connection checks sizes only), sent right before a kill.
+        Called only while nothing is confirmed: the folder is ours if it is empty, or holds
+        only files of this report sent right before a kill or a cut (its description.txt,
+        and with bulk upload any of its files), each of the size sent and with the same
+        SHA-256 as the server computes it or as downloaded back (the size alone where the
+        connection checks sizes only).
         """
         entries = self.client.propfind(folder, depth=1)
         own = folder.strip("/")
-        desc = _wire_of(description_bytes(self.report))
+        ours = {DESCRIPTION_NAME: _wire_of(description_bytes(self.report))}
+        for att in self.report.attachments:
+            if att.remote_name:
+                ours[att.remote_name] = self._wire_of(att)
         for entry in entries:
             if entry.path.strip("/") == own:
                 continue
-            if entry.name != DESCRIPTION_NAME:
-                return False
-            if not self.verifier.holds(entry, join_remote(own, DESCRIPTION_NAME), desc).ok:
+            sent = ours.get(entry.name)
+            if (
+                sent is None
+                or not self.verifier.holds(entry, join_remote(own, entry.name), sent).ok
+            ):
                 return False
         return True
 
@@ -310,10 +329,53 @@ class ReportSubmission:
         raise VerificationFailed(f"Verification failed: {checked.problem}.", path=path)
 
     def _send_description(self) -> None:
+        if self.report.description_sent:
+            return  # a BULK step sent it
         self._put_bytes(DESCRIPTION_NAME, description_bytes(self.report))
+        self._description_sent()
+
+    def _description_sent(self) -> None:
         self._record(description_sent=True)
         self.on_confirmed(Confirmed(Piece.DESCRIPTION))
         self.on_progress(self.report, None, 0)
+
+    # --- bulk: the description and small files in one request ----------------------------
+
+    def _send_bulk(self, step: Step) -> None:
+        """One bulk request (see bulksend.py); what it did not store goes on by PUT."""
+        if self.bulk_unsupported:
+            return
+        atts = [self._att(i) for i in step.attachment_ids]
+        atts = [a for a in atts if a.state is not FileState.UPLOADED and a.state not in CHECKED]
+        for att in atts:
+            assert att.remote_name is not None
+            if self.no_4byte_utf8 and has_4byte_utf8(att.remote_name):
+                self._rename_without_4byte_utf8(att)
+        desc = None
+        if step.description and not self.report.description_sent:
+            desc = description_bytes(self.report)
+        if not atts and desc is None:
+            return
+        outcome = BulkSend(
+            vault=self.vault,
+            client=self.client,
+            report_id=self.report_id,
+            folder=self._folder(),
+            token=self.token,
+            on_progress=lambda att, n: self.on_progress(self.report, att, n),
+            on_confirmed=self.on_confirmed,
+        ).send(atts, desc)
+        self.bulk_unsupported = outcome.unsupported
+        for att in atts:
+            why = outcome.refused.get(att.id)
+            refusal = NameRejected(why or "", status=400, reason=why)
+            if why and self._refused_for_4byte_utf8(refusal, att.remote_name or ""):
+                self._rename_without_4byte_utf8(att)  # its UPLOAD step sends it so
+        if desc is not None and outcome.description_stored:
+            path = join_remote(self._folder(), DESCRIPTION_NAME)
+            if self.verifier.check(path, _wire_of(desc), name=DESCRIPTION_NAME).ok:
+                self._description_sent()
+            # else the DESCRIPTION step sends it again by PUT, verified as every file
 
     # --- 4. files -----------------------------------------------------------------------
 
