@@ -44,7 +44,13 @@ from tellakit.engine.naming import (
 from tellakit.engine.plan import Step, StepKind, plan
 from tellakit.engine.ports import ChunkedUploadFactory, ProtocolClient, ReportStore
 from tellakit.engine.transfer import FileTransfer
-from tellakit.engine.verification import Checked, Verifier, WireObject, decode_digest
+from tellakit.engine.verification import (
+    Checked,
+    Verifier,
+    WireObject,
+    decode_digest,
+    encode_digest,
+)
 from tellakit.errors import NameRejected, UnexpectedResponse, VerificationFailed
 from tellakit.nextcloud.models import Capabilities
 from tellakit.nextcloud.names import has_4byte_utf8, refuses_4byte_utf8
@@ -371,9 +377,21 @@ class ReportSubmission:
             refusal = NameRejected(why or "", status=400, reason=why)
             if why and self._refused_for_4byte_utf8(refusal, att.remote_name or ""):
                 self._rename_without_4byte_utf8(att)  # its UPLOAD step sends it so
+        # What bulk stored carries no digest: the server recalculates them all at once (their
+        # VERIFY steps then compare), rather than one round trip per file.
+        desc_path = join_remote(self._folder(), DESCRIPTION_NAME)
+        stored = [a.remote_path or "" for a in outcome.stored]
         if desc is not None and outcome.description_stored:
-            path = join_remote(self._folder(), DESCRIPTION_NAME)
-            if self.verifier.check(path, _wire_of(desc), name=DESCRIPTION_NAME).ok:
+            stored.append(desc_path)
+        digests = self.verifier.recalculated_digests(stored)
+        for att in outcome.stored:
+            digest = digests.get(att.remote_path or "")
+            if digest is not None:
+                self._record_file(att, server_digest=encode_digest(digest))
+        if desc is not None and outcome.description_stored:
+            sent = _wire_of(desc)
+            known = digests.get(desc_path)
+            if self.verifier.check(desc_path, sent, name=DESCRIPTION_NAME, known=known).ok:
                 self._description_sent()
             # else the DESCRIPTION step sends it again by PUT, verified as every file
 
