@@ -26,7 +26,6 @@ decrypting reader, which then seeks back and streams the same bytes into the req
 
 from __future__ import annotations
 
-import hashlib
 import io
 import logging
 from collections.abc import Callable
@@ -44,9 +43,6 @@ from tellakit.reports import Attachment, FileState
 
 log = logging.getLogger(__name__)
 
-#: Bytes read at a time while computing a file's MD5.
-MD5_PIECE = 1024 * 1024
-
 
 @dataclass
 class BulkOutcome:
@@ -59,18 +55,12 @@ class BulkOutcome:
     refused: dict[str, str] = field(default_factory=dict)
 
 
-def _md5(reader: GuardedReader, size: int) -> str:
-    """MD5 of the first ``size`` bytes of ``reader``, which is then put back at 0."""
-    digest = hashlib.md5(usedforsecurity=False)
-    left = size
-    while left > 0:
-        piece = reader.read(min(MD5_PIECE, left))
-        if not piece:
-            break
-        digest.update(piece)
-        left -= len(piece)
-    reader.seek(0)
-    return digest.hexdigest()
+class _BulkReader(GuardedReader):
+    """The vault reader of one file of a bulk request: the request computes the part's MD5
+    with a first read, then seeks back (``tell`` tells it where back is)."""
+
+    def tell(self) -> int:
+        return int(self._reader.tell())
 
 
 class BulkSend:
@@ -131,20 +121,14 @@ class BulkSend:
             desc_path = join_remote(self.folder, DESCRIPTION_NAME)
             if description is not None:
                 items.append(BulkItem(desc_path, io.BytesIO(description), len(description)))
-            readers: list[GuardedReader] = []
+            readers: list[_BulkReader] = []
             for att in atts:
                 raw = self.vault.open_file(att.file_id, check_sha256=False)
                 stack.callback(raw.__exit__, None, None, None)
-                reader = GuardedReader(raw)
+                reader = _BulkReader(raw)
                 readers.append(reader)
                 items.append(
-                    BulkItem(
-                        att.remote_path or "",
-                        reader,
-                        att.size,
-                        mtime=self._mtime(att),
-                        md5_hex=_md5(reader, att.size),
-                    )
+                    BulkItem(att.remote_path or "", reader, att.size, mtime=self._mtime(att))
                 )
             try:
                 reply = self.client.bulk_upload(

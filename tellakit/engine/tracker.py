@@ -61,18 +61,7 @@ class ProgressTracker:
             meter = self._meters.setdefault(report.id, SpeedMeter())
             speed = meter.add(max(0, sent - previous))
             in_flight = dict(files)
-        return FileEvent(
-            report_id=report.id,
-            state=Status.UPLOADING,
-            report_bytes_sent=min(_report_bytes(report, in_flight), report.total_bytes),
-            report_total=report.total_bytes,
-            speed_bps=speed,
-            attachment_id=att.id,
-            name=att.name,
-            bytes_sent=sent,
-            total=att.size,
-            file_state=att.state,
-        )
+        return _file_event(report, att, in_flight, sent=sent, speed=speed)
 
     def verify_bytes(self, report: Report, att: Attachment, downloaded: int) -> FileEvent:
         """Record that ``downloaded`` bytes of the server's copy of ``att`` were hashed (a
@@ -80,18 +69,7 @@ class ProgressTracker:
         with self._lock:
             self._verifying.setdefault(report.id, {})[att.id] = downloaded
             in_flight = dict(self._sent.get(report.id, {}))
-        return FileEvent(
-            report_id=report.id,
-            state=Status.UPLOADING,
-            report_bytes_sent=min(_report_bytes(report, in_flight), report.total_bytes),
-            report_total=report.total_bytes,
-            attachment_id=att.id,
-            name=att.name,
-            bytes_sent=att.size,
-            total=att.size,
-            file_state=att.state,
-            verify_bytes=downloaded,
-        )
+        return _file_event(report, att, in_flight, sent=att.size, verify_bytes=downloaded)
 
     def snapshot(
         self, report: Report, *, active: bool, retry: RetryOutlook | None = None
@@ -132,6 +110,30 @@ class ProgressTracker:
             files=files,
             retry=retry,
         )
+
+
+def _file_event(
+    report: Report,
+    att: Attachment,
+    in_flight: dict[str, int],
+    *,
+    sent: int,
+    speed: float = 0.0,
+    verify_bytes: int | None = None,
+) -> FileEvent:
+    return FileEvent(
+        report_id=report.id,
+        state=Status.UPLOADING,
+        report_bytes_sent=min(_report_bytes(report, in_flight), report.total_bytes),
+        report_total=report.total_bytes,
+        speed_bps=speed,
+        attachment_id=att.id,
+        name=att.name,
+        bytes_sent=sent,
+        total=att.size,
+        file_state=att.state,
+        verify_bytes=verify_bytes,
+    )
 
 
 def _report_bytes(report: Report, in_flight: dict[str, int]) -> int:

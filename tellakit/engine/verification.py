@@ -30,9 +30,8 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Protocol
 
-from tellakit.engine.ports import Cancel
+from tellakit.engine.ports import Cancel, ProtocolClient
 from tellakit.nextcloud.models import DavEntry, DigestKind, ServerDigest
 from tellakit.reports import Verification
 from tellakit.vault.models import WITHOUT_DIGEST_DOWNLOAD
@@ -85,22 +84,6 @@ class Checked:
         return None if self.digest is None else f"SHA256:{self.digest.sha256}"
 
 
-class DigestClient(Protocol):
-    """What verification asks of the server (``NextcloudClient`` has it)."""
-
-    def stat(self, path: str) -> DavEntry | None: ...
-
-    def recalculated_digest(self, path: str) -> ServerDigest | None: ...
-
-    def download_sha256(
-        self,
-        path: str,
-        *,
-        cancel: Cancel | None = None,
-        on_progress: ByteProgress | None = None,
-    ) -> ServerDigest: ...
-
-
 def encode_digest(digest: ServerDigest | None) -> str | None:
     """The index's form of a digest, ``"<kind>:<hex>"`` (None stays None)."""
     return None if digest is None else f"{digest.kind.value}:{digest.sha256}"
@@ -129,7 +112,7 @@ class Verifier:
 
     def __init__(
         self,
-        client: DigestClient,
+        client: ProtocolClient,
         *,
         without_digest: str,
         cancel: Cancel | None = None,
