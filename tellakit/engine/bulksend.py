@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from tellakit.engine.confirm import Confirmed, ConfirmedHook, Piece
 from tellakit.engine.control import StopToken
 from tellakit.engine.naming import DESCRIPTION_NAME, join_remote
-from tellakit.engine.ports import ProtocolClient, ReportStore
+from tellakit.engine.ports import BlobStream, ProtocolClient, ReportStore
 from tellakit.engine.transfer import GuardedReader
 from tellakit.errors import BulkUploadUnsupported
 from tellakit.nextcloud.bulk import BulkItem, BulkReply
@@ -76,6 +76,8 @@ class BulkSend:
         token: StopToken,
         on_progress: Callable[[Attachment, int], None],
         on_confirmed: ConfirmedHook,
+        open_body: Callable[[Attachment], BlobStream] | None = None,
+        body_size: Callable[[Attachment], int] | None = None,
     ) -> None:
         self.vault = vault
         self.client = client
@@ -84,6 +86,10 @@ class BulkSend:
         self.token = token
         self.on_progress = on_progress
         self.on_confirmed = on_confirmed
+        #: the reader of the bytes a file's part carries, and how many (the vault's plaintext
+        #: by default; what a sealed report sends, where it is one)
+        self.open_body = open_body or (lambda att: vault.open_file(att.file_id, check_sha256=False))
+        self.body_size = body_size or (lambda att: att.size)
 
     def _update(self, att: Attachment, **fields: object) -> None:
         self.vault.update_attachment(self.report_id, att.id, **fields)
@@ -123,12 +129,14 @@ class BulkSend:
                 items.append(BulkItem(desc_path, io.BytesIO(description), len(description)))
             readers: list[_BulkReader] = []
             for att in atts:
-                raw = self.vault.open_file(att.file_id, check_sha256=False)
+                raw = self.open_body(att)
                 stack.callback(raw.__exit__, None, None, None)
                 reader = _BulkReader(raw)
                 readers.append(reader)
                 items.append(
-                    BulkItem(att.remote_path or "", reader, att.size, mtime=self._mtime(att))
+                    BulkItem(
+                        att.remote_path or "", reader, self.body_size(att), mtime=self._mtime(att)
+                    )
                 )
             try:
                 reply = self.client.bulk_upload(
@@ -169,7 +177,7 @@ class BulkSend:
         offset = len(description) if description is not None else 0
         for att in atts:
             spans.append((att, offset))
-            offset += att.size
+            offset += self.body_size(att)
 
         told: dict[str, int] = {}
 
@@ -177,7 +185,7 @@ class BulkSend:
             for att, start in spans:
                 if start >= sent:
                     break
-                now = min(att.size, sent - start)
+                now = min(self.body_size(att), sent - start)
                 if told.get(att.id) != now:
                     told[att.id] = now
                     self.on_progress(att, now)

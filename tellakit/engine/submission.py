@@ -370,6 +370,7 @@ class ReportSubmission:
             token=self.token,
             on_progress=lambda att, n: self.on_progress(self.report, att, n),
             on_confirmed=self.on_confirmed,
+            body_size=lambda att: self._wire_of(att).size,
         ).send(atts, desc)
         self.bulk_unsupported = outcome.unsupported
         for att in atts:
