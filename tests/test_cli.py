@@ -245,6 +245,38 @@ def test_submit_all_sends_the_outbox_and_exits_0(capsys, connected, tmp_path):
     assert "outbox is empty" in out
 
 
+@pytest.mark.parametrize(
+    ("profile", "flags", "level"),
+    [
+        ("nextcloud", [], "server SHA-256"),
+        ("nextcloud-object-store", [], "recalculated by the server"),
+        ("nextcloud-old", [], "downloaded and hashed"),
+        ("nextcloud-old", ["--without-digest", "size-only"], "size checked, content not verified"),
+    ],
+)
+def test_status_submitted_says_how_the_files_were_verified(
+    capsys, vault_dir, tmp_path, monkeypatch, profile, flags, level
+):
+    from tellakit.devserver import DevServer
+
+    big = tmp_path / "media" / "big.bin"
+    big.parent.mkdir()
+    big.write_bytes(os.urandom(11 * 1024 * 1024))  # chunked: no hash in an object store's MOVE
+    monkeypatch.setenv("TELLAKIT_SERVER_PASSWORD", "secret")
+    with DevServer(tmp_path / "server", users={"alice": "secret"}, profile=profile) as server:
+        code, out, err = run(capsys, "connect", server.url, "--login", "alice", *flags)
+        assert code == 0, err
+        assert ("size only" in out) is bool(flags)
+        path = write_manifest(tmp_path, "Levels,,big.bin\n")
+        assert run(capsys, "batch", str(path), "--queue")[0] == 0
+        assert run(capsys, "submit", "--all")[0] == 0
+    code, out, _ = run(capsys, "status", "submitted")
+    assert code == 0 and "Levels" in out
+    assert level in out
+    code, out, _ = run(capsys, "status", "files")
+    assert level in out
+
+
 def test_submit_refused_login_stops_with_exit_2(capsys, connected, tmp_path):
     path = write_manifest(tmp_path, "First,,a.jpg\nSecond,,b.jpg\nThird,,*.jpg\n")
     assert run(capsys, "batch", str(path), "--queue")[0] == 0

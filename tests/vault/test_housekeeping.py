@@ -119,6 +119,9 @@ def test_a_version_1_index_is_migrated(vault: Vault) -> None:
     con.execute("DROP TABLE rekey_blobs")
     con.execute("ALTER TABLE connection DROP COLUMN encrypt_to")
     con.execute("ALTER TABLE connection DROP COLUMN readable_names")
+    con.execute("ALTER TABLE connection DROP COLUMN without_digest")
+    for column in ("verification", "server_digest", "resends"):
+        con.execute(f"ALTER TABLE report_files DROP COLUMN {column}")
     con.execute("PRAGMA user_version = 1")
     vault.close()
     with open_vault(vault.path, PASSPHRASE) as again:

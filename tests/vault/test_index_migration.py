@@ -1,5 +1,7 @@
 """index.db schema migrations: an index written by an older tellakit opens and gains the new
-columns (v3, issue 13: the connection's encrypt_to and readable_names) with their defaults."""
+columns (v3, issue 13: the connection's encrypt_to and readable_names; v4, issue 14: how each
+file was verified, the upload's digest answer, re-sends, and the connection's without_digest)
+with their defaults."""
 
 from __future__ import annotations
 
@@ -22,13 +24,17 @@ def _old_index(path: Path, version: int) -> None:
     for statement in _SCHEMA.split(";"):
         if statement.strip():
             con.execute(statement)
-    # Back to version 1's shape: drop what versions 2 and 3 added.
+    # Back to version 1's shape: drop what versions 2 to 4 added.
     for statement in (
         "ALTER TABLE files DROP COLUMN raw_name",
         "DROP TABLE deleted_blobs",
         "DROP TABLE rekey_blobs",
         "ALTER TABLE connection DROP COLUMN encrypt_to",
         "ALTER TABLE connection DROP COLUMN readable_names",
+        "ALTER TABLE connection DROP COLUMN without_digest",
+        "ALTER TABLE report_files DROP COLUMN verification",
+        "ALTER TABLE report_files DROP COLUMN server_digest",
+        "ALTER TABLE report_files DROP COLUMN resends",
     ):
         con.execute(statement)
     con.execute(
@@ -51,7 +57,8 @@ def test_a_version_1_index_is_migrated_and_keeps_its_connection(tmp_path: Path) 
         True,
     )
     assert settings.encrypt_to == () and settings.readable_names is False
-    assert index.query("PRAGMA user_version")[0][0] == SCHEMA_VERSION == 3
+    assert settings.without_digest == "download"
+    assert index.query("PRAGMA user_version")[0][0] == SCHEMA_VERSION == 4
     recipients = ("age1one", "ssh-ed25519 AAAAtwo")
     index.set_connection(
         ConnectionSettings("https://x", "b", "b", "p", encrypt_to=recipients, readable_names=True)
@@ -67,8 +74,9 @@ def test_a_new_index_has_the_same_columns_as_a_migrated_one(tmp_path: Path) -> N
     _old_index(tmp_path / "old.db", 1)
     migrated = Index(tmp_path / "old.db", KEY)
     fresh = Index.create(tmp_path / "new.db", KEY)
-    columns = "SELECT name, type, dflt_value FROM pragma_table_info('connection') ORDER BY cid"
-    assert migrated.query(columns) == fresh.query(columns)
+    for table in ("connection", "report_files"):
+        columns = f"SELECT name, type, dflt_value FROM pragma_table_info('{table}') ORDER BY cid"  # noqa: S608
+        assert migrated.query(columns) == fresh.query(columns), table
     migrated.close()
     fresh.close()
 
