@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -245,6 +246,38 @@ def test_submit_all_sends_the_outbox_and_exits_0(capsys, connected, tmp_path):
     assert "outbox is empty" in out
 
 
+@pytest.mark.parametrize(
+    ("profile", "flags", "level"),
+    [
+        ("nextcloud", [], "server SHA-256"),
+        ("nextcloud-object-store", [], "recalculated by the server"),
+        ("nextcloud-old", [], "downloaded and hashed"),
+        ("nextcloud-old", ["--without-digest", "size-only"], "size checked, content not verified"),
+    ],
+)
+def test_status_submitted_says_how_the_files_were_verified(
+    capsys, vault_dir, tmp_path, monkeypatch, profile, flags, level
+):
+    from tellakit.devserver import DevServer
+
+    big = tmp_path / "media" / "big.bin"
+    big.parent.mkdir()
+    big.write_bytes(os.urandom(11 * 1024 * 1024))  # chunked: no hash in an object store's MOVE
+    monkeypatch.setenv("TELLAKIT_SERVER_PASSWORD", "secret")
+    with DevServer(tmp_path / "server", users={"alice": "secret"}, profile=profile) as server:
+        code, out, err = run(capsys, "connect", server.url, "--login", "alice", *flags)
+        assert code == 0, err
+        assert ("size only" in out) is bool(flags)
+        path = write_manifest(tmp_path, "Levels,,big.bin\n")
+        assert run(capsys, "batch", str(path), "--queue")[0] == 0
+        assert run(capsys, "submit", "--all")[0] == 0
+    code, out, _ = run(capsys, "status", "submitted")
+    assert code == 0 and "Levels" in out
+    assert level in out
+    code, out, _ = run(capsys, "status", "files")
+    assert level in out
+
+
 def test_submit_refused_login_stops_with_exit_2(capsys, connected, tmp_path):
     path = write_manifest(tmp_path, "First,,a.jpg\nSecond,,b.jpg\nThird,,*.jpg\n")
     assert run(capsys, "batch", str(path), "--queue")[0] == 0
@@ -313,8 +346,8 @@ def test_ctrl_c_in_submit_pauses_the_upload_and_resume_finishes_it(
     try:
         deadline = time.monotonic() + 60
         with open_vault(env / "vault", PASSPHRASE) as vault:
-            # The first chunk is on its way once its size is recorded (before it is sent).
-            while vault.get_report(report_id).attachments[0].chunk_size is None:
+            # The first chunk is on its way once the chunk map records it (before it is sent).
+            while not _chunks_in_flight(vault.get_report(report_id).attachments[0]):
                 assert time.monotonic() < deadline and child.poll() is None, "no upload"
                 time.sleep(0.1)
             assert vault.get_report(report_id).attachments[0].state is FileState.UPLOADING
@@ -333,6 +366,12 @@ def test_ctrl_c_in_submit_pauses_the_upload_and_resume_finishes_it(
     assert code == 0, err
     tella = connected.files_root("alice") / "Tella"
     assert (tella / "Interrupted" / "big.bin").read_bytes() == big.read_bytes()
+
+
+def _chunks_in_flight(att: Any) -> bool:
+    from tellakit.engine.chunkmap import ChunkMap
+
+    return att.chunk_map is not None and bool(ChunkMap.loads(att.chunk_map).unconfirmed())
 
 
 def test_retry_flags_parse_durations_and_refuse_nonsense(capsys):
@@ -374,15 +413,16 @@ def test_status_shows_when_the_next_retry_comes_and_why(capsys, vault_dir):
 def test_submit_retries_by_default_and_not_with_no_retry(capsys, connected, tmp_path):
     path = write_manifest(tmp_path, "First,,a.jpg\n")
     assert run(capsys, "batch", str(path), "--queue")[0] == 0
-    connected.faults.respond(503, method="PUT", path=r"a\.jpg$")  # once
+    # a.jpg is small: it goes with the description in one bulk request.
+    connected.faults.respond(503, method="POST", path=r"/bulk$")  # once
     code, out, err = run(capsys, "submit", "--all", "--no-retry")
     assert code == 1 and "0 submitted, 1 failed" in out and "503" in out
-    connected.faults.respond(503, method="PUT", path=r"a\.jpg$")  # once more
+    connected.faults.respond(503, method="POST", path=r"/bulk$")  # once more
     code, out, err = run(capsys, "submit", "--all")
     assert code == 0, out + err
     assert "1 submitted, 0 failed" in out
-    statuses = [r.status for r in connected.log.filter("PUT", "a.jpg")]
-    assert statuses == [503, 503, 201]  # the second run tried again by itself
+    statuses = [r.status for r in connected.log.filter("POST", "/bulk")]
+    assert statuses == [503, 503, 200]  # the second run tried again by itself
 
 
 # --- vault care: permissions, orphans, recovery, re-key, quick delete -------------------------

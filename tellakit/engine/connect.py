@@ -32,6 +32,7 @@ from tellakit.nextcloud import (
     start_login_flow,
 )
 from tellakit.vault import ConnectionSettings
+from tellakit.vault.models import WITHOUT_DIGEST_CHOICES, WITHOUT_DIGEST_DOWNLOAD
 
 if TYPE_CHECKING:
     from tellakit.engine.submitter import Submitter
@@ -56,6 +57,17 @@ def _check_root(parts: list[str], rules: NameRules) -> None:
             raise NameRejected(f"The server would refuse the folder name {part!r}: {problem}.")
 
 
+def check_without_digest(value: str) -> str:
+    """``value`` when it is a ``without_digest`` choice, else ConnectionSettingsError."""
+    if value not in WITHOUT_DIGEST_CHOICES:
+        raise ConnectionSettingsError(
+            f"without_digest must be one of {', '.join(map(repr, WITHOUT_DIGEST_CHOICES))}: "
+            "what to do with a file the server offers no SHA-256 for (download it back and "
+            f"hash it, or check its size only), not {value!r}."
+        )
+    return value
+
+
 def _connect_with(
     vault: ConnectionStore,
     creds: Credentials,
@@ -64,8 +76,10 @@ def _connect_with(
     is_app_password: bool,
     upload_manifest: bool,
     auto_retry: bool,
+    without_digest: str,
     client_factory: ClientFactory | None,
 ) -> ConnectionSettings:
+    check_without_digest(without_digest)
     if vault.get_connection() is not None:
         raise ConnectionSettingsError(
             "This vault already has a Nextcloud connection (one per vault, as in Tella); "
@@ -90,6 +104,7 @@ def _connect_with(
             allow_insecure_http=creds.allow_insecure_http,
             upload_manifest=upload_manifest,
             auto_retry=auto_retry,
+            without_digest=without_digest,
         )
         vault.set_connection(settings)
         return settings
@@ -110,6 +125,7 @@ def connect(
     login_timeout: float = LOGIN_FLOW_TIMEOUT,
     upload_manifest: bool = True,
     auto_retry: bool = False,
+    without_digest: str = WITHOUT_DIGEST_DOWNLOAD,
     client_factory: ClientFactory | None = None,
 ) -> ConnectionSettings:
     """Connect ``vault`` to a Nextcloud account and store the connection in its index.
@@ -118,6 +134,11 @@ def connect(
     ``on_login_url(url)`` is called so the caller can show the address to open in a browser,
     and this call blocks (up to ``login_timeout`` s) until access is granted. The result holds
     an app password. For a non-blocking flow use :func:`start_login` + :func:`finish_login`.
+
+    ``without_digest`` says how a file is verified when the server computes no SHA-256 of it
+    (no ``X-Hash`` answer, no ``PATCH X-Recalculate-Hash``): ``"download"`` it back and hash
+    it (the default; its bytes cross the link twice) or ``"size_only"`` (recorded as "size
+    checked, content not verified").
 
     Raises the protocol layer's errors (ConnectionLost, NotNextcloud, TLSFailure,
     AuthenticationFailed, TwoFactorRequired, ServerUnavailable, InsecureURL) or NameRejected
@@ -135,6 +156,7 @@ def connect(
             timeout=login_timeout,
             upload_manifest=upload_manifest,
             auto_retry=auto_retry,
+            without_digest=without_digest,
             client_factory=client_factory,
         )
     if not login or password is None:
@@ -147,6 +169,7 @@ def connect(
         is_app_password=False,
         upload_manifest=upload_manifest,
         auto_retry=auto_retry,
+        without_digest=without_digest,
         client_factory=client_factory,
     )
 
@@ -166,6 +189,7 @@ def finish_login(
     cancel: Cancel | None = None,
     upload_manifest: bool = True,
     auto_retry: bool = False,
+    without_digest: str = WITHOUT_DIGEST_DOWNLOAD,
     client_factory: ClientFactory | None = None,
 ) -> ConnectionSettings:
     """Wait for the browser to grant access, then connect with the app password it issued.
@@ -173,6 +197,7 @@ def finish_login(
     If anything fails after the app password was issued, it is revoked again on the server,
     so a failed connect leaves no stray credential behind.
     """
+    check_without_digest(without_digest)  # before the server issues an app password
     creds = poll_login_flow(flow, timeout=timeout, interval=interval, cancel=cancel)
     try:
         return _connect_with(
@@ -182,6 +207,7 @@ def finish_login(
             is_app_password=True,
             upload_manifest=upload_manifest,
             auto_retry=auto_retry,
+            without_digest=without_digest,
             client_factory=client_factory,
         )
     except BaseException:

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tellakit.engine.scheduler import RetryOutlook
-from tellakit.reports import FileState, Status
+from tellakit.reports import FileState, Status, Verification
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +93,9 @@ class FileEvent(ProgressEvent):
     ``bytes_sent`` counts the bytes confirmed by the server plus those in flight;
     ``bytes_confirmed`` only the first. When a connection drops, ``bytes_sent`` falls back to
     ``bytes_confirmed``: the next attempt goes on from there.
+
+    ``verify_bytes`` is set while the file is being verified by downloading it back: bytes
+    of the server's copy downloaded and hashed so far (of ``total``); None otherwise.
     """
 
     attachment_id: str
@@ -101,6 +104,7 @@ class FileEvent(ProgressEvent):
     total: int
     file_state: FileState
     bytes_confirmed: int = 0
+    verify_bytes: int | None = None
 
     @property
     def bytes_in_flight(self) -> int:
@@ -128,6 +132,10 @@ class FileProgress:
     state: FileState
     error: str | None = None
     bytes_confirmed: int = 0
+    #: how the file was checked, once it is VERIFIED or SIZE_CHECKED
+    verification: Verification | None = None
+    #: bytes of the server's copy downloaded and hashed so far, while a download verifies it
+    verify_bytes: int | None = None
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ from tellakit.engine.recorder import StateRecorder
 from tellakit.engine.retry import Verdict, classify
 from tellakit.engine.run import EndWriter, ReportRun
 from tellakit.engine.scheduler import RetryScheduler
+from tellakit.engine.serverfacts import ServerFacts
 from tellakit.engine.submission import ReportSubmission
 from tellakit.engine.tracker import ProgressTracker
 from tellakit.engine.workqueue import WorkQueue
@@ -71,6 +72,7 @@ class ReportRunner:
         tuning: Tuning,
         version: str,
         links: LinkBook,
+        facts: ServerFacts | None = None,
     ) -> None:
         self.vault = vault
         self.queue = queue
@@ -83,6 +85,7 @@ class ReportRunner:
         self.tuning = tuning
         self.version = version
         self.links = links
+        self.facts = facts or ServerFacts()
 
     def run(self, run: ReportRun) -> None:
         """Send the report of ``run`` as far as it goes; record how it ended."""
@@ -139,14 +142,18 @@ class ReportRunner:
             if att is not None:
                 self.bus.publish(self.tracker.file_bytes(report, att, done, flying))
 
+        def on_verify_progress(report: Report, att: Attachment, downloaded: int) -> None:
+            self.bus.publish(self.tracker.verify_bytes(report, att, downloaded))
+
         def on_confirmed(_piece: Confirmed) -> None:
             self.scheduler.progressed(run.report_id)
 
+        account = (settings.server_url, settings.user_id)
         return ReportSubmission(
             vault=self.vault,
             client=client,
             chunked_upload=self.chunked_upload,
-            capabilities=client.capabilities(),
+            capabilities=self.facts.capabilities(account, client.capabilities),
             root_folder=settings.root_folder,
             upload_manifest=settings.upload_manifest,
             report_id=run.report_id,
@@ -156,6 +163,12 @@ class ReportRunner:
             tellakit_version=self.version,
             on_confirmed=on_confirmed,
             link=self.links.link(settings.server_url),
+            without_digest=settings.without_digest,
+            on_verify_progress=on_verify_progress,
+            root_known=self.facts.root_exists(account, settings.root_folder),
+            on_root=lambda exists: (self.facts.root_made if exists else self.facts.root_missing)(
+                account, settings.root_folder
+            ),
         )
 
     # --- how the run ended --------------------------------------------------------------------

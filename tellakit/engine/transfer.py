@@ -42,8 +42,9 @@ from tellakit.engine.ports import (
     ChunkedUploadPort,
     ProtocolClient,
 )
+from tellakit.engine.verification import Verifier, WireObject, encode_digest
 from tellakit.errors import ConnectionLost, ResourceLocked, UploadExpired, VaultError
-from tellakit.nextcloud.models import Capabilities, PutResult
+from tellakit.nextcloud.models import Capabilities, PutResult, ServerDigest
 from tellakit.reports import Attachment, FileState
 
 log = logging.getLogger(__name__)
@@ -171,9 +172,11 @@ class FileTransfer:
         tuning: Tuning,
         token: StopToken,
         on_progress: Progress,
+        verifier: Verifier,
         on_confirmed: ConfirmedHook = ignore,
         mtime: datetime | None = None,
         use_chunks: bool | None = None,
+        sent: WireObject | None = None,
         link: LinkModel | None = None,
         capabilities: Capabilities | None = None,
     ):
@@ -187,6 +190,9 @@ class FileTransfer:
         self.token = token
         self.on_progress = on_progress
         self.on_confirmed = on_confirmed
+        self.verifier = verifier
+        #: what the server must hold once the file is there (the bytes this transfer sends)
+        self.sent = sent or WireObject(attachment.sha256.lower(), attachment.size)
         self.mtime = int(mtime.timestamp()) if mtime is not None else None
         self.use_chunks = tuning.use_chunks(attachment.size) if use_chunks is None else use_chunks
         self.link = link if tuning.follow_link else None
@@ -211,7 +217,11 @@ class FileTransfer:
         return self.vault.open_file(self.att.file_id, check_sha256=False)
 
     def run(self) -> PutResult | None:
-        """Send the file; returns the server's answer to the final PUT/MOVE (None if adopted)."""
+        """Send the file; returns the server's answer to the final PUT/MOVE (None if adopted).
+
+        The server's digest in that answer (or the one that let a file already on the server be
+        adopted) is recorded with the file as ``server_digest`` for the verification step.
+        """
         check(self.token)
         self._update(state=FileState.UPLOADING, remote_path=self.remote_path, error=None)
         if self.link is not None:
@@ -258,12 +268,15 @@ class FileTransfer:
                 raise
         if self.link is not None:
             self.link.delivered(self.att.size)
-        self._uploaded()
+        self._uploaded(result.server_digest)
         return result
 
-    def _uploaded(self) -> None:
-        """The whole file is on the server: record it, then say so."""
-        self._update(state=FileState.UPLOADED, bytes_sent=self.att.size)
+    def _uploaded(self, digest: ServerDigest | None) -> None:
+        """The whole file is on the server: record it with the server's digest of it (kept
+        for the verification step, also across a restart), then say so."""
+        self._update(
+            state=FileState.UPLOADED, bytes_sent=self.att.size, server_digest=encode_digest(digest)
+        )
         self.on_confirmed(Confirmed(Piece.FILE, self.att.id, self.att.size))
 
     def _with_lock_retry(self, send: Callable[[], T], reader: Body) -> T:
@@ -321,13 +334,19 @@ class FileTransfer:
         )
 
     def _already_on_server(self) -> bool:
-        """True when the destination holds exactly our file (a MOVE whose answer was lost)."""
+        """True when the destination holds exactly our file (a MOVE whose answer was lost).
+
+        Recognised by its size and then a digest the server computed (``PATCH
+        X-Recalculate-Hash``) or one of a download, never by the checksum we sent; adopted on
+        its size alone only where the connection checks sizes only (and recorded as such).
+        The digest is recorded for the verification step, which then needs no second look.
+        """
         entry = self.client.stat(self.remote_path)  # None when missing; other errors raise
-        if entry is None or entry.is_dir or entry.size != self.att.size:
+        found = self.verifier.holds(entry, self.remote_path, self.sent)
+        if not found.ok:
             return False
-        hashes = self.client.file_hashes(self.remote_path)
-        sha = hashes.get("sha256") or hashes.get("SHA256") or ""
-        return bool(sha) and sha.lower() == self.att.sha256.lower()
+        self._uploaded(found.digest)
+        return True
 
     def _chunked(self) -> PutResult | None:
         upload = None
@@ -339,7 +358,6 @@ class FileTransfer:
             except UploadExpired:
                 upload = None
                 if self._already_on_server():
-                    self._uploaded()
                     return None
             else:
                 if self._switch_to_v1(upload, chunks):
@@ -435,7 +453,7 @@ class FileTransfer:
             self.requests_sent += pipeline.requests
         check(self.token)
         result: PutResult = upload.finish()
-        self._uploaded()
+        self._uploaded(result.server_digest)
         return result
 
     def _first_size(self) -> int | None:

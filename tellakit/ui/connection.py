@@ -22,6 +22,13 @@ if TYPE_CHECKING:
     from tellakit.ui.context import AppContext
     from tellakit.vault import ConnectionSettings
 
+#: Shown after a Login Flow whose http:// addresses (a TLS proxy in front of a Nextcloud that
+#: does not know it) were used in their https form.
+HTTPS_NOTE = (
+    "The server handed out plain http:// login addresses; tellakit used their https form. "
+    "Its administrator should set 'overwriteprotocol' => 'https' in config/config.php."
+)
+
 
 class ConnectionForm(Screen):
     """Settings › Servers › + › Nextcloud."""
@@ -65,6 +72,15 @@ class ConnectionForm(Screen):
             layout=w.Layout(width="auto"),
         )
         self.auto_retry = auto_retry_checkbox(False)
+        # What to do with a file the server computes no SHA-256 for (ConnectionSettings).
+        self.without_digest = w.RadioButtons(
+            options=[
+                ("Download it back and compare (the file crosses the link twice)", "download"),
+                ("Check its size only (its content is then not verified)", "size_only"),
+            ],
+            value="download",
+            layout=w.Layout(width="auto"),
+        )
         self.connect_button = w.Button(description="Connect", button_style="primary", icon="plug")
         self.login_flow_button = w.Button(
             description="Log in with Nextcloud",
@@ -79,6 +95,7 @@ class ConnectionForm(Screen):
             (self.login, "tk-server-login"),
             (self.password, "tk-server-password"),
             (self.folder, "tk-server-folder"),
+            (self.without_digest, "tk-without-digest"),
             (self.connect_button, "tk-connect"),
             (self.login_flow_button, "tk-login-flow"),
             (self.cancel_button, "tk-cancel"),
@@ -98,6 +115,11 @@ class ConnectionForm(Screen):
                 self.folder,
                 self.allow_http,
                 self.auto_retry,
+                w.HTML(
+                    "<small>If the server computes no checksum of an uploaded file "
+                    "(Nextcloud 18 and older):</small>"
+                ),
+                self.without_digest,
                 w.HBox([self.connect_button, self.login_flow_button, self.cancel_button]),
                 self.login_link,
                 self.message,
@@ -125,7 +147,10 @@ class ConnectionForm(Screen):
     def _done(self, settings: ConnectionSettings) -> None:
         self._set_busy(False)
         self.login_link.value = ""
-        self.message.show(f"Connected to {settings.server_url} as {settings.user_id}.", "success")
+        text = f"Connected to {settings.server_url} as {settings.user_id}."
+        if self.upgraded_to_https:
+            text += f" {HTTPS_NOTE}"
+        self.message.show(text, "success")
         self.ctx.connected()
 
     def _failed(self, error: BaseException) -> None:
@@ -144,6 +169,7 @@ class ConnectionForm(Screen):
         self.password.value = ""  # never keep a password in widget state
         folder, allow_http = self.folder.value, self.allow_http.value
         auto_retry = self.auto_retry.value
+        without_digest = self.without_digest.value
         vault = self.ctx.vault
         self.message.show(f"Checking {url}…")
         self._set_busy(True)
@@ -156,6 +182,7 @@ class ConnectionForm(Screen):
                 folder,
                 allow_insecure_http=allow_http,
                 auto_retry=auto_retry,
+                without_digest=without_digest,
             ),
             on_done=self._done,
             on_error=self._failed,
@@ -165,6 +192,7 @@ class ConnectionForm(Screen):
     def _on_login_flow_button_click(self, _: w.Button) -> None:
         url, folder, allow_http = self.url.value.strip(), self.folder.value, self.allow_http.value
         auto_retry = self.auto_retry.value
+        without_digest = self.without_digest.value
         vault = self.ctx.vault
         self._cancel_flow = cancel = threading.Event()
         self.message.show(f"Asking {url} for a login page…")
@@ -172,6 +200,7 @@ class ConnectionForm(Screen):
 
         def flow() -> ConnectionSettings:
             started = start_login(url, allow_insecure_http=allow_http)
+            self.upgraded_to_https = started.upgraded_to_https
             self.login_link.value = (
                 f'<p style="overflow-wrap:anywhere">Open <a href="{esc(started.login_url)}" '
                 f'target="_blank" rel="noopener noreferrer"><b>the Nextcloud login page</b></a> '
@@ -180,7 +209,14 @@ class ConnectionForm(Screen):
             )
             self.login_url = started.login_url
             self.message.show("Waiting for you to grant access in the browser…")
-            return finish_login(vault, started, folder, cancel=cancel, auto_retry=auto_retry)
+            return finish_login(
+                vault,
+                started,
+                folder,
+                cancel=cancel,
+                auto_retry=auto_retry,
+                without_digest=without_digest,
+            )
 
         self._task = Task(flow, on_done=self._done, on_error=self._failed, name="tellakit-login")
 
@@ -196,3 +232,5 @@ class ConnectionForm(Screen):
         super().dispose()
 
     login_url: str = ""
+    #: the server handed out http:// Login Flow addresses; their https form was used
+    upgraded_to_https: bool = False

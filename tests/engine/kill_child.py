@@ -26,7 +26,7 @@ def main(argv: list[str]) -> int:
     from tellakit.vault import open_vault
 
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from engine_helpers import SMALL
+    from engine_helpers import BULK
 
     count = 0
     counting = threading.Lock()  # chunk PUTs run in parallel threads
@@ -44,11 +44,14 @@ def main(argv: list[str]) -> int:
                 count += 1
                 number = count  # this request's place, whatever the other threads do
             body = kwargs.get("data")
+            # A PUT's body (StreamBody) or a bulk request's (MultipartBody) says how far it got
+            # through its progress callback.
+            hook = next((a for a in ("on_progress", "_on_progress") if hasattr(body, a)), None)
             if mode == "two" and method == "PUT" and "/uploads/" in str(url):
                 _kill_when_two_are_half_sent(body)
             elif number == kill_at:
-                if mode == "mid" and hasattr(body, "on_progress") and len(body) > 1:
-                    inner = body.on_progress
+                if mode == "mid" and hook is not None and len(body) > 1:
+                    inner = getattr(body, hook)
                     half = len(body) // 2
 
                     def progress(sent: int) -> None:
@@ -57,7 +60,7 @@ def main(argv: list[str]) -> int:
                         if inner is not None:
                             inner(sent)
 
-                    body.on_progress = progress
+                    setattr(body, hook, progress)
                 elif mode in ("before", "mid"):
                     die()
             response = original(method, url, *args, **kwargs)
@@ -85,7 +88,7 @@ def main(argv: list[str]) -> int:
 
         body.on_progress = progress
 
-    tuning = replace(SMALL, max_in_flight=2, side_by_side=True) if mode == "two" else SMALL
+    tuning = replace(BULK, max_in_flight=2, side_by_side=True) if mode == "two" else BULK
     vault = open_vault(vault_path, passphrase)
     submitter = Submitter(vault, tuning=tuning, client_factory=factory, max_parallel_reports=1)
     submitter.submit(report_id)

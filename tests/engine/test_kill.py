@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 from engine_helpers import (
+    BULK,
     PASSPHRASE,
-    SMALL,
     MiB,
     check_submitted,
     file_sha256,
@@ -34,9 +34,15 @@ pytestmark = pytest.mark.timeout(120)
 ROOT = "K"
 CHILD = Path(__file__).with_name("kill_child.py")
 REPO = Path(__file__).resolve().parents[2]
-FILES = {"small.bin": random_bytes(300 * 1024, 21), "big.bin": random_bytes(11 * MiB, 22)}
-# Requests of one submission: capabilities, MKCOL root, MKCOL folder, PUT description,
-# PUT small, PROPFIND, MKCOL upload, PUT chunk 1, PUT chunk 2, MOVE, PROPFIND, PUT manifest.
+FILES = {
+    "tiny.bin": random_bytes(300 * 1024, 21),
+    "small.bin": random_bytes(700 * 1024, 23),
+    "big.bin": random_bytes(11 * MiB, 22),
+}
+# Requests of one submission: capabilities, MKCOL root, MKCOL folder, POST bulk (description
+# and tiny), PATCH description, PATCH tiny (what bulk stores is verified by the server's
+# recalculation), PUT small, MKCOL upload, PUT chunk 1, PUT chunk 2, MOVE, PUT manifest (the
+# PUT and the MOVE answer the server's SHA-256, so they need no request of their own).
 REQUESTS = 12
 
 
@@ -73,7 +79,15 @@ def _kill_points() -> list[tuple[int, str]]:
     rng = random.Random(9)
     points = [(rng.randint(1, REQUESTS), rng.choice(["before", "mid", "after"])) for _ in range(10)]
     # Plus the subtle ones, always: the server did it, the index never heard of it.
-    return [*points, (3, "after"), (4, "after"), (7, "after"), (10, "after")]
+    return [
+        *points,
+        (3, "after"),
+        (4, "after"),
+        (4, "mid"),
+        (7, "after"),
+        (9, "after"),
+        (11, "after"),
+    ]
 
 
 def _kill_child(env: Env, report_id: str, k: int, mode: str) -> Any:
@@ -98,7 +112,7 @@ def _reopen_and_resume(env: Env, report_id: str) -> Any:
     submitted); resume it; it must end submitted."""
     vault = open_vault(env.vault_path, PASSPHRASE)
     try:
-        with Submitter(vault, tuning=SMALL) as sub:
+        with Submitter(vault, tuning=BULK) as sub:
             found = _at_kill[report_id] = vault.get_report(report_id)
             if found.status is not Status.SUBMITTED:
                 # Shown in the outbox, resumable, with the reason.

@@ -151,3 +151,21 @@ def test_auto_connect_failure_lands_on_the_form_with_the_reason(tmp_path: Path) 
         assert app.message.kind == "error" and app.vault.get_connection() is None
     finally:
         close_app(app)
+
+
+def test_login_flow_behind_a_tls_proxy_connects_and_names_the_setting(
+    tmp_path: Path, proxied_devserver: Any
+) -> None:
+    app = _form_app(tmp_path, ServerPrefill(proxied_devserver.url, "", ""))
+    try:
+        form = app.screen
+        form.login_flow_button.click()
+        wait_until(lambda: bool(form.login_url), what="link")
+        assert form.login_url.startswith("https://")  # the server said http://
+        proxied_devserver.approve_login_flow("alice")
+        assert form.wait(30)
+        assert isinstance(app.screen, HomeView)
+        assert app.vault.get_connection().server_url == proxied_devserver.url
+        assert "overwriteprotocol" in form.message.text
+    finally:
+        close_app(app)

@@ -25,6 +25,7 @@ from tellakit.vault.blobs import PARTIAL, STALE_SECONDS
 from tellakit.vault.index import SCHEMA_VERSION
 
 from .conftest import FAST_WORK_FACTOR, PASSPHRASE
+from .test_index_migration import _ADDED_IN, OLDER
 
 
 def _age(path: Path) -> None:
@@ -111,17 +112,15 @@ def test_rebuild_needs_the_vault_alone(vault: Vault) -> None:
         rebuild_index(vault.path, PASSPHRASE)
 
 
-def test_a_version_1_index_is_migrated(vault: Vault) -> None:
+@pytest.mark.parametrize("version", OLDER)
+def test_an_older_index_is_migrated(vault: Vault, version: int) -> None:
     f = vault.import_bytes(b"from before", "old.txt")
     con = vault._index._con
-    con.execute("ALTER TABLE files DROP COLUMN raw_name")
-    con.execute("DROP TABLE deleted_blobs")
-    con.execute("DROP TABLE rekey_blobs")
-    con.execute("ALTER TABLE connection DROP COLUMN encrypt_to")
-    con.execute("ALTER TABLE connection DROP COLUMN readable_names")
-    con.execute("ALTER TABLE report_files DROP COLUMN chunk_map")
-    con.execute("DROP TABLE link_stats")
-    con.execute("PRAGMA user_version = 1")
+    for added, statements in _ADDED_IN.items():
+        if added > version:
+            for statement in statements:
+                con.execute(statement)
+    con.execute(f"PRAGMA user_version = {version}")
     vault.close()
     with open_vault(vault.path, PASSPHRASE) as again:
         assert again._index._con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
