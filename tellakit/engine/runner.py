@@ -151,6 +151,8 @@ class ReportRunner:
             on_progress=on_progress,
             tellakit_version=self.version,
             on_confirmed=on_confirmed,
+            encrypt_to=settings.encrypt_to,
+            readable_names=settings.readable_names,
         )
 
     # --- how the run ended --------------------------------------------------------------------

@@ -7,10 +7,13 @@ The folder step is where duplicate and empty folders are avoided:
 * Report with a recorded folder and content already confirmed (description or a file sent):
   the folder is ours; one MKCOL makes sure it still exists (405 is fine).
 * Recorded but unconfirmed folder (a kill between recording and MKCOL, or between MKCOL and the
-  next step): MKCOL 201 -> ours now. 405 -> PROPFIND Depth 1: when the folder holds nothing but
-  names this report would create (description.txt, manifest.json, its chosen file names, with
-  sizes no larger than ours) it is ours and is reused; otherwise someone else took the name
-  and the next candidate is tried. So a resume never leaves an empty extra folder.
+  next step): MKCOL 201 -> ours now. 405 -> PROPFIND Depth 1: when the folder is empty or holds
+  nothing but this report's description file (same size and SHA-256) it is ours and is
+  reused; otherwise someone else took the name and the next candidate is tried. So a resume
+  never leaves an empty extra folder.
+
+Everything that depends on the report's layout (readable or sealed: names, bodies, sizes, the
+digest the server must report) comes from its ``ReportWire`` (sealing.py).
 """
 
 from __future__ import annotations
@@ -25,17 +28,10 @@ from typing import Any
 from tellakit.engine.chunking import Tuning
 from tellakit.engine.confirm import Confirmed, ConfirmedHook, Piece, ignore
 from tellakit.engine.control import StopToken, check
-from tellakit.engine.manifest import build_manifest, description_bytes
-from tellakit.engine.naming import (
-    DESCRIPTION_NAME,
-    MANIFEST_NAME,
-    assign_file_names,
-    candidates,
-    join_remote,
-    sanitize_name,
-)
+from tellakit.engine.naming import join_remote
 from tellakit.engine.plan import StepKind, plan
 from tellakit.engine.ports import ChunkedUploadFactory, ProtocolClient, ReportStore
+from tellakit.engine.sealing import wire_for
 from tellakit.engine.transfer import FileTransfer
 from tellakit.errors import VerificationFailed
 from tellakit.nextcloud.models import Capabilities, PutResult
@@ -78,6 +74,8 @@ class ReportSubmission:
         on_progress: ProgressHook,
         tellakit_version: str,
         on_confirmed: ConfirmedHook = ignore,
+        encrypt_to: tuple[str, ...] = (),
+        readable_names: bool = False,
     ):
         self.vault = vault
         self.client = client
@@ -91,15 +89,23 @@ class ReportSubmission:
         self.tuning = tuning.for_server(capabilities.max_chunk_size)
         self.on_progress = on_progress
         self.on_confirmed = on_confirmed
-        self.version = tellakit_version
         self.report: Report = vault.get_report(report_id)
+        # The connection's encryption settings count only for a report not fixed yet.
+        self.wire = wire_for(
+            vault,
+            self.report,
+            encrypt_to=encrypt_to,
+            readable_names=readable_names,
+            tellakit_version=tellakit_version,
+        )
         self._put_results: dict[str, PutResult | None] = {}
 
     # --- driver -----------------------------------------------------------------------
 
     def run(self) -> Report:
         """Run every remaining step; returns the report, now SUBMITTED."""
-        for step in plan(self.report, upload_manifest=self.upload_manifest):
+        manifest = self.upload_manifest or self.wire.manifest_always
+        for step in plan(self.report, upload_manifest=manifest):
             check(self.token)
             if step.kind is StepKind.NAMES:
                 self._choose_file_names()
@@ -137,10 +143,8 @@ class ReportSubmission:
 
     def _choose_file_names(self) -> None:
         atts = sorted(self.report.attachments, key=lambda a: a.position)
-        fixed = [a.remote_name for a in atts if a.remote_name is not None]
         todo = [a for a in atts if a.remote_name is None]
-        taken = [DESCRIPTION_NAME, MANIFEST_NAME, *fixed]
-        names = assign_file_names([a.name for a in todo], self.rules, taken=taken)
+        names = self.wire.file_names(atts, self.rules)
         for att, name in zip(todo, names, strict=True):
             self._record_file(att, remote_name=name)
 
@@ -161,13 +165,14 @@ class ReportSubmission:
         """
         entries = self.client.propfind(folder, depth=1)
         own = folder.strip("/")
-        desc = description_bytes(self.report)
+        name = self.wire.description_name
+        desc = self.wire.description()
         for entry in entries:
             if entry.path.strip("/") == own:
                 continue
-            if entry.is_dir or entry.name != DESCRIPTION_NAME or entry.size != len(desc):
+            if entry.is_dir or entry.name != name or entry.size != len(desc):
                 return False
-            sha = _sha256_of(self.client.file_hashes(join_remote(own, DESCRIPTION_NAME)))
+            sha = _sha256_of(self.client.file_hashes(join_remote(own, name)))
             if sha is not None and sha != hashlib.sha256(desc).hexdigest():
                 return False
         return True
@@ -175,8 +180,7 @@ class ReportSubmission:
     def _choose_folder(self) -> None:
         self.client.ensure_folder(self.root)
         recorded = self.report.remote_folder
-        title = sanitize_name(self.report.title, self.rules, is_file=False)
-        names = candidates(title, is_file=False)
+        taken = None
         if recorded:
             if self._content_confirmed():
                 self.client.mkcol(recorded)  # still there? (405 = yes, it is ours)
@@ -185,9 +189,7 @@ class ReportSubmission:
                 return
             # Someone else holds that name: continue with the candidates after it.
             taken = recorded.rsplit("/", 1)[-1]
-            for name in names:
-                if name == taken:
-                    break
+        names = self.wire.folder_names(self.rules, after=taken)
         for _ in range(MAX_FOLDER_CANDIDATES):
             check(self.token)
             path = join_remote(self.root, next(names))
@@ -207,17 +209,25 @@ class ReportSubmission:
     # --- 3. description -----------------------------------------------------------------
 
     def _put_bytes(self, name: str, data: bytes) -> None:
-        """One small file of the report's own (description, manifest) into its folder."""
-        self.client.put(
-            join_remote(self._folder(), name),
-            io.BytesIO(data),
-            len(data),
-            cancel=self.token,
-            checksum_sha256_hex=hashlib.sha256(data).hexdigest(),
+        """One small file of the report's own (description, manifest) into its folder.
+
+        Its bytes are what goes on the wire (sealed: the age file), so the announced checksum
+        and the server's ``X-Hash`` answer, when it gives one, are of those bytes.
+        """
+        path = join_remote(self._folder(), name)
+        digest = hashlib.sha256(data).hexdigest()
+        result = self.client.put(
+            path, io.BytesIO(data), len(data), cancel=self.token, checksum_sha256_hex=digest
         )
+        server_sha = _sha256_of(result.hashes)
+        if server_sha is not None and server_sha != digest:
+            raise VerificationFailed(
+                f"Verification failed: the server's SHA-256 of {name} differs from what was sent.",
+                path=path,
+            )
 
     def _send_description(self) -> None:
-        self._put_bytes(DESCRIPTION_NAME, description_bytes(self.report))
+        self._put_bytes(self.wire.description_name, self.wire.description())
         self._record(description_sent=True)
         self.on_confirmed(Confirmed(Piece.DESCRIPTION))
         self.on_progress(self.report, None, 0)
@@ -230,11 +240,7 @@ class ReportSubmission:
         if att.state is FileState.FAILED:
             # A failed verification: start the file again from nothing.
             self._record_file(att, transfer_id=None, bytes_sent=0, chunk_size=None)
-        captured = None
-        try:
-            captured = self.vault.get_file(att.file_id).imported_at
-        except Exception:  # the mtime is a nicety; never fail an upload over it
-            captured = None
+        body = self.wire.file(att)
         transfer = FileTransfer(
             vault=self.vault,
             client=self.client,
@@ -242,13 +248,13 @@ class ReportSubmission:
             report_id=self.report_id,
             attachment=att,
             remote_path=remote_path,
+            body=body,
             tuning=self.tuning,
             token=self.token,
-            on_progress=lambda n: self.on_progress(self.report, att, n),
+            on_progress=lambda n: self.on_progress(self.report, att, body.plain_bytes(n)),
             on_confirmed=self.on_confirmed,
-            mtime=captured,
         )
-        self.on_progress(self.report, att, att.bytes_sent)
+        self.on_progress(self.report, att, body.plain_bytes(att.bytes_sent))
         self._put_results[att.id] = transfer.run()
         self.on_progress(self.report, att, att.size)
 
@@ -258,16 +264,17 @@ class ReportSubmission:
         path = att.remote_path or join_remote(self._folder(), att.remote_name or "")
         entries = self.client.propfind(path, depth=0)
         size = entries[0].size if entries else None
+        body = self.wire.file(att)
         problem = None
         server_sha = None
-        if size != att.size:
-            problem = f"the server holds {size} bytes of {att.name!r}, the vault {att.size}"
+        if size != body.size:
+            problem = f"the server holds {size} bytes of {att.name!r}, not the {body.size} sent"
         else:
             result = self._put_results.get(att.id)
             server_sha = _sha256_of(result.hashes) if result is not None else None
             if server_sha is None:
                 server_sha = _sha256_of(self.client.file_hashes(path))
-            if server_sha is not None and server_sha != att.sha256.lower():
+            if server_sha is not None and server_sha != body.expected_sha256():
                 problem = f"the server's SHA-256 of {att.name!r} differs from the vault's"
         if problem is not None:
             self._record_file(att, state=FileState.FAILED, error=problem)
@@ -288,14 +295,12 @@ class ReportSubmission:
             except Exception:
                 captured[a.file_id] = None
         submitted_at = _now()
-        data = build_manifest(
-            self.report,
+        data = self.wire.manifest(
             folder_name=self._folder().rsplit("/", 1)[-1],
             submitted_at=submitted_at,
-            captured_at=captured,
-            tellakit_version=self.version,
+            captured=captured,
         )
-        self._put_bytes(MANIFEST_NAME, data)
+        self._put_bytes(self.wire.manifest_name, data)
         self._record(manifest_sent=True, submitted_at=submitted_at)
         self.on_confirmed(Confirmed(Piece.MANIFEST))
 
@@ -306,3 +311,13 @@ class ReportSubmission:
         self.report = self.vault.set_status(
             self.report_id, Status.SUBMITTED, reason=None, retryable=None
         )
+        if self.wire.sealed:
+            self._forget_keys()
+
+    def _forget_keys(self) -> None:
+        """A submitted report's files are never sent again: its sealing keys go (the
+        ciphertext SHA-256s stay, as the record of what the server holds)."""
+        self._record(description_key=None)
+        for att in self.report.attachments:
+            if att.sealed_key is not None:
+                self._record_file(att, sealed_key=None)

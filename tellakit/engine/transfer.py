@@ -1,9 +1,14 @@
 """Sending one attachment from the vault to the server: one PUT, or a resumable chunked upload.
 
-Plaintext only ever exists in memory: the vault's BlobReader decrypts (and authenticates) as the
-request body is read, one age chunk at a time, and seeks to the first byte a resumed upload still
-needs. A chunked upload records in the index, in this order: the transfer id (before the MKCOL
-that creates the upload folder), the size of the chunk about to be sent (before sending it), and
+What the body is comes from the report's wire (sealing.py): its size, a seekable reader of its
+bytes (the vault's decrypting BlobReader, or the SealedReader that encrypts it again for the
+organization), the mtime and checksum to announce and the digest to expect. Offsets, chunk
+sizes and byte counts below are of those bytes. Plaintext only ever exists in memory: the
+vault's reader decrypts (and authenticates) as the request body is read, one age chunk at a
+time, and seeks to the first byte a resumed upload still needs.
+
+A chunked upload records in the index, in this order: the transfer id (before the MKCOL that
+creates the upload folder), the size of the chunk about to be sent (before sending it), and
 the byte count confirmed (after the server answered). Resume lists the upload folder (PROPFIND)
 and trusts the chunks the index confirms plus, at most, the one that was in flight if its size
 is exactly what was being sent; everything after that is sent again. So a cut or a kill re-sends
@@ -19,7 +24,6 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from tellakit.engine.chunking import ChunkSizer, Tuning
@@ -31,6 +35,7 @@ from tellakit.engine.ports import (
     ChunkedUploadPort,
     ProtocolClient,
 )
+from tellakit.engine.sealing import WireFile
 from tellakit.errors import ResourceLocked, UploadExpired, VaultError
 from tellakit.nextcloud.models import PutResult
 from tellakit.reports import Attachment, FileState
@@ -45,8 +50,6 @@ LOCK_RETRY_DELAYS = (0.5, 1.0, 2.0)
 
 class AttachmentStore(Protocol):
     """The part of the Vault a transfer uses (kept small so it is easy to reason about)."""
-
-    def open_file(self, file_id: str, *, check_sha256: bool = True) -> BlobStream: ...
 
     def update_attachment(self, report_id: str, attachment_id: str, **fields: Any) -> None: ...
 
@@ -153,11 +156,11 @@ class FileTransfer:
         report_id: str,
         attachment: Attachment,
         remote_path: str,
+        body: WireFile,
         tuning: Tuning,
         token: StopToken,
         on_progress: Progress,
         on_confirmed: ConfirmedHook = ignore,
-        mtime: datetime | None = None,
         use_chunks: bool | None = None,
     ):
         self.vault = vault
@@ -166,12 +169,13 @@ class FileTransfer:
         self.report_id = report_id
         self.att = attachment
         self.remote_path = remote_path
+        self.body = body
+        self.total = body.size  # bytes on the wire
         self.tuning = tuning
         self.token = token
         self.on_progress = on_progress
         self.on_confirmed = on_confirmed
-        self.mtime = int(mtime.timestamp()) if mtime is not None else None
-        self.use_chunks = tuning.use_chunks(attachment.size) if use_chunks is None else use_chunks
+        self.use_chunks = tuning.use_chunks(self.total) if use_chunks is None else use_chunks
         self.requests_sent = 0
 
     def _update(self, **fields: Any) -> None:
@@ -180,15 +184,10 @@ class FileTransfer:
             setattr(self.att, key, value)
 
     def _open(self) -> BlobStream:
-        """The vault reader for the body, without its whole-file SHA-256 pass.
-
-        The reader still checks the header MAC bound in the index and authenticates every
-        64 KiB chunk, so only the vault's own bytes are ever sent (a tampered blob raises
-        VaultCorrupted mid-body and the upload is never completed); the SHA-256 is checked end
-        to end after the upload, against the server's hash of what it stored (submission
-        step 5). Hashing here as well cost a second SHA-256 pass per upload.
-        """
-        return self.vault.open_file(self.att.file_id, check_sha256=False)
+        """A reader of the body (see ``sealing._open_at``: every byte is authenticated as the
+        vault's own as it is read, so a tampered blob raises VaultCorrupted mid-body and the
+        upload is never completed; the SHA-256 is checked end to end after the upload)."""
+        return self.body.open()
 
     def run(self) -> PutResult | None:
         """Send the file; returns the server's answer to the final PUT/MOVE (None if adopted)."""
@@ -210,22 +209,23 @@ class FileTransfer:
                 result: PutResult = self.client.put(
                     self.remote_path,
                     reader,
-                    self.att.size,
+                    self.total,
                     on_progress=self.on_progress,
                     cancel=self.token,
-                    mtime=self.mtime,
-                    checksum_sha256_hex=self.att.sha256,
+                    mtime=self.body.mtime,
+                    checksum_sha256_hex=self.body.announced_sha256(),
                 )
                 return result
 
             result = self._with_lock_retry(send, reader)
+            self.body.sent_in_order(raw)
         self._uploaded()
         return result
 
     def _uploaded(self) -> None:
         """The whole file is on the server: record it, then say so."""
-        self._update(state=FileState.UPLOADED, bytes_sent=self.att.size)
-        self.on_confirmed(Confirmed(Piece.FILE, self.att.id, self.att.size))
+        self._update(state=FileState.UPLOADED, bytes_sent=self.total)
+        self.on_confirmed(Confirmed(Piece.FILE, self.att.id, self.total))
 
     def _with_lock_retry(self, send: Callable[[], T], reader: GuardedReader) -> T:
         """Run ``send``; on 423 wait briefly and send again (a few times), else re-raise.
@@ -268,24 +268,24 @@ class FileTransfer:
         return self.chunked_upload(
             self.client,
             self.remote_path,
-            self.att.size,
+            self.total,
             folder,
             chunk_size=self.att.chunk_size or self.tuning.initial_chunk,
-            mtime=self.mtime,
+            mtime=self.body.mtime,
             protocol=protocol,
         )
 
     def _already_on_server(self) -> bool:
         """True when the destination holds exactly our file (a MOVE whose answer was lost)."""
         entry = self.client.stat(self.remote_path)  # None when missing; other errors raise
-        if entry is None or entry.is_dir or entry.size != self.att.size:
+        if entry is None or entry.is_dir or entry.size != self.total:
             return False
         hashes = self.client.file_hashes(self.remote_path)
         sha = hashes.get("sha256") or hashes.get("SHA256") or ""
-        return bool(sha) and sha.lower() == self.att.sha256.lower()
+        return bool(sha) and sha.lower() == self.body.expected_sha256()
 
     def _chunked(self) -> PutResult | None:
-        total = self.att.size
+        total = self.total
         point = ResumePoint(0, 1)
         upload = None
         if self.att.transfer_id:
@@ -317,7 +317,7 @@ class FileTransfer:
             return self._send_chunks(upload, ResumePoint(0, 1))
 
     def _send_chunks(self, upload: ChunkedUploadPort, point: ResumePoint) -> PutResult:
-        total = self.att.size
+        total = self.total
         sizer = ChunkSizer(self.tuning, start=self.att.chunk_size)
         offset, number = point.offset, point.next_number
         self.on_progress(offset)
@@ -349,6 +349,7 @@ class FileTransfer:
                 self.on_progress(offset)
             if reader.error is not None:  # belt and braces: never MOVE after a vault error
                 raise reader.error
+            self.body.sent_in_order(raw)
         check(self.token)
         result: PutResult = upload.finish()
         self._uploaded()

@@ -35,7 +35,7 @@ from tellakit.reports import Attachment, FileState, Report, Status
 from tellakit.vault.fsutil import create_private, is_regular
 from tellakit.vault.models import ConnectionSettings, VaultFile
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 RECOVERY = (
     "Restore this vault's index.db from a backup, or run `tellakit recover` to start a new "
     "index from the blobs (see docs/troubleshooting.md)."
@@ -81,7 +81,10 @@ CREATE TABLE reports (
     remote_folder TEXT,
     description_sent INTEGER NOT NULL DEFAULT 0,
     manifest_sent INTEGER NOT NULL DEFAULT 0,
-    attempts INTEGER NOT NULL DEFAULT 0
+    attempts INTEGER NOT NULL DEFAULT 0,
+    sealed_to TEXT,                     -- age recipients, one a line ('' readable, NULL unfixed)
+    readable_names INTEGER NOT NULL DEFAULT 0,
+    description_key TEXT                -- sealed: the description's SealedKey.dumps()
 );
 CREATE INDEX reports_by_status ON reports (status, created_at);
 CREATE TABLE report_files (
@@ -101,7 +104,9 @@ CREATE TABLE report_files (
     chunk_size INTEGER,
     checksum TEXT,
     verified_at TEXT,
-    error TEXT
+    error TEXT,
+    sealed_key TEXT,                    -- sealed: this file's SealedKey.dumps()
+    sealed_sha256 TEXT                  -- sealed: SHA-256 of the ciphertext, once known
 );
 CREATE INDEX report_files_by_report ON report_files (report_id, position);
 CREATE INDEX report_files_by_file ON report_files (file_id);
@@ -128,18 +133,33 @@ _MIGRATIONS = {
     # Sealed submissions (issue 13): the connection's encryption settings ('' = none).
     3: "ALTER TABLE connection ADD COLUMN encrypt_to TEXT NOT NULL DEFAULT '';"
     "ALTER TABLE connection ADD COLUMN readable_names INTEGER NOT NULL DEFAULT 0",
+    # Sealed submissions, the engine's side: each report's layout, fixed when it is queued,
+    # and the age keys of its files. A report that already has a folder on the server (or
+    # was submitted) went out in the readable layout and stays in it; other outbox reports
+    # are fixed when their next run starts.
+    4: "ALTER TABLE reports ADD COLUMN sealed_to TEXT;"
+    "ALTER TABLE reports ADD COLUMN readable_names INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE reports ADD COLUMN description_key TEXT;"
+    "ALTER TABLE report_files ADD COLUMN sealed_key TEXT;"
+    "ALTER TABLE report_files ADD COLUMN sealed_sha256 TEXT;"
+    "UPDATE reports SET sealed_to = '' "
+    "WHERE remote_folder IS NOT NULL OR status = 'submitted'",
 }
 _FILE_COLS = "id, blob, name, mime, size, sha256, header_mac, imported_at, raw_name"
 _RECOVERED = re.compile(r"recovered-([0-9]{1,9})")
 
 _REPORT_COLS = (
     "id, title, description, status, reason, retryable, created_at, updated_at, submitted_at, "
-    "remote_folder, description_sent, manifest_sent, attempts"
+    "remote_folder, description_sent, manifest_sent, attempts, sealed_to, readable_names, "
+    "description_key"
 )
 _ATT_COLS = (
     "id, report_id, file_id, name, mime, size, sha256, position, state, bytes_sent, "
-    "remote_name, remote_path, transfer_id, chunk_size, checksum, verified_at, error"
+    "remote_name, remote_path, transfer_id, chunk_size, checksum, verified_at, error, "
+    "sealed_key, sealed_sha256"
 )
+_REPORT_MARKS = ", ".join("?" * (_REPORT_COLS.count(",") + 1))
+_ATT_MARKS = ", ".join("?" * (_ATT_COLS.count(",") + 1))
 #: The fields of each ``report_rows`` tuple, in order (timestamps as ISO 8601 UTC strings).
 REPORT_ROW_FIELDS = (
     "id",
@@ -199,6 +219,8 @@ def _assignments(fields: dict[str, Any]) -> tuple[str, list[Any]]:
             value = _ts(value)
         elif isinstance(value, bool):
             value = int(value)
+        elif isinstance(value, tuple):  # recipients: one a line
+            value = _lines(value)
         elif isinstance(value, Enum):
             value = value.value
         values.append(value)
@@ -217,6 +239,15 @@ def _dt(value: str | None) -> datetime | None:
 
 def _bool(value: Any) -> bool | None:
     return None if value is None else bool(value)
+
+
+def _lines(values: tuple[str, ...] | None) -> str | None:
+    """A tuple of one-line strings as one text column (None stays NULL)."""
+    return None if values is None else "\n".join(values)
+
+
+def _unlines(text: str | None) -> tuple[str, ...] | None:
+    return None if text is None else tuple(line for line in text.split("\n") if line)
 
 
 class Index:
@@ -484,7 +515,7 @@ class Index:
             seq = cur.execute("SELECT coalesce(max(seq), 0) + 1 FROM reports").fetchone()[0]
             cur.execute(
                 f"INSERT INTO reports (seq, {_REPORT_COLS}) "  # noqa: S608 - constant columns
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"VALUES (?, {_REPORT_MARKS})",
                 (seq, *self._report_values(report)),
             )
             self._write_attachments(cur, report)
@@ -505,6 +536,9 @@ class Index:
             int(r.description_sent),
             int(r.manifest_sent),
             r.attempts,
+            _lines(r.sealed_to),
+            int(r.readable_names),
+            r.description_key,
         )
 
     @staticmethod
@@ -513,7 +547,7 @@ class Index:
         for a in report.attachments:
             cur.execute(
                 f"INSERT INTO report_files ({_ATT_COLS}) "  # noqa: S608 - constant columns
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"VALUES ({_ATT_MARKS})",
                 (
                     a.id,
                     report.id,
@@ -532,6 +566,8 @@ class Index:
                     a.checksum,
                     _ts(a.verified_at),
                     a.error,
+                    a.sealed_key,
+                    a.sealed_sha256,
                 ),
             )
 
@@ -595,6 +631,8 @@ class Index:
             checksum=row[14],
             verified_at=None if row[15] is None else _parse_dt(row[15]),
             error=row[16],
+            sealed_key=row[17],
+            sealed_sha256=row[18],
         )
 
     @staticmethod
@@ -614,6 +652,9 @@ class Index:
             manifest_sent=bool(row[11]),
             attempts=row[12],
             attachments=attachments,
+            sealed_to=_unlines(row[13]),
+            readable_names=bool(row[14]),
+            description_key=row[15],
         )
 
     def get_report(self, report_id: str) -> Report:
