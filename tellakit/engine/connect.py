@@ -5,12 +5,16 @@
 the connection in the vault's encrypted index. With Login Flow v2 the stored secret is the app
 password the server issued; the account's main password is never seen. ``disconnect`` revokes
 that app password on the server and forgets the connection; local reports stay.
+
+``encrypt_to`` (age recipients of the organization) makes reports go in the sealed layout
+(docs/server-layout.md); it is checked before anything is sent, and can be changed later with
+``tellakit.set_encrypt_to``. Each report keeps what the connection said when it was queued.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from tellakit.engine.naming import name_problem
@@ -29,6 +33,7 @@ from tellakit.nextcloud import (
     poll_login_flow,
     start_login_flow,
 )
+from tellakit.sealed import parse_recipients
 from tellakit.vault import ConnectionSettings
 
 if TYPE_CHECKING:
@@ -62,6 +67,8 @@ def _connect_with(
     is_app_password: bool,
     upload_manifest: bool,
     auto_retry: bool,
+    encrypt_to: tuple[str, ...],
+    readable_names: bool,
     client_factory: ClientFactory | None,
 ) -> ConnectionSettings:
     if vault.get_connection() is not None:
@@ -88,6 +95,8 @@ def _connect_with(
             allow_insecure_http=creds.allow_insecure_http,
             upload_manifest=upload_manifest,
             auto_retry=auto_retry,
+            encrypt_to=encrypt_to,
+            readable_names=readable_names,
         )
         vault.set_connection(settings)
         return settings
@@ -108,6 +117,8 @@ def connect(
     login_timeout: float = LOGIN_FLOW_TIMEOUT,
     upload_manifest: bool = True,
     auto_retry: bool = False,
+    encrypt_to: Iterable[str] = (),
+    readable_names: bool = False,
     client_factory: ClientFactory | None = None,
 ) -> ConnectionSettings:
     """Connect ``vault`` to a Nextcloud account and store the connection in its index.
@@ -117,10 +128,15 @@ def connect(
     and this call blocks (up to ``login_timeout`` s) until access is granted. The result holds
     an app password. For a non-blocking flow use :func:`start_login` + :func:`finish_login`.
 
+    With ``encrypt_to`` (one or more ``age1...`` or ``ssh-ed25519`` recipients) reports are
+    sealed to those keys; ``readable_names`` then keeps the title as the folder name.
+
     Raises the protocol layer's errors (ConnectionLost, NotNextcloud, TLSFailure,
-    AuthenticationFailed, TwoFactorRequired, ServerUnavailable, InsecureURL) or NameRejected
-    for a root folder name the server refuses; nothing is stored unless every check passed.
+    AuthenticationFailed, TwoFactorRequired, ServerUnavailable, InsecureURL), NameRejected
+    for a root folder name the server refuses, or ConnectionSettingsError for a recipient that
+    does not parse (before any request); nothing is stored unless every check passed.
     """
+    recipients = _recipients(encrypt_to)
     if login_flow:
         if on_login_url is None:
             raise ValueError("login_flow=True needs on_login_url to show the address to open")
@@ -133,6 +149,8 @@ def connect(
             timeout=login_timeout,
             upload_manifest=upload_manifest,
             auto_retry=auto_retry,
+            encrypt_to=recipients,
+            readable_names=readable_names,
             client_factory=client_factory,
         )
     if not login or password is None:
@@ -145,8 +163,17 @@ def connect(
         is_app_password=False,
         upload_manifest=upload_manifest,
         auto_retry=auto_retry,
+        encrypt_to=recipients,
+        readable_names=readable_names,
         client_factory=client_factory,
     )
+
+
+def _recipients(encrypt_to: Iterable[str]) -> tuple[str, ...]:
+    """The canonical recipients (ConnectionSettingsError naming the first that is wrong)."""
+    if isinstance(encrypt_to, str):  # one recipient given as a string, not a list
+        encrypt_to = [encrypt_to]
+    return tuple(str(r) for r in parse_recipients(encrypt_to))
 
 
 def start_login(server_url: str, *, allow_insecure_http: bool = False) -> LoginFlow:
@@ -164,6 +191,8 @@ def finish_login(
     cancel: Cancel | None = None,
     upload_manifest: bool = True,
     auto_retry: bool = False,
+    encrypt_to: Iterable[str] = (),
+    readable_names: bool = False,
     client_factory: ClientFactory | None = None,
 ) -> ConnectionSettings:
     """Wait for the browser to grant access, then connect with the app password it issued.
@@ -171,6 +200,7 @@ def finish_login(
     If anything fails after the app password was issued, it is revoked again on the server,
     so a failed connect leaves no stray credential behind.
     """
+    recipients = _recipients(encrypt_to)
     creds = poll_login_flow(flow, timeout=timeout, interval=interval, cancel=cancel)
     try:
         return _connect_with(
@@ -180,6 +210,8 @@ def finish_login(
             is_app_password=True,
             upload_manifest=upload_manifest,
             auto_retry=auto_retry,
+            encrypt_to=recipients,
+            readable_names=readable_names,
             client_factory=client_factory,
         )
     except BaseException:

@@ -1,5 +1,8 @@
 """Live progress of the reports being sent: bytes in flight, speed, and the snapshot a view reads.
 
+Counts are of each file's plaintext, what a person knows as its size (a sealed file's bytes on
+the wire are a little more; the submission converts, and the recorded counts are capped).
+
 The vault records what the server confirmed (a chunk, a file); between two confirmations the
 bytes of the request in flight exist only here, so a view that (re)opens mid-chunk still shows
 them. A run's figures are dropped when it ends: from then on the vault's record is the truth.
@@ -83,8 +86,8 @@ class ProgressTracker:
                 name=a.name,
                 remote_name=a.remote_name,
                 bytes_sent=a.size
-                if a.state is FileState.VERIFIED
-                else max(a.bytes_sent, in_flight.get(a.id, 0)),
+                if a.state in _ON_SERVER
+                else min(a.size, max(a.bytes_sent, in_flight.get(a.id, 0))),
                 total=a.size,
                 state=a.state,
                 error=a.error,
@@ -111,6 +114,6 @@ def _report_bytes(report: Report, in_flight: dict[str, int]) -> int:
     """Bytes of the report sent: whole files on the server, else the larger of the recorded
     and the in-flight count."""
     return sum(
-        a.size if a.state in _ON_SERVER else max(a.bytes_sent, in_flight.get(a.id, 0))
+        a.size if a.state in _ON_SERVER else min(a.size, max(a.bytes_sent, in_flight.get(a.id, 0)))
         for a in report.attachments
     )

@@ -86,9 +86,9 @@ def test_a_new_index_has_the_same_columns_as_a_migrated_one(tmp_path: Path) -> N
     _old_index(tmp_path / "old.db", 1)
     migrated = Index(tmp_path / "old.db", KEY)
     fresh = Index.create(tmp_path / "new.db", KEY)
+    columns = "SELECT name, type, dflt_value FROM pragma_table_info(?) ORDER BY cid"
     for table in ("connection", "reports", "report_files", "files"):
-        columns = f"SELECT name, type, dflt_value FROM pragma_table_info('{table}') ORDER BY cid"
-        assert migrated.query(columns) == fresh.query(columns), table
+        assert migrated.query(columns, (table,)) == fresh.query(columns, (table,)), table
     migrated.close()
     fresh.close()
 

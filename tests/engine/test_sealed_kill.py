@@ -1,0 +1,104 @@
+"""kill -9 of a process submitting a sealed report, mid-file and at the subtle points: the
+resumed upload ends verified, and every file on the server is byte-identical to what one
+uninterrupted upload under the header and key the vault stored would have sent."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from engine_helpers import PASSPHRASE, SMALL, MiB, random_bytes
+from sealed_helpers import Organization, check_sealed_report, organization, stored_keys
+
+from tellakit.engine import Submitter, connect
+from tellakit.reports import Status
+from tellakit.vault import create_vault, open_vault
+
+pytestmark = pytest.mark.timeout(120)
+ROOT = "SK"
+CHILD = Path(__file__).with_name("kill_child.py")
+REPO = Path(__file__).resolve().parents[2]
+FILES = {"small.bin": random_bytes(300 * 1024, 41), "big.bin": random_bytes(11 * MiB, 42)}
+# Requests of one sealed submission, as in test_kill: capabilities, MKCOL root, MKCOL folder,
+# PUT description.txt.age, PUT 1.age, PROPFIND, MKCOL upload, PUT chunk 1, PUT chunk 2,
+# MOVE, PROPFIND, PUT manifest.json.age.
+PUT_SMALL, CHUNK_1, CHUNK_2, MOVE = 5, 8, 9, 10
+
+
+@dataclass
+class Env:
+    server: Any
+    vault_path: Path
+    org: Organization
+    file_ids: list[str]
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+    pytest.importorskip("wsgidav", reason="tellakit[devserver] extra not installed")
+    from tellakit.devserver import DevServer
+
+    base = tmp_path_factory.mktemp("sealed-kill")
+    server = DevServer(base / "server", users={"alice": "secret"}).start()
+    org = organization(base)
+    vault = create_vault(base / "vault", PASSPHRASE, work_factor=10)
+    try:
+        connect(vault, server.url, "alice", "secret", ROOT, encrypt_to=[org.recipient])
+        ids = [vault.import_bytes(data, name).id for name, data in FILES.items()]
+    finally:
+        vault.close()
+    try:
+        yield Env(server, base / "vault", org, ids)
+    finally:
+        server.stop()
+
+
+def _kill_points() -> list[tuple[int, str]]:
+    rng = random.Random(13)
+    # Mid-file: in the single PUT and in each chunk; after: the server did it (folder made,
+    # description stored, MOVE done) but the index never heard of it; plus two seeded ones.
+    fixed = [(PUT_SMALL, "mid"), (CHUNK_1, "mid"), (CHUNK_2, "mid"), (3, "after"), (4, "after")]
+    fixed.append((MOVE, "after"))
+    return fixed + [(rng.randint(2, 12), rng.choice(["before", "mid", "after"])) for _ in range(2)]
+
+
+@pytest.mark.parametrize(("k", "mode"), _kill_points())
+def test_sigkill_then_resume_sends_the_same_bytes(env: Env, k: int, mode: str) -> None:
+    vault = open_vault(env.vault_path, PASSPHRASE)
+    report = vault.create_report(f"sealed kill {k} {mode}", "killed mid-way", env.file_ids)
+    vault.close()
+    child = subprocess.run(
+        [sys.executable, str(CHILD), str(env.vault_path), PASSPHRASE, report.id, str(k), mode],
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        timeout=90,
+        check=False,
+    )
+    assert child.returncode == -signal.SIGKILL, child.stderr.decode()[-2000:]
+
+    vault = open_vault(env.vault_path, PASSPHRASE)
+    try:
+        found = vault.get_report(report.id)
+        keys = stored_keys(found)  # what the killed process left in the index
+        assert found.sealed_to == (env.org.recipient,)
+        if found.status is not Status.SUBMITTED:
+            assert keys.description and all(keys.files.values())  # stored before any byte
+            with Submitter(vault, tuning=SMALL) as sub:
+                sub.resume(report.id)
+                assert sub.wait(report.id, timeout=60)
+        done = vault.get_report(report.id)
+        root = Path(env.server.files_root("alice"))
+        check_sealed_report(vault, root, done, env.org, keys=keys)
+        # No extra or empty folder: the root holds exactly the folders of the reports so far.
+        recorded = {r.remote_folder for r in vault.list_reports()}
+        assert {f"{ROOT}/{p.name}" for p in (root / ROOT).iterdir()} == recorded
+    finally:
+        vault.close()
