@@ -49,6 +49,7 @@ same thing again later can help (a batch goes on past these and stops at ``Fatal
                ├── TLSFailure            the server's certificate could not be verified
                ├── LoginFlowExpired      Login Flow v2 was not approved in time
                ├── VerificationFailed    the server's copy does not match the vault's SHA-256/size
+               ├── BulkUploadUnsupported the server has no bulk upload endpoint (send files singly)
                └── UnexpectedResponse    a status or body the protocol does not allow here
 
 Messages name the problem and what to do; they never carry passwords, app passwords or tokens.
@@ -64,6 +65,7 @@ __all__ = [
     "AgePayloadError",
     "AttachmentNotFound",
     "AuthenticationFailed",
+    "BulkUploadUnsupported",
     "ConnectionLost",
     "ConnectionSettingsError",
     "FatalServerError",
@@ -383,6 +385,10 @@ class LoginFlowExpired(FatalServerError):
 
 class VerificationFailed(FatalServerError):
     """After upload, the server's size or checksum does not match the vault's record."""
+
+
+class BulkUploadUnsupported(FatalServerError):
+    """The server answered a bulk upload as a server without that endpoint (404, 405, 501)."""
 
 
 class UnexpectedResponse(FatalServerError):

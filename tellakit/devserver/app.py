@@ -15,6 +15,7 @@ from urllib.parse import unquote, urlparse
 
 from wsgidav.wsgidav_app import WsgiDAVApp
 
+from tellakit.devserver import bulk
 from tellakit.devserver.context import Context, FileBusy
 from tellakit.devserver.davfs import HASHES, NcProvider
 from tellakit.devserver.errormw import NcErrorMiddleware
@@ -182,6 +183,8 @@ class NextcloudApp:
         environ["tellakit.uid"] = identity.uid
         environ["wsgidav.auth.user_name"] = identity.uid
         environ["wsgidav.auth.realm"] = "Nextcloud"
+        if path.rstrip("/") == bulk.BULK_PATH:
+            return bulk.handle(self.ctx, environ, start_response, identity.uid)
         if path.startswith(UPLOADS_PREFIX):
             return self.uploads.handle(environ, start_response, path, identity.uid)
         if path.startswith(FILES_PREFIX):

@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
 
+from tellakit.devserver import bulk
 from tellakit.devserver.context import Context
 from tellakit.devserver.responses import Environ, StartResponse, respond
 from tellakit.devserver.users import Identity
@@ -138,8 +139,7 @@ def capabilities(ctx: Context) -> dict[str, Any]:
                 "reference-api": False,
                 "mod-rewrite-working": False,
             },
-            # bulkupload is not advertised: this server does not implement it.
-            "dav": {"chunking": "1.0"},
+            "dav": {"chunking": "1.0", **bulk.capability(ctx)},
             "files": files,
             # No "checksums" capability: Nextcloud does not advertise one (OC-Checksum is
             # stored, never checked).

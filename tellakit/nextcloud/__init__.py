@@ -1,12 +1,13 @@
-"""The Nextcloud protocol layer: session, account checks, WebDAV, chunked upload, names.
+"""The Nextcloud protocol layer: session, account checks, WebDAV, chunked and bulk upload, names.
 
 Imports only ``tellakit.errors``, the standard library, requests and defusedxml.
 """
 
 from __future__ import annotations
 
+from tellakit.nextcloud.bulk import BulkFileResult, BulkItem, BulkReply, BulkStatus
 from tellakit.nextcloud.cancel import Cancelled, CancelToken
-from tellakit.nextcloud.chunked import ChunkedUpload, new_transfer_id
+from tellakit.nextcloud.chunked import ChunkedUpload, new_transfer_id, parallel_limit
 from tellakit.nextcloud.client import NextcloudClient
 from tellakit.nextcloud.loginflow import poll_login_flow, start_login_flow
 from tellakit.nextcloud.models import (
@@ -29,6 +30,10 @@ from tellakit.nextcloud.names import (
 from tellakit.nextcloud.urls import is_loopback_host, normalize_server_url
 
 __all__ = [
+    "BulkFileResult",
+    "BulkItem",
+    "BulkReply",
+    "BulkStatus",
     "CancelToken",
     "Cancelled",
     "Capabilities",
@@ -45,6 +50,7 @@ __all__ = [
     "is_loopback_host",
     "new_transfer_id",
     "normalize_server_url",
+    "parallel_limit",
     "poll_login_flow",
     "refuses_4byte_utf8",
     "sanitize_name",

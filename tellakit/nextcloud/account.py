@@ -130,11 +130,12 @@ def parse_capabilities(data: Any) -> Capabilities:
     checksums = caps.get("checksums") or {}
     types = checksums.get("supportedTypes") if isinstance(checksums, dict) else None
     max_size = _int_or_none(chunked.get("max_size"))
+    max_parallel = _int_or_none(chunked.get("max_parallel_count"))
     return Capabilities(
         version=str(version.get("string", "")) if isinstance(version, dict) else "",
         chunking=str(dav["chunking"]) if dav.get("chunking") is not None else None,
         max_chunk_size=max_size if max_size and max_size > 0 else None,
-        max_parallel=_int_or_none(chunked.get("max_parallel_count")),
+        max_parallel=max_parallel if max_parallel and max_parallel > 0 else None,
         bulkupload=bool(dav.get("bulkupload")),
         checksum_types=tuple(str(t).upper() for t in types) if isinstance(types, list) else (),
         name_rules=rules,

@@ -14,6 +14,14 @@ Protocol (reference/nextcloud-protocol.md §2):
   (409 for a chunk PUT), and a v2 upload whose metadata expired answers 412; all raise
   ``UploadExpired`` so the caller restarts that file with a new transfer id.
 - v2 servers refuse chunks under 5 MiB except the last (object-store multipart rule).
+
+Parallel chunks: once ``start()`` returned, ``upload_chunk`` may run from several threads at
+once on the same object (each call is one PUT on its own pooled connection; the object holds no
+state that a chunk PUT changes). Nextcloud assembles chunks by name, whatever order they
+arrived in; ``parallel_limit`` says how many to keep in flight. After a cut or a kill, any
+subset of the chunks in flight may be on the server, each whole or absent (never partial):
+``received_chunks()`` says which, and only the others are sent again. ``finish()`` runs after
+every chunk PUT has returned.
 """
 
 from __future__ import annotations
@@ -25,8 +33,8 @@ from urllib.parse import urlsplit
 from tellakit.errors import ServerError, UnexpectedResponse, UploadExpired
 from tellakit.nextcloud import webdav
 from tellakit.nextcloud.cancel import CancelToken
-from tellakit.nextcloud.models import PutResult
-from tellakit.nextcloud.session import ASSEMBLY_TIMEOUT, path_of
+from tellakit.nextcloud.models import Capabilities, PutResult
+from tellakit.nextcloud.session import ASSEMBLY_TIMEOUT, NextcloudSession, path_of
 from tellakit.nextcloud.streaming import ProgressCallback, Readable
 
 if TYPE_CHECKING:
@@ -38,6 +46,17 @@ MAX_CHUNKS = 10000
 def new_transfer_id() -> str:
     """A fresh upload folder name (persist it before the first chunk)."""
     return f"tellakit-{uuid.uuid4().hex}"
+
+
+def parallel_limit(caps: Capabilities, session: NextcloudSession) -> int:
+    """How many chunk PUTs of one upload to keep in flight on ``session``.
+
+    The server's ``files.chunked_upload.max_parallel_count`` hint (Nextcloud 30+; its default
+    is 5), capped by the session's connection pool; 1 when the server says nothing (older
+    servers, whose own clients send one chunk at a time).
+    """
+    hint = caps.max_parallel if caps.max_parallel and caps.max_parallel > 0 else 1
+    return max(1, min(hint, session.pool_size))
 
 
 def chunk_name(n: int) -> str:

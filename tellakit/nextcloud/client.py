@@ -10,10 +10,12 @@ Threads: one client may be used from a few worker threads at once (one pooled se
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from tellakit.nextcloud import account, verify, webdav
+from tellakit.nextcloud import account, bulk, verify, webdav
+from tellakit.nextcloud.bulk import BulkItem, BulkReply
 from tellakit.nextcloud.cancel import CancelToken
 from tellakit.nextcloud.models import (
     Capabilities,
@@ -256,3 +258,18 @@ class NextcloudClient:
         """
         sha = self.recalculate_hash(path, "sha256")
         return {} if sha is None else {"sha256": sha}
+
+    def bulk_upload(
+        self,
+        items: Sequence[BulkItem],
+        *,
+        on_progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> BulkReply:
+        """Send small files in one bulk request (when ``capabilities().bulkupload``).
+
+        Paths are relative to the user's files root, as for ``put``; see ``nextcloud.bulk``.
+        """
+        return bulk.upload(
+            self.session, self.base_url, items, on_progress=on_progress, cancel=cancel
+        )

@@ -120,6 +120,9 @@ class NextcloudSession(requests.Session):
         self.scrub_secret = password or ""
         if login is not None and password is not None:
             self.auth = _SecretBasicAuth(login, password)
+        #: connections kept per host: the most requests that run at once without opening
+        #: (and then dropping) extra ones, e.g. parallel chunk PUTs
+        self.pool_size = pool_size
         adapter = _AbortiveCloseAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
         self.mount("https://", adapter)
         self.mount("http://", adapter)

@@ -8,7 +8,7 @@ before the generic mapping.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 
@@ -62,13 +62,49 @@ def put(
     data: StreamBody | bytes = body if size > 0 else b""
     if size == 0 and is_cancelled(cancel):
         raise Cancelled()
+    return send_streamed(session, "PUT", url, body, data, headers=all_headers, cancel=cancel, ok=ok)
+
+
+class SentBody(Protocol):
+    """What ``send_streamed`` reads back from a streamed body (``StreamBody`` has it)."""
+
+    @property
+    def sent(self) -> int:
+        """Bytes handed to the socket."""
+        ...
+
+    @property
+    def cancelled(self) -> bool:
+        """True when the cancel token stopped the body."""
+        ...
+
+    @property
+    def error(self) -> BaseException | None:
+        """What stopped the body from our side, if anything."""
+        ...
+
+
+def send_streamed(
+    session: NextcloudSession,
+    method: str,
+    url: str,
+    body: SentBody,
+    data: Any,
+    *,
+    headers: dict[str, str],
+    cancel: CancelToken | None,
+    ok: tuple[int, ...],
+) -> requests.Response:
+    """Send ``data`` (``body`` itself, or b"" for an empty one) under ``cancel``.
+
+    Raises ``Cancelled``, the body's own error (its source failed), or the mapped
+    ``ServerError``; returns the response when its status is in ``ok``.
+    """
     # The watch cuts the connection when ``cancel`` is set while we wait for the answer (the
     # body may sit whole in socket buffers, read slowly by the server): see abort.py.
     with abort.watch(cancel) as watch:
         try:
-            resp = session.request(
-                "PUT", url, data=data, headers=all_headers, allow_redirects=False
-            )
+            resp = session.request(method, url, data=data, headers=headers, allow_redirects=False)
         except Cancelled:
             raise
         except requests.RequestException as exc:
@@ -76,14 +112,14 @@ def put(
                 raise Cancelled(bytes_sent=body.sent) from None
             if body.error is not None:
                 raise body.error from None
-            raise error_for_exception(exc, "PUT", url, secret=session.scrub_secret) from None
+            raise error_for_exception(exc, method, url, secret=session.scrub_secret) from None
     if body.cancelled:  # the server answered early, before we noticed; still honour the pause
         raise Cancelled(bytes_sent=body.sent)
     # A whole answer that came although the watcher cut the connection (a race) is the
     # truth: the server stored the body, so it is returned, not hidden behind Cancelled.
     if resp.status_code in ok:
         return resp
-    raise error_for_response(resp, "PUT", url, secret=session.scrub_secret)
+    raise error_for_response(resp, method, url, secret=session.scrub_secret)
 
 
 def put_result(resp: requests.Response) -> PutResult:

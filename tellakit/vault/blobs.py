@@ -32,13 +32,14 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from tellakit.errors import AgeError, VaultCorrupted, VaultError, VaultLocked
 from tellakit.vault import age
 from tellakit.vault.age.header import b64encode
 from tellakit.vault.fsutil import create_private, fsync_dir, is_regular, private_dir
 from tellakit.vault.locks import fcntl
+from tellakit.vault.offload import BackgroundSha256, BackgroundWriter, fill
 
 PARTIAL = ".partial"
 STALE_SECONDS = 300.0  # an unlocked .partial untouched this long belongs to a dead import
@@ -159,22 +160,34 @@ class BlobStore:
         """Encrypt everything ``source.read`` yields into a new partial blob; constant memory."""
         final, fd = self._create()
         pending = PendingBlob(final, fd, WrittenBlob("", 0, "", ""))
-        digest = hashlib.sha256()
+        # The plaintext is read into the hasher's slots, hashed there on a second thread,
+        # and encrypted from the same slot here meanwhile (no copy).
+        digest = BackgroundSha256()
         size = 0
         try:
             with open(fd, "wb", closefd=False) as raw:
-                writer, header = age.encrypt(raw, [recipient])
-                while True:
-                    data = source.read(READ_SIZE)
-                    if not data:
-                        break
-                    digest.update(data)
-                    writer.write(data)
-                    size += len(data)
-                writer.close()
+                # The ciphertext is written to the file on a third thread (and pushed to the
+                # disk as it goes, so the fsync below has little left to do).
+                out = BackgroundWriter(raw)
+                try:
+                    writer, header = age.encrypt(out, [recipient])  # type: ignore[arg-type]
+                    while True:
+                        buf = digest.slot()
+                        n = fill(source, buf)
+                        if not n:
+                            break
+                        digest.submit(buf, n)
+                        writer.write(memoryview(buf)[:n])
+                        size += n
+                    writer.close()
+                    out.finish()
+                except BaseException:
+                    out.abandon()
+                    raise
                 raw.flush()
                 os.fsync(fd)
         except BaseException:
+            digest.abandon()
             pending.discard()
             pending.close()
             raise
@@ -330,7 +343,8 @@ class BlobReader(io.RawIOBase):
             )
         self.size = size
         # A running hash of bytes read strictly in order from offset 0; None once we seek away.
-        self._hash: Any = hashlib.sha256() if check_sha256 else None
+        # It runs on a second thread while this one decrypts the next bytes (offload.py).
+        self._hash = BackgroundSha256() if check_sha256 else None
         self._hashed = 0
 
     def readable(self) -> bool:
@@ -347,7 +361,9 @@ class BlobReader(io.RawIOBase):
         self._check()
         pos = self._reader.seek(offset, whence)
         if pos != self._hashed:
-            self._hash = hashlib.sha256() if pos == 0 and self._check_sha256 else None
+            if self._hash is not None:
+                self._hash.abandon()
+            self._hash = BackgroundSha256() if pos == 0 and self._check_sha256 else None
             self._hashed = 0
         return pos
 
@@ -368,9 +384,12 @@ class BlobReader(io.RawIOBase):
         if self._hash is not None and start == self._hashed:
             self._hash.update(memoryview(buffer)[:n])
             self._hashed += n
-            if self._hashed == self.size and self._hash.hexdigest() != self._sha256:
-                self._hash = None
-                raise VaultCorrupted(f"The content of {self.name!r} does not match its SHA-256.")
+            if self._hashed == self.size:
+                done, self._hash = self._hash, None
+                if done.hexdigest() != self._sha256:
+                    raise VaultCorrupted(
+                        f"The content of {self.name!r} does not match its SHA-256."
+                    )
         return n
 
     def readall(self) -> bytes:
@@ -385,5 +404,9 @@ class BlobReader(io.RawIOBase):
     def close(self) -> None:
         """Close the blob file."""
         if not self.closed:
+            pending = getattr(self, "_hash", None)  # absent when __init__ failed
+            if pending is not None:
+                pending.abandon()
+                self._hash = None
             self._reader.close()
         super().close()

@@ -135,8 +135,8 @@ def decrypt_bytes(data: bytes, identities: Sequence[Identity]) -> bytes:
     return b"".join(iter_decrypt_file(io.BytesIO(data), identities))
 
 
-#: Chunks decrypted per file read on the sequential path (1 MiB of plaintext).
-BATCH_CHUNKS = 16
+#: Chunks decrypted per file read on the sequential path (up to 4 MiB of plaintext).
+BATCH_CHUNKS = 64
 
 
 class AgeReader(SeekableReader):

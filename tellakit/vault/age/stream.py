@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -42,8 +42,27 @@ def read_nonce(f: BinaryIO) -> bytes:
     return nonce
 
 
+#: Sealed chunks collected before one write to the raw file (1 MiB of plaintext).
+WRITE_BATCH = 16
+
+
+class BufferSink(Protocol):
+    """A ``raw`` that lends write buffers (``vault.offload.BackgroundWriter`` does): the writer
+    encrypts into ``slot()`` buffers and hands each over with ``submit`` instead of ``write``,
+    which saves a copy of every byte."""
+
+    def slot(self) -> bytearray: ...
+
+    def submit(self, buf: bytearray, n: int) -> None: ...
+
+
 class StreamWriter:
-    """Encrypts what is written into chunks on ``raw``; ``close`` seals the last chunk."""
+    """Encrypts what is written into chunks on ``raw``; ``close`` seals the last chunk.
+
+    Sealed chunks are encrypted straight into a buffer and reach ``raw`` in writes of up to
+    ``WRITE_BATCH`` chunks (and at ``close``); when ``raw`` is a ``BufferSink``, into its
+    buffers, handed over without a copy.
+    """
 
     def __init__(self, raw: BinaryIO, file_key: bytes) -> None:
         nonce = os.urandom(NONCE_SIZE)
@@ -51,6 +70,10 @@ class StreamWriter:
         self._raw = raw
         self._aead = ChaCha20Poly1305(payload_key(file_key, nonce))
         self._buf = bytearray()
+        lends = hasattr(raw, "slot") and hasattr(raw, "submit")
+        self._sink: BufferSink | None = raw if lends else None  # type: ignore[assignment]
+        self._out = self._sink.slot() if self._sink else bytearray(WRITE_BATCH * ENC_CHUNK)
+        self._out_len = 0
         self._index = 0
         self._closed = False
 
@@ -67,7 +90,7 @@ class StreamWriter:
             view = view[take:]
             if not view:
                 return size
-            self._seal(bytes(self._buf), last=False)
+            self._seal(self._buf, last=False)
             self._buf.clear()
         while len(view) > CHUNK:
             self._seal(view[:CHUNK], last=False)
@@ -75,14 +98,32 @@ class StreamWriter:
         self._buf += view
         return size
 
-    def _seal(self, chunk: bytes | memoryview, *, last: bool) -> None:
-        self._raw.write(self._aead.encrypt(_nonce(self._index, last), chunk, None))
+    def _seal(self, chunk: bytes | bytearray | memoryview, *, last: bool) -> None:
+        end = self._out_len + len(chunk) + TAG
+        if end > len(self._out):
+            self._flush()
+            end = len(chunk) + TAG
+        out = memoryview(self._out)[self._out_len : end]
+        self._aead.encrypt_into(_nonce(self._index, last), chunk, None, out)
+        self._out_len = end
         self._index += 1
+
+    def _flush(self, *, last: bool = False) -> None:
+        if not self._out_len:
+            return
+        if self._sink is not None:
+            self._sink.submit(self._out, self._out_len)
+            if not last:
+                self._out = self._sink.slot()
+        else:
+            self._raw.write(memoryview(self._out)[: self._out_len])
+        self._out_len = 0
 
     def close(self) -> None:
         """Seal the last chunk (empty only when nothing at all was written)."""
         if not self._closed:
-            self._seal(bytes(self._buf), last=True)
+            self._seal(self._buf, last=True)
+            self._flush(last=True)
             self._buf.clear()
             self._closed = True
 
