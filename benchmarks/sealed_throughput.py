@@ -7,12 +7,14 @@ Two measurements of one file (1 GiB by default) in a vault, in the same run:
    decrypt, encrypt to a fresh key, SHA-256 of the ciphertext), in 1 MiB reads as the request
    body does, plus the peer tool: stock ``age -r`` encrypting the same plaintext from disk to
    /dev/null. Also the Python heap's peak during a sealed read (constant memory).
-2. **Upload**, each client its own process (the server too: ``tellakit devserver``): the
-   file goes from the vault to the server by chunked upload (100 MiB chunks, as the engine's
-   steady state), then the server's ``X-Hash`` is compared: plain with the vault's recorded
-   SHA-256, sealed with the ciphertext's SHA-256 the reader computed on the way. Runs
-   alternate plain/sealed; the best of ``--repeat`` each is reported, with client CPU
-   seconds and peak RSS.
+2. **Submission**, each client its own process (the server too: ``tellakit devserver``): a
+   report holding the file goes through the real engine, ``tellakit.Submitter`` with its
+   production sizes (chunked upload from 10 MiB chunks, adaptive), from ``submit`` to
+   ``submitted``: folder, description, the file, its verification against the server's
+   ``X-Hash`` (plain: the vault's recorded SHA-256; sealed: the ciphertext's, computed on the
+   way), the manifest. The connection is the same, without (plain) or with ``encrypt_to``
+   (sealed). Runs alternate plain/sealed; the best of ``--repeat`` each is reported, with
+   client CPU seconds and peak RSS.
 
 Run: .venv/bin/python benchmarks/sealed_throughput.py [--size-mib 1024] [--repeat 3]
 Results for this machine are recorded in benchmarks/sealed.md.
@@ -35,9 +37,9 @@ from upload_throughput import AccessLog, make_file, measure
 
 MIB = 1024 * 1024
 PASSPHRASE = "benchmark passphrase"
-CHUNK_SIZE = 100 * MIB
 USER = "bench"
 SERVER_PASSWORD = "bench-password"
+ROOT = "Bench"
 
 
 def _open_at(vault, file_id: str, offset: int):
@@ -46,38 +48,28 @@ def _open_at(vault, file_id: str, offset: int):
     return reader
 
 
-def child_upload(mode: str, url: str, vault_path: str, file_id: str, recipient: str) -> int:
-    """One upload of the vault file, plain or sealed; prints {"seconds": ...} as JSON."""
+def child_submit(mode: str, url: str, vault_path: str, file_id: str, recipient: str) -> int:
+    """One submission of a report holding the vault file through the Submitter, plain or
+    sealed; prints {"seconds": ...} (submit to submitted) as JSON."""
     from tellakit import sealed
-    from tellakit.nextcloud import ChunkedUpload, Credentials, NextcloudClient, new_transfer_id
-    from tellakit.vault import age, open_vault
+    from tellakit.engine import Submitter
+    from tellakit.reports import FileState, Status
+    from tellakit.vault import open_vault
 
     vault = open_vault(vault_path, PASSPHRASE)
-    vfile = vault.get_file(file_id)
-    client = NextcloudClient(Credentials(url, USER, SERVER_PASSWORD))
-    client.current_user()
-    start = time.perf_counter()
-    if mode == "plain":
-        reader = vault.open_file(file_id, check_sha256=False)
-        total = vfile.size
-    else:
-        key = sealed.new_sealed_file([age.X25519Recipient.parse(recipient)])
-        reader = sealed.SealedReader(lambda off: _open_at(vault, file_id, off), key, vfile.size)
-        total = reader.size
-    upload = ChunkedUpload(
-        client, f"{mode}-{time.time_ns()}.bin", total, new_transfer_id(), chunk_size=CHUNK_SIZE
-    )
-    upload.start()
-    for n in range(1, upload.chunk_count + 1):
-        offset, size = upload.chunk_range(n)
-        reader.seek(offset)
-        upload.upload_chunk(n, reader, size)
-    result = upload.finish()
-    expected = vfile.sha256 if mode == "plain" else reader.sha256_hex()
-    if result.hashes.get("sha256") != expected:
-        raise SystemExit(f"{mode}: the server's SHA-256 does not match")
-    seconds = time.perf_counter() - start
-    reader.close()
+    sealed.set_encrypt_to(vault, [recipient] if mode == "sealed" else [])
+    report = vault.create_report(f"{mode} {time.time_ns()}", "benchmark run", [file_id])
+    with Submitter(vault) as submitter:
+        start = time.perf_counter()
+        submitter.submit(report.id)
+        submitter.wait(report.id)
+        seconds = time.perf_counter() - start
+    done = vault.get_report(report.id)
+    (att,) = done.attachments
+    if done.status is not Status.SUBMITTED or att.state is not FileState.VERIFIED:
+        raise SystemExit(f"{mode}: not submitted: {done.reason}")
+    if done.sealed != (mode == "sealed") or not att.checksum:
+        raise SystemExit(f"{mode}: the layout or the server's SHA-256 check is not as asked")
     vault.close()
     print(json.dumps({"seconds": seconds}))
     return 0
@@ -98,10 +90,11 @@ def main() -> int:
     parser.add_argument("--child", nargs=5, metavar="ARG", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        return child_upload(*args.child)
+        return child_submit(*args.child)
 
     from tellakit import sealed
-    from tellakit.vault import age, create_vault
+    from tellakit.engine import connect
+    from tellakit.vault import age, create_vault, open_vault
 
     size = args.size_mib * MIB
     work = Path(tempfile.mkdtemp(prefix="tellakit-sealed-bench-"))
@@ -148,12 +141,14 @@ def main() -> int:
             print(f"  SealedReader time / stock age time: {sealed_s / min(ages):.2f}")
         print(f"  Python heap peak during a sealed read: {heap / MIB:.1f} MiB")
 
-        # 2. uploads, each client its own process
+        # 2. submissions through the engine, each client its own process
         vault.close()
         server = devserver_process(work / "server", "--user", f"{USER}:{SERVER_PASSWORD}")
         log = AccessLog(server.stderr)
         url = log.wait_ready()
         try:
+            with open_vault(work / "vault", PASSPHRASE) as vault:
+                connect(vault, url, USER, SERVER_PASSWORD, ROOT)
             runs: dict[str, list] = {"plain": [], "sealed": []}
             for i in range(args.repeat):
                 order = ("plain", "sealed") if i % 2 == 0 else ("sealed", "plain")
@@ -161,15 +156,14 @@ def main() -> int:
                     argv = [sys.executable, __file__, "--child", mode, url]
                     argv += [str(work / "vault"), vfile.id, recipient]
                     runs[mode].append(measure(mode, argv, log))
-                    for old in (work / "server").rglob("*.bin"):
-                        old.unlink()  # keep the disk use to one file
+                    for old in list((work / "server").rglob(ROOT)):
+                        shutil.rmtree(old)  # keep the disk use to one report
         finally:
             server.terminate()
             server.wait(timeout=30)
         best = {mode: min(r, key=lambda run: run.inner) for mode, r in runs.items()}
-        chunk_mib = CHUNK_SIZE // MIB
-        print(f"\nupload of {args.size_mib} MiB, chunked {chunk_mib} MiB, best of {args.repeat}")
-        print("  mode      upload s  MiB/s  client CPU s  peak RSS MiB  requests   (every run, s)")
+        print(f"\nsubmission of {args.size_mib} MiB (Submitter), best of {args.repeat}")
+        print("  mode      submit s  MiB/s  client CPU s  peak RSS MiB  requests   (every run, s)")
         for mode, run in best.items():
             every = " ".join(f"{r.inner:.2f}" for r in runs[mode])
             print(

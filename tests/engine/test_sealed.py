@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_helpers import PASSPHRASE, SMALL, MiB, random_bytes
+from engine_helpers import PASSPHRASE, SMALL, MiB, random_bytes, wait_for
 from sealed_helpers import (
     Organization,
     check_sealed_report,
@@ -24,7 +24,7 @@ from sealed_helpers import (
 
 from tellakit.engine import Submitter, connect
 from tellakit.errors import ConnectionSettingsError
-from tellakit.reports import Status
+from tellakit.reports import FileState, Status
 from tellakit.sealed import set_encrypt_to
 from tellakit.vault import create_vault
 
@@ -216,5 +216,27 @@ def test_a_flipped_byte_fails_verification_against_the_ciphertext_and_is_sent_ag
     assert report.status is Status.INTERRUPTED, report.reason
     assert "Verification failed" in (report.reason or "")
     keys = stored_keys(report)
+    done = env.resume(report.id)
+    check_sealed_report(env.vault, env.root, done, env.org, keys=keys)
+
+
+def test_a_pause_mid_chunk_resumes_to_the_same_bytes(env: Env) -> None:
+    events: list[Any] = []
+    unsubscribe = env.submitter.subscribe(events.append)
+    report = env.vault.create_report("paused sealed", "paused", env.file_ids)
+    env.server.faults.bandwidth(2 * MiB)
+    try:
+        env.submitter.submit(report.id)
+        # Pause while the big file's first chunk is on its way.
+        wait_for(lambda: any(getattr(e, "bytes_sent", 0) > MiB for e in events), 60)
+        env.submitter.pause(report.id)
+        assert env.vault.get_report(report.id).status is Status.PAUSED
+    finally:
+        env.server.faults.bandwidth(None)
+        unsubscribe()
+    assert env.submitter.wait(report.id, timeout=30)
+    paused = env.vault.get_report(report.id)
+    keys = stored_keys(paused)
+    assert paused.description_sent and paused.attachments[1].state is not FileState.VERIFIED
     done = env.resume(report.id)
     check_sealed_report(env.vault, env.root, done, env.org, keys=keys)
