@@ -20,11 +20,12 @@ free ones, and the producer's stop event.
 
 from __future__ import annotations
 
-import io
 import os
 import queue
 import threading
 from typing import Any
+
+from tellakit.vault.age.seekable import SeekableReader
 
 BLOCK = 1024 * 1024
 DEPTH = 4
@@ -106,7 +107,7 @@ class _Producer:
         self.thread.join()
 
 
-class ReadAhead(io.RawIOBase):
+class ReadAhead(SeekableReader):
     """A read-only, seekable view of ``reader`` (``size`` bytes, with ``readinto``) read ahead
     on a thread.
 
@@ -129,23 +130,11 @@ class ReadAhead(io.RawIOBase):
         self._buf_at = 0
         self._ended = False
 
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._pos, os.SEEK_END: self.size}[whence]
-        target = base + offset
-        if target < 0:
-            raise ValueError("negative seek position")
-        if target != self._pos:
+        """Move to ``offset``; anywhere but where the caller is, the producer starts again."""
+        was = self._pos
+        if super().seek(offset, whence) != was:
             self._stop_producer()
-            self._pos = target
         return self._pos
 
     def readinto(self, buffer: Any) -> int:

@@ -7,12 +7,14 @@ import hashlib
 import shutil
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
+from engine_helpers import PASSPHRASE
 
 from tellakit.reports import FileState, Report, Status
 from tellakit.sealed import (
@@ -54,6 +56,29 @@ def organization(folder: Path) -> Organization:
     key_file.write_text(f"{identity}\n")
     key_file.chmod(0o600)
     return Organization(identity, key_file)
+
+
+@contextmanager
+def sealed_connection(base: Path, root: str) -> Iterator[tuple[Any, Organization, Any]]:
+    """A development server, an organization and a vault connected to the server with
+    ``encrypt_to`` that organization: (server, organization, vault); all stopped at the end."""
+    pytest.importorskip("wsgidav", reason="tellakit[devserver] extra not installed")
+    from tellakit.devserver import DevServer
+    from tellakit.engine import connect
+    from tellakit.vault import create_vault
+
+    server = DevServer(base / "server", users={"alice": "secret"}).start()
+    try:
+        org = organization(base)
+        vault = create_vault(base / "vault", PASSPHRASE, work_factor=10)
+        try:
+            connect(vault, server.url, "alice", "secret", root, encrypt_to=[org.recipient])
+            yield server, org, vault
+        finally:
+            if not vault.locked:
+                vault.close()
+    finally:
+        server.stop()
 
 
 def decrypt(org: Organization, path: Path) -> bytes:

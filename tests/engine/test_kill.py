@@ -3,18 +3,14 @@ outbox (or submitted), and resume completes it with nothing lost or duplicated."
 
 from __future__ import annotations
 
-import os
 import random
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_helpers import PASSPHRASE, SMALL, MiB, check_submitted, random_bytes
+from engine_helpers import PASSPHRASE, SMALL, MiB, check_submitted, random_bytes, submit_and_kill
 
 from tellakit.engine import Submitter, connect
 from tellakit.engine.monitor import STOPPED_DURING_UPLOAD
@@ -23,8 +19,6 @@ from tellakit.vault import create_vault, open_vault
 
 pytestmark = pytest.mark.timeout(120)
 ROOT = "K"
-CHILD = Path(__file__).with_name("kill_child.py")
-REPO = Path(__file__).resolve().parents[2]
 FILES = {"small.bin": random_bytes(300 * 1024, 21), "big.bin": random_bytes(11 * MiB, 22)}
 # Requests of one submission: capabilities, MKCOL root, MKCOL folder, PUT description,
 # PUT small, PROPFIND, MKCOL upload, PUT chunk 1, PUT chunk 2, MOVE, PROPFIND, PUT manifest.
@@ -69,30 +63,18 @@ def _kill_points() -> list[tuple[int, str]]:
 
 @pytest.mark.parametrize(("k", "mode"), _kill_points())
 def test_sigkill_then_resume(env: Env, k: int, mode: str) -> None:
-    vault = open_vault(env.vault_path, PASSPHRASE)
-    report = vault.create_report(f"kill {k} {mode}", "killed mid-way", env.file_ids)
-    vault.close()
-    child = subprocess.run(
-        [sys.executable, str(CHILD), str(env.vault_path), PASSPHRASE, report.id, str(k), mode],
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        capture_output=True,
-        timeout=90,
-        check=False,
-    )
-    assert child.returncode == -signal.SIGKILL, child.stderr.decode()[-2000:]
-    assert PASSPHRASE.encode() not in child.stdout + child.stderr
-
+    report_id = submit_and_kill(env.vault_path, f"kill {k} {mode}", env.file_ids, k, mode)
     vault = open_vault(env.vault_path, PASSPHRASE)
     try:
         with Submitter(vault, tuning=SMALL) as sub:
-            found = vault.get_report(report.id)
+            found = vault.get_report(report_id)
             if found.status is not Status.SUBMITTED:
                 # Shown in the outbox, resumable, with the reason.
                 assert found.status is Status.INTERRUPTED
                 assert found.reason == STOPPED_DURING_UPLOAD and found.retryable is True
-                sub.resume(report.id)
-                assert sub.wait(report.id, timeout=60)
-        done = vault.get_report(report.id)
+                sub.resume(report_id)
+                assert sub.wait(report_id, timeout=60)
+        done = vault.get_report(report_id)
     finally:
         vault.close()
     assert done.status is Status.SUBMITTED, done.reason

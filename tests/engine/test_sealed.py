@@ -17,8 +17,8 @@ from sealed_helpers import (
     Organization,
     check_sealed_report,
     needs_stock_age,
-    organization,
     recording_factory,
+    sealed_connection,
     stored_keys,
 )
 
@@ -64,27 +64,15 @@ class Env:
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
-    pytest.importorskip("wsgidav", reason="tellakit[devserver] extra not installed")
-    from tellakit.devserver import DevServer
-
-    base = tmp_path_factory.mktemp("sealed")
-    server = DevServer(base / "server", users={"alice": "secret"}).start()
-    org = organization(base)
-    vault = create_vault(base / "vault", PASSPHRASE, work_factor=10)
-    connect(vault, server.url, "alice", "secret", ROOT, encrypt_to=[org.recipient])
-    files = [
-        vault.import_bytes(random_bytes(SMALL_SIZE, 31), "witness statement.pdf"),
-        vault.import_bytes(random_bytes(BIG_SIZE, 32), "market fire.mp4"),
-        vault.import_bytes(b"", "empty.txt"),
-    ]
-    headers: list[tuple[str, str, dict[str, str]]] = []
-    submitter = Submitter(vault, tuning=SMALL, client_factory=recording_factory(headers))
-    try:
-        yield Env(server, vault, org, submitter, [f.id for f in files], headers)
-    finally:
-        submitter.close()
-        vault.close()
-        server.stop()
+    with sealed_connection(tmp_path_factory.mktemp("sealed"), ROOT) as (server, org, vault):
+        files = [
+            vault.import_bytes(random_bytes(SMALL_SIZE, 31), "witness statement.pdf"),
+            vault.import_bytes(random_bytes(BIG_SIZE, 32), "market fire.mp4"),
+            vault.import_bytes(b"", "empty.txt"),
+        ]
+        headers: list[tuple[str, str, dict[str, str]]] = []
+        with Submitter(vault, tuning=SMALL, client_factory=recording_factory(headers)) as sub:
+            yield Env(server, vault, org, sub, [f.id for f in files], headers)
 
 
 @needs_stock_age

@@ -4,28 +4,22 @@ uninterrupted upload under the header and key the vault stored would have sent."
 
 from __future__ import annotations
 
-import os
 import random
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_helpers import PASSPHRASE, SMALL, MiB, random_bytes
-from sealed_helpers import Organization, check_sealed_report, organization, stored_keys
+from engine_helpers import PASSPHRASE, SMALL, MiB, random_bytes, submit_and_kill
+from sealed_helpers import Organization, check_sealed_report, sealed_connection, stored_keys
 
-from tellakit.engine import Submitter, connect
+from tellakit.engine import Submitter
 from tellakit.reports import Status
-from tellakit.vault import create_vault, open_vault
+from tellakit.vault import open_vault
 
 pytestmark = pytest.mark.timeout(120)
 ROOT = "SK"
-CHILD = Path(__file__).with_name("kill_child.py")
-REPO = Path(__file__).resolve().parents[2]
 FILES = {"small.bin": random_bytes(300 * 1024, 41), "big.bin": random_bytes(11 * MiB, 42)}
 # Requests of one sealed submission, as in test_kill: capabilities, MKCOL root, MKCOL folder,
 # PUT description.txt.age, PUT 1.age, PROPFIND, MKCOL upload, PUT chunk 1, PUT chunk 2,
@@ -43,22 +37,11 @@ class Env:
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
-    pytest.importorskip("wsgidav", reason="tellakit[devserver] extra not installed")
-    from tellakit.devserver import DevServer
-
     base = tmp_path_factory.mktemp("sealed-kill")
-    server = DevServer(base / "server", users={"alice": "secret"}).start()
-    org = organization(base)
-    vault = create_vault(base / "vault", PASSPHRASE, work_factor=10)
-    try:
-        connect(vault, server.url, "alice", "secret", ROOT, encrypt_to=[org.recipient])
+    with sealed_connection(base, ROOT) as (server, org, vault):
         ids = [vault.import_bytes(data, name).id for name, data in FILES.items()]
-    finally:
-        vault.close()
-    try:
+        vault.close()  # the child and each test open it in turn
         yield Env(server, base / "vault", org, ids)
-    finally:
-        server.stop()
 
 
 def _kill_points() -> list[tuple[int, str]]:
@@ -72,29 +55,18 @@ def _kill_points() -> list[tuple[int, str]]:
 
 @pytest.mark.parametrize(("k", "mode"), _kill_points())
 def test_sigkill_then_resume_sends_the_same_bytes(env: Env, k: int, mode: str) -> None:
-    vault = open_vault(env.vault_path, PASSPHRASE)
-    report = vault.create_report(f"sealed kill {k} {mode}", "killed mid-way", env.file_ids)
-    vault.close()
-    child = subprocess.run(
-        [sys.executable, str(CHILD), str(env.vault_path), PASSPHRASE, report.id, str(k), mode],
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        capture_output=True,
-        timeout=90,
-        check=False,
-    )
-    assert child.returncode == -signal.SIGKILL, child.stderr.decode()[-2000:]
-
+    report_id = submit_and_kill(env.vault_path, f"sealed kill {k} {mode}", env.file_ids, k, mode)
     vault = open_vault(env.vault_path, PASSPHRASE)
     try:
-        found = vault.get_report(report.id)
+        found = vault.get_report(report_id)
         keys = stored_keys(found)  # what the killed process left in the index
         assert found.sealed_to == (env.org.recipient,)
         if found.status is not Status.SUBMITTED:
             assert keys.description and all(keys.files.values())  # stored before any byte
             with Submitter(vault, tuning=SMALL) as sub:
-                sub.resume(report.id)
-                assert sub.wait(report.id, timeout=60)
-        done = vault.get_report(report.id)
+                sub.resume(report_id)
+                assert sub.wait(report_id, timeout=60)
+        done = vault.get_report(report_id)
         root = Path(env.server.files_root("alice"))
         check_sealed_report(vault, root, done, env.org, keys=keys)
         # No extra or empty folder: the root holds exactly the folders of the reports so far.
