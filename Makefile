@@ -1,10 +1,10 @@
-# Two entry points for a fresh machine: `make lab` and `make test` (see README.md).
+# Entry points for a fresh machine: `make lab`, `make app` and `make test` (see README.md).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.tellakit-installed
 
-.PHONY: lab test lint check-format typecheck pytest clean
+.PHONY: lab app test lint check-format typecheck pytest clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,6 +15,10 @@ $(STAMP): pyproject.toml
 ## JupyterLab on the app notebook, connected to the embedded development server.
 lab: $(STAMP)
 	$(BIN)/tellakit lab $(LAB_ARGS)
+
+## The app notebook as a standalone web page (Voilà), connected to the development server.
+app: $(STAMP)
+	$(BIN)/tellakit app $(APP_ARGS)
 
 ## Every test: lint, format, types, then the whole pytest suite.
 test: $(STAMP) lint typecheck pytest

@@ -24,9 +24,11 @@ pgid=""
 say() { printf 'check-lab: %s\n' "$*" >&2; }
 
 stop_lab() {
+  # What Ctrl-C in the terminal does: SIGINT to make and tellakit; tellakit stops JupyterLab
+  # (its kernels shut down) and the dev server, which takes a few seconds.
   if [ -n "$pgid" ] && kill -0 -- "-$pgid" 2>/dev/null; then
-    kill -TERM -- "-$pgid" 2>/dev/null || true
-    for _ in $(seq 1 50); do
+    kill -INT -- "-$pgid" 2>/dev/null || true
+    for _ in $(seq 1 300); do
       kill -0 -- "-$pgid" 2>/dev/null || break
       sleep 0.2
     done
@@ -72,7 +74,7 @@ while [ "$SECONDS" -lt "$deadline" ]; do
     exit 1
   fi
   dev_url="$(sed -n 's/^Development server (Nextcloud-compatible): \(http[^ ]*\).*/\1/p' "$log" | tail -n 1)"
-  lab_url="$(grep -o 'http://127\.0\.0\.1:[0-9]*/lab?token=[A-Za-z0-9]*' "$log" | tail -n 1 || true)"
+  lab_url="$(grep -o 'http://127\.0\.0\.1:[0-9]*/lab/tree/[^ ?]*?token=[A-Za-z0-9]*' "$log" | tail -n 1 || true)"
   if [ -n "$dev_url" ] && [ -n "$lab_url" ]; then
     break
   fi
@@ -111,11 +113,12 @@ assert status.get("installed") is True and status.get("productname"), status
 print("check-lab: dev server answers as", status.get("productname"), status.get("versionstring"),
       file=sys.stderr)
 get(base + "/api/status", auth=True)
-# JupyterLab opened on notebooks/01-field-reports.ipynb serves from notebooks/.
-root = get(base + "/api/contents?content=1", auth=True)
-names = {item["name"] for item in root["content"]}
-assert "01-field-reports.ipynb" in names, f"JupyterLab does not serve the app notebook: {names}"
-print("check-lab: JupyterLab answers and serves 01-field-reports.ipynb", file=sys.stderr)
+# The printed address opens the app notebook: JupyterLab serves the file it names.
+path = parts.path.removeprefix("/lab/tree/")
+notebook = get(base + "/api/contents/" + path, auth=True)
+assert notebook["type"] == "notebook", f"{path} is not a notebook JupyterLab serves"
+assert path.endswith("01-field-reports.ipynb"), f"the address opens {path}, not the app"
+print(f"check-lab: JupyterLab answers; the printed address opens {path}", file=sys.stderr)
 PY
 
 # Run the app notebook against that server, with the variables tellakit lab gives its kernels.

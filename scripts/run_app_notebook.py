@@ -51,8 +51,11 @@ form = app.screen
 form.title_input.value = {TITLE!r}
 form.description.value = "Checked by scripts/run_app_notebook.py."
 note = {NOTE!r}
-form.upload.set_state({{"value": [{{"name": "note.txt", "type": "text/plain", "size": len(note),
-                                    "content": memoryview(note), "last_modified": 0}}]}})
+# What the browser sends for a file chosen with "Add files" (tellakit/ui/browser_import.js).
+form.upload.imports.handle({{"kind": "begin", "id": "n1", "name": "note.txt", "size": len(note),
+                             "mime": "text/plain"}})
+form.upload.imports.handle({{"kind": "slice", "id": "n1", "seq": 0, "offset": 0}}, [note])
+form.upload.imports.handle({{"kind": "end", "id": "n1", "size": len(note)}})
 form.save_button.click()
 assert form.message.text == "Draft saved", form.message.text
 form.submit_button.click()

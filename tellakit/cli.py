@@ -315,6 +315,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     lab.add_argument("--port", type=int, default=8888, help="JupyterLab port")
     lab.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    app = sub.add_parser(
+        "app",
+        help="the app as a standalone web page (Voilà), with the development server",
+        description="The app notebook as a standalone web page (Voilà, no code shown). By "
+        "default it starts the development server and connects to it, as `tellakit lab` does; "
+        "with --no-devserver it uses the connection saved in the vault.",
+    )
+    app.add_argument("--port", type=int, default=8866, help="web page port (0: any free one)")
+    app.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    app.add_argument(
+        "--no-devserver",
+        action="store_true",
+        help="start no development server: use the Nextcloud connection saved in the vault",
+    )
     sub.add_parser(
         "devserver",
         help="run the Nextcloud-compatible development server (see tellakit devserver --help)",
@@ -971,6 +985,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tellakit.lab import run_lab
 
         return run_lab(port=args.port, open_browser=not args.no_browser)
+    if args.command == "app":
+        from tellakit.lab import run_app
+
+        return run_app(
+            port=args.port, open_browser=not args.no_browser, devserver=not args.no_devserver
+        )
     try:
         return COMMANDS[args.command](args)
     except (TellakitError, UsageError) as exc:

@@ -17,6 +17,7 @@ same thing again later can help (a batch goes on past these and stops at ``Fatal
      │    ├── VaultBusy                  held by another process for a change that needs it alone
      │    ├── RekeyInterrupted           a re-key stopped half-way: open with the new passphrase
      │    ├── ImportRefused              a file name or source refused before anything is encrypted
+     │    ├── ImportIncomplete           a file sent in pieces stopped before it was whole
      │    └── AgeError                   an age file that cannot be decrypted
      │         ├── AgeHeaderError        malformed or non-canonical header
      │         ├── AgeNoMatch            no identity or passphrase opens any stanza
@@ -70,6 +71,7 @@ __all__ = [
     "ConnectionSettingsError",
     "FatalServerError",
     "IdentityFileError",
+    "ImportIncomplete",
     "ImportRefused",
     "IndexForeign",
     "IndexMissing",
@@ -173,6 +175,11 @@ class VaultExists(VaultError):
 
 class VaultNotFound(VaultError):
     """No vault at that path."""
+
+
+class ImportIncomplete(VaultError):
+    """A file arriving in pieces (from the browser) stopped before it was whole: cancelled,
+    cut, or abandoned; nothing of it was kept in the vault."""
 
 
 class AgeError(VaultError):

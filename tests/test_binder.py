@@ -126,6 +126,10 @@ def test_postbuild_and_start_run_the_app_notebook_against_their_dev_server(tmp_p
     run("python", "-m", "pip", "install", "--quiet", "-r", "binder/requirements.txt")
     run("binder/postBuild")
     assert (venv / "bin" / "tellakit").exists(), "postBuild did not install the tellakit command"
+    hook = venv / "etc" / "jupyter" / "jupyter_server_config.d" / "tellakit.json"
+    assert json.loads(hook.read_text())["ContentsManager"]["pre_save_hook"] == (
+        "tellakit.notebook_state.pre_save_hook"
+    )
 
     port = _free_port()
     env["TELLAKIT_DEVSERVER_PORT"] = str(port)

@@ -35,6 +35,11 @@ FORBIDDEN = {
     "ui": {ROOT, "cli", "lab", "devserver", "batch", "console"},
     # The launcher starts the development server and JupyterLab; the app runs in the kernel.
     "lab": {ROOT, "ui", "engine", "cli", "batch", "summary", "console", "vault"},
+    # The launcher's parts: running a Jupyter server as a child (launch), that child's entry
+    # point (jupyter_child), and the pre-save hook Jupyter imports (notebook_state). Leaves.
+    "launch": {ROOT, "errors", "reports", "vault", "nextcloud", "devserver", *UPPER},
+    "jupyter_child": {ROOT, "errors", "reports", "vault", "nextcloud", "devserver", *UPPER},
+    "notebook_state": {ROOT, "errors", "reports", "vault", "nextcloud", "devserver", *UPPER},
 }
 
 

@@ -1,8 +1,9 @@
 """The notebook app: one widget holding every screen, from unlocking the vault to submission.
 
-``App`` owns the open vault and its engine ``Submitter`` and swaps screens in its body. A
-screen asks the app to navigate; before leaving, the app asks the screen (a report form with
-unsaved changes asks the person to confirm).
+``App`` owns the open vault and its engine ``Submitter`` and swaps screens in its body. It is
+the ``AppContext`` (ui/context.py) every screen is built with: a screen asks it to navigate;
+before leaving, the app asks the screen (a report form with unsaved changes asks the person to
+confirm).
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from typing import Any
 import ipywidgets as w
 
 from tellakit.engine import Submitter, connect
+from tellakit.errors import TellakitError
 from tellakit.reports import Status
 from tellakit.ui import sessions
-from tellakit.ui.common import Confirm, Message
+from tellakit.ui.common import Confirm, Message, describe_error
 from tellakit.ui.connection import ConnectionForm
 from tellakit.ui.defaults import ServerPrefill, default_vault_dir
 from tellakit.ui.home import HomeView
@@ -209,8 +211,33 @@ class App(w.VBox):
         for app in {self, *apps}:
             app._show_locked()
 
-    def _show_locked(self) -> None:
+    def _show_locked(self, note: str = "", kind: str = "info") -> None:
         self.submitter = None
         self.vault = None
         self.message.clear()
         self.show(UnlockView(self, self.vault_dir, work_factor=self._work_factor))
+        if note:
+            self.message.show(note, kind)
+
+    # --- quick delete ----------------------------------------------------------------------------
+
+    def quick_delete(self) -> None:
+        """Tella's quick delete: stop the uploads, destroy the vault, show that it is gone.
+
+        The engine stops first (an upload reading a file must not hold it open), then
+        ``Vault.destroy()`` makes everything unreadable and removes it. Nothing on the server
+        is touched: files already there stay. Every App on this vault shows the result.
+        """
+        vault, submitter = self.vault, self.submitter
+        if vault is None:
+            return
+        note, kind = "Quick delete: the vault was deleted from this computer.", "success"
+        try:
+            if submitter is not None:
+                submitter.close()
+            vault.destroy()
+        except (TellakitError, OSError) as exc:
+            note, kind = f"Quick delete failed: {describe_error(exc)}", "error"
+        apps = sessions.leave(self.vault_dir)  # forgets the session; the engine is stopped
+        for app in {self, *apps}:
+            app._show_locked(note, kind)

@@ -19,7 +19,7 @@ from tellakit.ui.screen import Screen
 from tellakit.ui.tasks import Task
 
 if TYPE_CHECKING:
-    from tellakit.ui.app import App
+    from tellakit.ui.context import AppContext
     from tellakit.vault import ConnectionSettings
 
 
@@ -28,7 +28,7 @@ class ConnectionForm(Screen):
 
     title = "Add Nextcloud server"
 
-    def __init__(self, app: App, prefill: ServerPrefill) -> None:
+    def __init__(self, ctx: AppContext, prefill: ServerPrefill) -> None:
         self._prefill = prefill
         self._task: Task[Any] | None = None
         self._cancel_flow = threading.Event()
@@ -85,7 +85,7 @@ class ConnectionForm(Screen):
         ):
             widget.add_class(css)
         super().__init__(
-            app,
+            ctx,
             [
                 w.HTML(
                     "<h3>Add a Nextcloud server</h3><p>Reports are saved in a folder of "
@@ -124,7 +124,7 @@ class ConnectionForm(Screen):
         self._set_busy(False)
         self.login_link.value = ""
         self.message.show(f"Connected to {settings.server_url} as {settings.user_id}.", "success")
-        self._app.connected()
+        self.ctx.connected()
 
     def _failed(self, error: BaseException) -> None:
         self._set_busy(False)
@@ -141,7 +141,7 @@ class ConnectionForm(Screen):
         password = self.password.value or self._prefill.password_for(url, login) or ""
         self.password.value = ""  # never keep a password in widget state
         folder, allow_http = self.folder.value, self.allow_http.value
-        vault = self._app.vault
+        vault = self.ctx.vault
         self.message.show(f"Checking {url}…")
         self._set_busy(True)
         self._task = Task(
@@ -153,7 +153,7 @@ class ConnectionForm(Screen):
 
     def _on_login_flow_button_click(self, _: w.Button) -> None:
         url, folder, allow_http = self.url.value.strip(), self.folder.value, self.allow_http.value
-        vault = self._app.vault
+        vault = self.ctx.vault
         self._cancel_flow = cancel = threading.Event()
         self.message.show(f"Asking {url} for a login page…")
         self._set_busy(True)
@@ -176,7 +176,7 @@ class ConnectionForm(Screen):
         if self.busy:
             self._cancel_flow.set()
             return
-        self._app.show_home()
+        self.ctx.show_home()
 
     def dispose(self) -> None:
         """Stop a waiting Login Flow when the form goes away."""

@@ -1,4 +1,5 @@
-"""Home: the "Nextcloud" connection card (or a way to add one), as on Tella's home screen."""
+"""Home: the "Nextcloud" connection card (or a way to add one), and Quick delete, as on Tella's
+home screen."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from tellakit.ui.screen import Screen
 from tellakit.ui.tasks import Task
 
 if TYPE_CHECKING:
-    from tellakit.ui.app import App
+    from tellakit.ui.context import AppContext
 
 
 class HomeView(Screen):
@@ -22,7 +23,7 @@ class HomeView(Screen):
 
     title = "Home"
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, ctx: AppContext) -> None:
         self.message = Message()
         self.confirm = Confirm(yes="Delete connection")
         self.open_button = w.Button(
@@ -35,8 +36,20 @@ class HomeView(Screen):
         self.add_button = w.Button(description="Add Nextcloud server", icon="plus")
         self.add_button.add_class("tk-add-server")
         self.menu = Menu([("Delete", self._ask_delete)])
+        # Tella's panic button: one confirmation, then the vault is gone from this computer.
+        self.quick_delete_button = w.Button(
+            description="Quick delete",
+            icon="bomb",
+            button_style="danger",
+            tooltip="Delete the whole vault from this computer now",
+        )
+        self.quick_delete_button.add_class("tk-quick-delete")
+        self.quick_delete_confirm = Confirm(yes="Delete everything", no="Cancel")
+        # Its own class: "the" confirmation of this screen (.tk-confirm) is the connection's.
+        self.quick_delete_confirm.remove_class("tk-confirm")
+        self.quick_delete_confirm.add_class("tk-quick-delete-confirm")
         self._task: Task[bool] | None = None
-        settings = app.vault.get_connection() if app.vault is not None else None
+        settings = ctx.vault.get_connection() if ctx.vault is not None else None
         self.connected = settings is not None
         if settings is not None:
             details = w.HTML(
@@ -62,15 +75,32 @@ class HomeView(Screen):
                 ),
                 self.add_button,
             ]
-        super().__init__(app, [*body, self.confirm, self.message])
+        danger = [
+            w.HTML(
+                "<h3>Quick delete</h3><p><small>Deletes the vault from this computer at once, "
+                "if it must not be found. Reports already on the server stay there.</small></p>"
+            ),
+            self.quick_delete_button,
+            self.quick_delete_confirm,
+        ]
+        super().__init__(ctx, [*body, self.confirm, self.message, *danger])
+        self.quick_delete_button.on_click(self._on_quick_delete_button_click)
         self.open_button.on_click(self._on_open_button_click)
         self.add_button.on_click(self._on_add_button_click)
 
     def _on_open_button_click(self, _: w.Button) -> None:
-        self._app.show_reports()
+        self.ctx.show_reports()
 
     def _on_add_button_click(self, _: w.Button) -> None:
-        self._app.show_connection_form()
+        self.ctx.show_connection_form()
+
+    def _on_quick_delete_button_click(self, _: w.Button) -> None:
+        self.quick_delete_confirm.ask(
+            "Delete the vault and everything in it from this computer: every report, file and "
+            "the server connection? Uploads stop first. This cannot be undone. Nothing on the "
+            "Nextcloud server is touched.",
+            self.ctx.quick_delete,
+        )
 
     def _ask_delete(self) -> None:
         self.confirm.ask(
@@ -84,7 +114,7 @@ class HomeView(Screen):
         return self._task is None or self._task.wait(timeout)
 
     def _delete(self, *, force: bool) -> None:
-        vault, submitter = self._app.vault, self._app.submitter
+        vault, submitter = self.ctx.vault, self.ctx.submitter
         self.message.show("Deleting the connection…")
 
         def failed(error: BaseException) -> None:
@@ -98,7 +128,7 @@ class HomeView(Screen):
 
         self._task = Task(
             lambda: disconnect(vault, force=force, submitter=submitter),
-            on_done=lambda _: self._app.show_home(),
+            on_done=lambda _: self.ctx.show_home(),
             on_error=failed,
             name="tellakit-disconnect",
         )

@@ -1,15 +1,17 @@
 """New report / edit a draft: title, description, attachments; Save draft, Submit later, Submit.
 
-The view keeps a working copy (title, description, the list of vault files) and hands it to
-the vault when saving; the vault decides what is allowed (MissingTitle for a blank title,
-InvalidTransition for a report that left the drafts) and the form shows its message.
+The working copy and what saving and leaving do to the vault live in ``Draft`` (ui/draft.py,
+no widgets); this view shows it, keeps it in step with the fields, and shows the vault's
+message when it refuses (MissingTitle for a blank title, InvalidTransition for a report that
+left the drafts). Files come from the browser through ``BrowserImport`` (streamed into the
+vault, any size) or, by path, from the kernel's machine.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +19,9 @@ import ipywidgets as w
 
 from tellakit.errors import TellakitError
 from tellakit.reports import Report
+from tellakit.ui.browser_import import BrowserImport
 from tellakit.ui.common import Confirm, Message
+from tellakit.ui.draft import Draft, DraftItem
 from tellakit.ui.file_picker import ServerFilePicker
 from tellakit.ui.fmt import esc, human_size
 from tellakit.ui.previews import preview_for
@@ -26,21 +30,12 @@ from tellakit.ui.screen import Screen
 from tellakit.ui.tasks import Task
 
 if TYPE_CHECKING:
-    from tellakit.ui.app import App
+    from tellakit.ui.context import AppContext
     from tellakit.vault import VaultFile
 
 log = logging.getLogger(__name__)
 
-
-@dataclass
-class DraftItem:
-    """One attachment in the form's working copy (``attachment_id`` once saved)."""
-
-    file_id: str
-    name: str
-    mime: str
-    size: int
-    attachment_id: str | None = None
+__all__ = ["AttachmentTile", "DraftItem", "ReportForm"]
 
 
 class AttachmentTile(w.VBox):
@@ -78,36 +73,33 @@ class ReportForm(Screen):
     title = "Report"
 
     def __init__(
-        self, app: App, report: Report | None = None, *, picker_start: Path | None = None
+        self, ctx: AppContext, report: Report | None = None, *, picker_start: Path | None = None
     ) -> None:
-        self.report = report
-        self.editable = report is None or report.editable
+        self.draft = Draft(ctx.vault, report)
         self._picker_start = picker_start or Path.cwd()
-        self._imported: set[str] = set()  # vault files imported while this form was open
         self._tiles: dict[str, AttachmentTile] = {}
         self._task: Task[Any] | None = None
-        self.items: list[DraftItem] = (
-            [
-                DraftItem(a.file_id, a.name, a.mime, a.size, a.id)
-                for a in sorted(report.attachments, key=lambda a: a.position)
-            ]
-            if report is not None
-            else []
-        )
+        # A file encrypted by path finishes on its task's thread: attaching it and leaving the
+        # form must not interleave (it would be attached to a form already gone).
+        self._attach_lock = threading.Lock()
         self.title_input = w.Text(
-            value=report.title if report else "",
+            value=self.draft.title,
             description="Title",
             placeholder="Title (needed to save)",
             layout=w.Layout(width="40em"),
         )
         self.description = w.Textarea(
-            value=report.description if report else "",
+            value=self.draft.description,
             description="Description",
             layout=w.Layout(width="40em", height="7em"),
         )
-        self.upload = w.FileUpload(multiple=True, description="Add files")
+        self.upload = BrowserImport(
+            lambda: self.ctx.vault, on_imported=self._add, on_failed=self._import_failed
+        )
         self.pick_button = w.ToggleButton(
-            description="Attach a large file…", icon="folder-open", layout=w.Layout(width="auto")
+            description="Attach a large file…",
+            icon="folder-open",
+            layout=w.Layout(width="auto", min_width="13em"),
         )
         self.picker: ServerFilePicker | None = None
         self._picker_box = w.VBox()
@@ -140,28 +132,30 @@ class ReportForm(Screen):
             self.description,
         ]
         if self.editable:
-            # Jupyter's websocket takes messages up to 10 MiB: bigger files go by path.
             hint = w.HTML(
-                "<small>Add files: from your browser, up to about 10 MB in all. Larger "
-                "recordings: <i>Attach a large file…</i> from the computer JupyterLab runs "
-                "on.</small>"
+                "<small><i>Add files</i>: from this browser, any size; each is encrypted into "
+                "the vault as it arrives. <i>Attach a large file…</i>: a file already on the "
+                "computer the kernel runs on.</small>"
             )
-            body += [w.HBox([self.upload, self.pick_button]), hint, self._picker_box]
+            files = w.HBox(
+                [self.upload, self.pick_button], layout=w.Layout(align_items="flex-start")
+            )
+            body += [files, hint, self._picker_box]
         body += [self.attachments, self.confirm, self.message]
         body.append(
             w.HBox(
                 [self.save_button, self.submit_later_button, self.submit_button, self.delete_button]
             )
         )
-        super().__init__(app, body)
+        super().__init__(ctx, body)
         self.add_class("tk-report-form")
-        self._saved = self._state()
         self._render_attachments()
         if self.editable:
             self.delete_button.layout.display = "none" if report is None else ""
         else:
             self._make_read_only()
-        self.upload.observe(self._on_upload_value, "value")
+        self.title_input.observe(self._on_title_input_value, "value")
+        self.description.observe(self._on_description_value, "value")
         self.pick_button.observe(self._on_pick_button_value, "value")
         self.save_button.on_click(self._on_save_button_click)
         self.submit_later_button.on_click(self._on_submit_later_button_click)
@@ -188,25 +182,53 @@ class ReportForm(Screen):
             "warning",
         )
 
-    # --- working copy -----------------------------------------------------------------------
+    # --- the working copy (Draft) -----------------------------------------------------------
 
-    def _state(self) -> tuple[str, str, tuple[str, ...]]:
-        return (
-            self.title_input.value,
-            self.description.value,
-            tuple(i.file_id for i in self.items),
-        )
+    @property
+    def report(self) -> Report | None:
+        """The report as last saved (None for a new one not saved yet)."""
+        return self.draft.report
+
+    @property
+    def editable(self) -> bool:
+        """False for a report that left the drafts (the form is read-only)."""
+        return self.draft.editable
+
+    @property
+    def items(self) -> list[DraftItem]:
+        """The attachments shown, in order."""
+        return self.draft.items
 
     @property
     def dirty(self) -> bool:
         """True when the form holds changes not saved to the vault."""
-        return self._state() != self._saved
+        return self.draft.dirty
+
+    @property
+    def importing(self) -> bool:
+        """True while files chosen with "Add files" are still arriving from the browser."""
+        return bool(self.upload.imports.transfers)
+
+    def _refuse_while_importing(self) -> bool:
+        if self.importing:
+            self.message.show(
+                "Files are still being added: wait until they are in the vault (or cancel "
+                "them), then submit.",
+                "warning",
+            )
+        return self.importing
+
+    def _on_title_input_value(self, change: dict) -> None:
+        self.draft.title = change["new"]
+
+    def _on_description_value(self, change: dict) -> None:
+        self.draft.description = change["new"]
 
     def _tile(self, item: DraftItem) -> AttachmentTile:
         tile = self._tiles.get(item.file_id)
         if tile is None:
             try:
-                preview = preview_for(self._app.vault, item.file_id, item.mime, item.size)
+                preview = preview_for(self.ctx.vault, item.file_id, item.mime, item.size)
             except TellakitError as exc:  # a damaged file still shows its name
                 log.warning("no preview for an attachment: %s", type(exc).__name__)
                 preview = None
@@ -215,38 +237,27 @@ class ReportForm(Screen):
         return tile
 
     def _render_attachments(self) -> None:
+        shown = {i.file_id for i in self.items}
+        for file_id in [f for f in self._tiles if f not in shown]:
+            self._tiles.pop(file_id).close()
         self.attachments.children = tuple(self._tile(i) for i in self.items)
 
     def _add(self, vfile: VaultFile) -> None:
-        self._imported.add(vfile.id)
-        self.items.append(DraftItem(vfile.id, vfile.name, vfile.mime, vfile.size))
+        self.draft.add(vfile)
         self._render_attachments()
 
     def _remove(self, item: DraftItem) -> None:
-        self.items = [i for i in self.items if i is not item]
+        self.draft.remove(item.file_id)
         self._render_attachments()
+
+    def _import_failed(self, name: str, message: str) -> None:
+        self.message.error(message)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until a large file being attached is in the vault (notebooks, tests)."""
         return self._task is None or self._task.wait(timeout)
 
-    # --- attachments --------------------------------------------------------------------------
-
-    def _on_upload_value(self, change: dict) -> None:
-        uploads = change["new"]
-        if not uploads:
-            return
-        try:
-            for upload in uploads:
-                vfile = self._app.vault.import_fileobj(
-                    upload["content"], upload["name"], upload.get("type") or None
-                )
-                self._add(vfile)
-        except TellakitError as exc:
-            self.message.error(exc)
-        finally:
-            # Drop the plaintext from the widget (and from any saved widget state).
-            self.upload.value = ()
+    # --- attachments by path -------------------------------------------------------------
 
     def _on_pick_button_value(self, change: dict) -> None:
         if change["new"] and self.picker is None:
@@ -255,14 +266,15 @@ class ReportForm(Screen):
 
     def attach_path(self, path: Path) -> None:
         """Encrypt a file from the server's disk into the vault and attach it, in the background."""
-        vault = self._app.vault
+        vault = self.ctx.vault
         self.message.show(f"Encrypting {path.name} into the vault…")
 
         def done(vfile: VaultFile) -> None:
-            if self._disposed:  # the form was left meanwhile: nothing will ever attach it
-                vault.delete_file(vfile.id)
-                return
-            self._add(vfile)
+            with self._attach_lock:
+                if self._disposed:  # the form was left meanwhile: nothing will attach it
+                    vault.delete_file(vfile.id)
+                    return
+                self._add(vfile)
             self.message.show(f"Attached {vfile.name} ({human_size(vfile.size)}).", "success")
 
         self._task = Task(
@@ -277,70 +289,42 @@ class ReportForm(Screen):
 
     def _save(self) -> Report | None:
         """Hand the working copy to the vault; on refusal show why and return None."""
-        vault = self._app.vault
-        title, description, file_ids = self._state()
         try:
-            if self.report is None:
-                saved = vault.create_report(title, description, file_ids)
-            else:
-                report = self.report
-                report.title, report.description = title, description
-                kept = {i.attachment_id for i in self.items if i.attachment_id}
-                report.attachments = [a for a in report.attachments if a.id in kept]
-                for item in self.items:
-                    if item.attachment_id is None:
-                        report.attach(vault.get_file(item.file_id))
-                saved = vault.save_report(report)
+            return self.draft.save()
         except TellakitError as exc:
             self.message.error(exc)
-            if self.report is not None:  # our copy was changed in place: read it back
-                self.report = vault.get_report(self.report.id)
             return None
-        self.report = saved
-        by_file = {a.file_id: a.id for a in saved.attachments}
-        for item in self.items:
-            item.attachment_id = by_file.get(item.file_id)
-        self._forget_unused_imports()
-        self._saved = self._state()
-        return saved
-
-    def _forget_unused_imports(self, used: set[str] | None = None) -> None:
-        """Delete files imported here that the saved report does not use (never saved)."""
-        used = {i.file_id for i in self.items} if used is None else used
-        for file_id in list(self._imported - used):
-            try:
-                self._app.vault.delete_file(file_id)
-            except TellakitError as exc:
-                log.warning("could not delete an unused import: %s", type(exc).__name__)
-            self._imported.discard(file_id)
-            self._tiles.pop(file_id, None)
-        self._imported &= used
 
     def _on_save_button_click(self, _: w.Button) -> None:
         if self._save() is not None:
+            self._render_attachments()
             self.message.show("Draft saved", "success")
 
     def _on_submit_later_button_click(self, _: w.Button) -> None:
+        if self._refuse_while_importing():
+            return
         report = self._save()
         if report is None:
             return
         try:
-            self._app.submitter.submit_later(report.id)
+            self.ctx.submitter.submit_later(report.id)
         except TellakitError as exc:
             self.message.error(exc)
             return
-        self._app.show_reports("Outbox")
+        self.ctx.show_reports("Outbox")
 
     def _on_submit_button_click(self, _: w.Button) -> None:
+        if self._refuse_while_importing():
+            return
         report = self._save()
         if report is None:
             return
         try:
-            self._app.submitter.submit(report.id)
+            self.ctx.submitter.submit(report.id)
         except TellakitError as exc:
             self.message.error(exc)
             return
-        self._app.show_upload(report.id)
+        self.ctx.show_upload(report.id)
 
     def _on_delete_button_click(self, _: w.Button) -> None:
         report = self.report
@@ -348,10 +332,9 @@ class ReportForm(Screen):
             return
 
         def delete() -> None:
-            self._app.submitter.delete(report.id)
-            self._forget_unused_imports(set())
-            self._saved = self._state()
-            self._app.show_reports()
+            self.ctx.submitter.delete(report.id)
+            self.draft.deleted()
+            self.ctx.show_reports()
 
         self.confirm.yes_button.description = "Delete"
         self.confirm.no_button.description = "Cancel"
@@ -360,25 +343,36 @@ class ReportForm(Screen):
     # --- leaving ---------------------------------------------------------------------------------
 
     def _on_back_button_click(self, _: w.Button) -> None:
-        self._app.show_reports("Drafts" if self.report is None or self.editable else "Outbox")
+        self.ctx.show_reports("Drafts" if self.report is None or self.editable else "Outbox")
 
     _disposed = False
 
     def dispose(self) -> None:
-        """Close the widgets; a large file still being encrypted is dropped when it is done."""
-        self._disposed = True
+        """Empty the text fields (their last state must not hold the report), drop files still
+        arriving from the browser, and close the widgets. A large file still being encrypted
+        by path is dropped when it is done."""
+        with self._attach_lock:
+            self._disposed = True
+            if self.editable:  # files imported here and not in the saved report go
+                self.draft.discard()
+        self.title_input.value = ""
+        self.description.value = ""
+        self.upload.close()  # also when read-only, where it is not among the children
         super().dispose()
 
     def request_leave(self, proceed: Callable[[], None]) -> None:
         """Ask before dropping unsaved changes (Tella asks too)."""
-        if not self.editable or not self.dirty:
+        if not self.editable or not (self.dirty or self.importing):
             proceed()
             return
 
         def leave() -> None:
-            self._forget_unused_imports(set(self._saved[2]))
+            self.draft.discard()
             proceed()
 
         self.confirm.yes_button.description = "Leave without saving"
         self.confirm.no_button.description = "Stay"
-        self.confirm.ask("Leave without saving? Your changes to this report will be lost.", leave)
+        dropped = " Files still being added are dropped." if self.importing else ""
+        self.confirm.ask(
+            f"Leave without saving? Your changes to this report will be lost.{dropped}", leave
+        )

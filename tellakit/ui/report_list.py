@@ -19,7 +19,7 @@ from tellakit.ui.fmt import esc, human_date, human_size, percent
 from tellakit.ui.screen import Screen
 
 if TYPE_CHECKING:
-    from tellakit.ui.app import App
+    from tellakit.ui.context import AppContext
 
 TABS: tuple[tuple[str, tuple[Status, ...]], ...] = (
     ("Drafts", (Status.DRAFT,)),
@@ -175,7 +175,7 @@ class ReportsView(Screen):
 
     title = "Reports"
 
-    def __init__(self, app: App, *, tab: str = "Drafts", page_size: int = PAGE_SIZE) -> None:
+    def __init__(self, ctx: AppContext, *, tab: str = "Drafts", page_size: int = PAGE_SIZE) -> None:
         self.message = Message()
         self.confirm = Confirm(yes="Delete")
         self.new_button = w.Button(description="New report", icon="plus", button_style="primary")
@@ -195,9 +195,9 @@ class ReportsView(Screen):
         }
         self.tabs = w.Tab(children=list(self.lists.values()), titles=list(self.lists))
         self.tabs.add_class("tk-report-tabs")
-        self._throttle = Throttle(app.update_rate)
+        self._throttle = Throttle(ctx.update_rate)
         super().__init__(
-            app,
+            ctx,
             [
                 w.HBox(
                     [
@@ -217,7 +217,7 @@ class ReportsView(Screen):
         self.tabs.observe(self._on_tabs_selected_index, "selected_index")
         self.select(tab)
         self._unsubscribe = (
-            app.submitter.subscribe(self._on_engine_event) if app.submitter is not None else None
+            ctx.submitter.subscribe(self._on_engine_event) if ctx.submitter is not None else None
         )
 
     # --- tabs -------------------------------------------------------------------------------
@@ -244,12 +244,12 @@ class ReportsView(Screen):
             report_list.refresh()
 
     def _load(self, statuses: tuple[Status, ...]) -> list[Report]:
-        return self._app.vault.list_reports(statuses)
+        return self.ctx.vault.list_reports(statuses)
 
     def _make_row(self, report: Report) -> ReportRow:
         return ReportRow(
             report,
-            on_open=self._app.open_report,
+            on_open=self.ctx.open_report,
             on_delete=self._ask_delete,
             on_resume=self._resume,
         )
@@ -263,18 +263,18 @@ class ReportsView(Screen):
     # --- actions ---------------------------------------------------------------------------
 
     def _on_new_button_click(self, _: w.Button) -> None:
-        self._app.new_report()
+        self.ctx.new_report()
 
     def _on_back_button_click(self, _: w.Button) -> None:
-        self._app.show_home()
+        self.ctx.show_home()
 
     def _resume(self, report_id: str) -> None:
         try:
-            self._app.submitter.resume(report_id)
+            self.ctx.submitter.resume(report_id)
         except Exception as exc:
             self.message.error(exc)
             return
-        self._app.show_upload(report_id)
+        self.ctx.show_upload(report_id)
 
     def _ask_delete(self, report: Report) -> None:
         if report.status is Status.SUBMITTED:
@@ -293,7 +293,7 @@ class ReportsView(Screen):
 
     def _delete(self, report_id: str) -> None:
         try:
-            self._app.submitter.delete(report_id)
+            self.ctx.submitter.delete(report_id)
         except Exception as exc:
             self.message.error(exc)
             return

@@ -10,7 +10,7 @@ import ipywidgets as w
 from tellakit.ui.common import close_tree
 
 if TYPE_CHECKING:
-    from tellakit.ui.app import App
+    from tellakit.ui.context import AppContext
 
 
 class Screen(w.VBox):
@@ -23,9 +23,9 @@ class Screen(w.VBox):
 
     title = ""
 
-    def __init__(self, app: App, children: Any = (), **kwargs: Any) -> None:
+    def __init__(self, ctx: AppContext, children: Any = (), **kwargs: Any) -> None:
         super().__init__(children, **kwargs)
-        self._app = app
+        self.ctx = ctx
         self.add_class("tk-screen")
 
     def request_leave(self, proceed: Callable[[], None]) -> None:

@@ -12,7 +12,7 @@ from tellakit.ui.fmt import esc, human_date, human_size
 from tellakit.ui.screen import Screen
 
 if TYPE_CHECKING:
-    from tellakit.ui.app import App
+    from tellakit.ui.context import AppContext
 
 
 def files_table(report: Report) -> str:
@@ -42,7 +42,7 @@ class SubmittedView(Screen):
 
     title = "Submitted report"
 
-    def __init__(self, app: App, report: Report) -> None:
+    def __init__(self, ctx: AppContext, report: Report) -> None:
         self.report = report
         self.back_button = w.Button(description="Back", icon="arrow-left")
         self.back_button.add_class("tk-back")
@@ -61,7 +61,7 @@ class SubmittedView(Screen):
             f"<p style='white-space:pre-wrap'>{esc(report.description)}</p>"
         )
         super().__init__(
-            app,
+            ctx,
             [
                 w.HBox(
                     [
@@ -78,7 +78,7 @@ class SubmittedView(Screen):
             ],
         )
         self.add_class("tk-submitted-view")
-        self.back_button.on_click(lambda _: app.show_reports("Submitted"))
+        self.back_button.on_click(lambda _: ctx.show_reports("Submitted"))
         self.delete_button.on_click(self._on_delete_button_click)
 
     def _on_delete_button_click(self, _: w.Button) -> None:
@@ -89,5 +89,5 @@ class SubmittedView(Screen):
         )
 
     def _delete(self) -> None:
-        self._app.submitter.delete(self.report.id)
-        self._app.show_reports("Submitted")
+        self.ctx.submitter.delete(self.report.id)
+        self.ctx.show_reports("Submitted")

@@ -14,7 +14,7 @@ from tellakit.ui.screen import Screen
 from tellakit.vault import create_vault, open_vault
 
 if TYPE_CHECKING:
-    from tellakit.ui.app import App
+    from tellakit.ui.context import AppContext
 
 _HINT_COLORS = {"empty": "#555", "weak": "#b3261e", "fair": "#8a5a00", "strong": "#1b7f3b"}
 
@@ -28,7 +28,7 @@ class UnlockView(Screen):
 
     title = "Vault"
 
-    def __init__(self, app: App, vault_dir: Path, *, work_factor: int | None = None) -> None:
+    def __init__(self, ctx: AppContext, vault_dir: Path, *, work_factor: int | None = None) -> None:
         self.vault_dir = vault_dir
         self._work_factor = work_factor
         self.creating = not _holds_files(vault_dir)
@@ -59,7 +59,7 @@ class UnlockView(Screen):
             fields += [self.confirmation, self.strength]
             self._render_strength("")
         super().__init__(
-            app,
+            ctx,
             [
                 w.HTML(f"<h3>{'New vault' if self.creating else 'Unlock vault'}</h3>"),
                 w.HTML(
@@ -106,4 +106,4 @@ class UnlockView(Screen):
             self.passphrase.value = ""
             self.confirmation.value = ""
         self.message.clear()
-        self._app.unlocked(vault)
+        self.ctx.unlocked(vault)

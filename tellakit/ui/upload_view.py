@@ -21,7 +21,7 @@ from tellakit.ui.fmt import esc, human_size, human_speed, percent
 from tellakit.ui.screen import Screen
 
 if TYPE_CHECKING:
-    from tellakit.ui.app import App
+    from tellakit.ui.context import AppContext
 
 _STATE_TEXT = {
     "queued": "In the outbox (submit later)",
@@ -85,17 +85,17 @@ class UploadView(Screen):
 
     title = "Upload"
 
-    def __init__(self, app: App, report_id: str) -> None:
+    def __init__(self, ctx: AppContext, report_id: str) -> None:
         self.report_id = report_id
-        self._throttle = Throttle(app.update_rate)
+        self._throttle = Throttle(ctx.update_rate)
         self._ready = False  # events before the widgets exist are covered by a late refresh
         self._missed = False
         self.file_rows: dict[str, ProgressRow] = {}
-        submitter = app.submitter
+        submitter = ctx.submitter
         # Subscribe first, then read the snapshot: nothing that happens in between is lost.
         self._unsubscribe = submitter.subscribe(self._on_engine_event)
         snapshot = submitter.snapshot(report_id)
-        report = app.vault.get_report(report_id)
+        report = ctx.vault.get_report(report_id)
         self.status = w.HTML()
         self.status.add_class("tk-upload-status")
         self.total_row = ProgressRow("Report", snapshot.total, css="tk-total-bar")
@@ -125,7 +125,7 @@ class UploadView(Screen):
             else ""
         )
         super().__init__(
-            app,
+            ctx,
             [
                 w.HBox(
                     [
@@ -217,7 +217,7 @@ class UploadView(Screen):
 
     def _refresh(self) -> None:
         with contextlib.suppress(TellakitError):  # the report was deleted meanwhile
-            self.apply_snapshot(self._app.submitter.snapshot(self.report_id))
+            self.apply_snapshot(self.ctx.submitter.snapshot(self.report_id))
 
     def flush(self) -> None:
         """Apply pending progress now (tests; the throttle does it within 0.1 s anyway)."""
@@ -227,14 +227,14 @@ class UploadView(Screen):
 
     def _on_pause_button_click(self, _: w.Button) -> None:
         try:
-            self._app.submitter.pause(self.report_id)
+            self.ctx.submitter.pause(self.report_id)
         except TellakitError as exc:
             self.message.error(exc)
         self._refresh()
 
     def _on_resume_button_click(self, _: w.Button) -> None:
         try:
-            self._app.submitter.resume(self.report_id)
+            self.ctx.submitter.resume(self.report_id)
         except TellakitError as exc:
             self.message.error(exc)
         self._refresh()
@@ -248,17 +248,17 @@ class UploadView(Screen):
 
     def _delete(self) -> None:
         try:
-            self._app.submitter.delete(self.report_id)
+            self.ctx.submitter.delete(self.report_id)
         except TellakitError as exc:
             self.message.error(exc)
             return
-        self._app.show_reports("Outbox")
+        self.ctx.show_reports("Outbox")
 
     def _on_view_button_click(self, _: w.Button) -> None:
-        self._app.open_report(self.report_id)
+        self.ctx.open_report(self.report_id)
 
     def _on_back_button_click(self, _: w.Button) -> None:
-        self._app.show_reports("Submitted" if self._state == "submitted" else "Outbox")
+        self.ctx.show_reports("Submitted" if self._state == "submitted" else "Outbox")
 
     def dispose(self) -> None:
         """Stop following the engine; the upload goes on."""

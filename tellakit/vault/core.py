@@ -51,6 +51,7 @@ from tellakit.vault import age, keys, names, rekey
 from tellakit.vault.blobs import BlobReader, BlobStore, Listing, PendingBlob, measure
 from tellakit.vault.destroy import destroy_vault
 from tellakit.vault.fsutil import is_regular, write_new
+from tellakit.vault.incoming import IncomingFile
 from tellakit.vault.index import Index, now
 from tellakit.vault.layout import (
     BLOBS,
@@ -392,6 +393,32 @@ class Vault:
         with self._importing() as identity:
             pending = self._blobs.write(source, identity.recipient())
             return self._commit(pending, shown, raw, mime)
+
+    def begin_import(
+        self, name: str, mime: str | None = None, *, size: int | None = None
+    ) -> IncomingFile:
+        """Start a push-style import: ``write`` pieces, then ``commit`` (or ``abort``).
+
+        For data that arrives in pieces (a browser sending slices); see vault/incoming.py.
+        ``name`` is checked first (ImportRefused); ``size``, when known, is checked at commit.
+        Nothing is visible before commit; the import counts as under way until it ends.
+        """
+        shown, raw = names.checked(name)
+        under_way = contextlib.ExitStack()
+        identity = under_way.enter_context(self._importing())
+        try:
+            return IncomingFile(
+                self._blobs,
+                identity.recipient(),
+                lambda pending: self._commit(pending, shown, raw, mime),
+                name=shown,
+                expected_size=size,
+                is_locked=lambda: self.locked,
+                on_end=under_way.close,
+            )
+        except BaseException:
+            under_way.close()
+            raise
 
     def import_bytes(self, data: bytes, name: str, mime: str | None = None) -> VaultFile:
         """Encrypt ``data`` into the vault as a file called ``name``."""

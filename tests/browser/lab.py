@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,3 +163,159 @@ def start_lab(
             lab.stop()
             raise RuntimeError(f"JupyterLab did not start: {log_path.read_text()[-2000:]}")
         time.sleep(0.2)
+
+
+URL = re.compile(r"(http://127\.0\.0\.1:\d+)(/\S*)\?token=(\w+)")
+
+
+@dataclass
+class Running:
+    """A ``tellakit lab`` or ``tellakit app`` process and the address it printed."""
+
+    process: subprocess.Popen[str]
+    base: str
+    path: str
+    token: str
+    root: Path
+    tmpdir: Path
+    data_dir: Path
+    lab_home: Path
+    output: list[str]
+
+    @property
+    def url(self) -> str:
+        return f"{self.base}{self.path}?token={self.token}"
+
+    def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        headers = {"Authorization": f"token {self.token}"}
+        return requests.request(method, f"{self.base}{path}", headers=headers, timeout=30, **kwargs)
+
+    drain: threading.Thread | None = None
+
+    def finished_output(self, timeout: float = 30) -> str:
+        """Everything it printed, once it has exited."""
+        self.process.wait(timeout)
+        if self.drain is not None:
+            self.drain.join(timeout)
+        return "".join(self.output)
+
+    def kill(self) -> None:
+        """Stop it as Ctrl-C does (it stops its Jupyter server), or kill it after a minute."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+
+
+def _drain(stream: Any, output: list[str], log: Any) -> None:
+    with log:
+        for line in stream:
+            log.write(line)
+            output.append(line)
+
+
+def start_tellakit(
+    scratch: Path, args: list[str], env_extra: dict[str, str] | None = None
+) -> Running:
+    """``tellakit ARGS`` as a person starts it, in a folder holding the app notebook, with
+    Jupyter's folders and $TMPDIR in ``scratch``; returns once it printed the app's address."""
+    root = scratch / "root"
+    (root / "notebooks").mkdir(parents=True)
+    shutil.copy(REPO / "notebooks" / "01-field-reports.ipynb", root / "notebooks")
+    tmpdir = scratch / "tmp"
+    tmpdir.mkdir()
+    env = dict(os.environ)
+    env.update(
+        TELLAKIT_LAB_HOME=str(scratch / "lab-home"),
+        JUPYTER_CONFIG_DIR=str(scratch / "config"),
+        JUPYTER_DATA_DIR=str(scratch / "data"),
+        JUPYTERLAB_SETTINGS_DIR=str(scratch / "settings"),
+        JUPYTERLAB_WORKSPACES_DIR=str(scratch / "workspaces"),
+        IPYTHONDIR=str(scratch / "ipython"),
+        TMPDIR=str(tmpdir),
+        PYTHONPATH=os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p),
+    )
+    env.pop("JUPYTER_RUNTIME_DIR", None)
+    env.update(env_extra or {})
+    log = (scratch / "tellakit.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tellakit.cli", *args],
+        cwd=root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output: list[str] = []
+    assert process.stdout is not None
+    deadline = time.monotonic() + 150
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        log.write(line)
+        output.append(line)
+        match = URL.search(line)
+        if match and "Open the app" in "".join(output[-4:]):
+            running = Running(
+                process,
+                *match.groups(),
+                root,
+                tmpdir,
+                scratch / "data",
+                scratch / "lab-home",
+                output,
+            )
+            # Keep reading: a full pipe would block the server's logging, and so the server.
+            running.drain = threading.Thread(
+                target=_drain, args=(process.stdout, output, log), daemon=True
+            )
+            running.drain.start()
+            return running
+    process.kill()
+    raise RuntimeError("tellakit printed no address:\n" + "".join(output[-40:]))
+
+
+class RssSampler:
+    """Samples a process's resident memory every 50 ms inside ``with``; ``peak`` is the
+    largest seen over every ``with`` block."""
+
+    def __init__(self, process: Any) -> None:
+        self.process = process
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            try:
+                self.peak = max(self.peak, self.process.memory_info().rss)
+            except Exception:  # the process ended
+                return
+
+    def __enter__(self) -> RssSampler:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+
+def kernel_of(lab: Lab) -> Any:
+    """The one kernel process JupyterLab runs now (a psutil.Process)."""
+    import psutil
+
+    kernels = [
+        p
+        for p in psutil.Process(lab.process.pid).children(recursive=True)
+        if "ipykernel" in " ".join(p.cmdline())
+    ]
+    assert len(kernels) == 1, kernels
+    return kernels[0]

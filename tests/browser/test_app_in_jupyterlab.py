@@ -14,24 +14,14 @@ from typing import Any
 
 import pytest
 
+from .app_steps import run_first_code_cell, shot, unlock
 from .conftest import USER
 from .lab import SCREENSHOTS, Lab
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]
 
 NOTEBOOK = "01-field-reports.ipynb"
-PASSPHRASE = "lantern meadow copper violin"
 MiB = 1024 * 1024
-
-
-def shot(page: Any, name: str, *, whole_page: bool = False) -> None:
-    """Save the app (or the whole JupyterLab page) as test-output/browser/<name>.png."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = str(SCREENSHOTS / f"{name}.png")
-    if whole_page:
-        page.screenshot(path=path)
-    else:
-        page.locator(".tellakit-app").screenshot(path=path)
 
 
 def open_and_run_app(page: Any, lab: Lab) -> None:
@@ -39,19 +29,7 @@ def open_and_run_app(page: Any, lab: Lab) -> None:
     page.goto(lab.notebook_url(NOTEBOOK))
     page.wait_for_selector(".jp-NotebookPanel .jp-CodeCell .cm-content")
     page.get_by_text("| Idle").first.wait_for(timeout=60_000)
-    page.locator(".jp-CodeCell .cm-content").first.click()
-    page.keyboard.press("Shift+Enter")
-    page.wait_for_selector(".tk-passphrase input", timeout=60_000)
-
-
-def unlock(page: Any) -> None:
-    """Type the passphrase (twice when the vault is new) and wait for the home screen."""
-    page.locator(".tk-passphrase input").fill(PASSPHRASE)
-    confirmation = page.locator(".tk-confirmation input")
-    if confirmation.count():
-        confirmation.fill(PASSPHRASE)
-    page.locator("button.tk-unlock").click()
-    page.wait_for_selector("button.tk-card-open", timeout=60_000)
+    run_first_code_cell(page)
 
 
 def no_cell_running(page: Any) -> bool:
@@ -101,9 +79,9 @@ def test_a_report_with_an_attachment_is_submitted_with_live_bars(
     page.wait_for_selector(".tk-title input")
     page.locator(".tk-title input").fill("Bridge checkpoint")
     page.locator(".tk-description textarea").fill("Two trucks at 14:05, photo attached.")
-    # FileUpload's <input type=file> is never attached to the page: answer its file chooser.
+    # "Add files" opens the browser's file dialog: answer it as a person would.
     with page.expect_file_chooser() as chooser:
-        page.locator("button.tk-upload").click()
+        page.locator(".tk-upload button.tk-add-files").click()
     chooser.value.set_files(
         files=[{"name": "bridge.png", "mimeType": "image/png", "buffer": png()}]
     )

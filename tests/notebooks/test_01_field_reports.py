@@ -40,8 +40,11 @@ form.save_button.click()
 assert form.message.text.startswith("A report needs a title"), form.message.text
 form.title_input.value = TITLE
 form.description.value = "Two trucks, 14:05."
-form.upload.set_state({"value": [{"name": "note.txt", "type": "text/plain", "size": len(NOTE),
-                                  "content": memoryview(NOTE), "last_modified": 0}]})
+# What the browser sends for a file chosen with "Add files" (tellakit/ui/browser_import.js).
+form.upload.imports.handle({"kind": "begin", "id": "n1", "name": "note.txt", "size": len(NOTE),
+                            "mime": "text/plain"})
+form.upload.imports.handle({"kind": "slice", "id": "n1", "seq": 0, "offset": 0}, [NOTE])
+form.upload.imports.handle({"kind": "end", "id": "n1", "size": len(NOTE)})
 form.save_button.click()
 assert form.message.text == "Draft saved", form.message.text
 """,

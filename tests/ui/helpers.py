@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,21 +54,23 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 20.0, what: str =
         time.sleep(0.02)
 
 
+def browser_sends(
+    imports: Any, name: str, data: bytes, mime: str = "", *, slice_size: int = 64 * 1024
+) -> str:
+    """The messages browser_import.js sends for one chosen file (begin, slices, end), handled
+    by the kernel's side as they would arrive; returns the transfer id."""
+    tid = f"t{time.monotonic_ns()}"
+    imports.handle({"kind": "begin", "id": tid, "name": name, "size": len(data), "mime": mime})
+    for seq, offset in enumerate(range(0, len(data), slice_size)):
+        piece = memoryview(data)[offset : offset + slice_size]
+        imports.handle({"kind": "slice", "id": tid, "seq": seq, "offset": offset}, [piece])
+    imports.handle({"kind": "end", "id": tid, "size": len(data)})
+    return tid
+
+
 def upload(form: Any, name: str, data: bytes, mime: str = "") -> None:
-    """What the browser sends when a person picks a file in FileUpload."""
-    form.upload.set_state(
-        {
-            "value": [
-                {
-                    "name": name,
-                    "type": mime,
-                    "size": len(data),
-                    "content": memoryview(data),
-                    "last_modified": 0,
-                }
-            ]
-        }
-    )
+    """What the browser sends when a person picks a file with "Add files"."""
+    browser_sends(form.upload.imports, name, data, mime)
 
 
 def png_bytes(size: int = 32) -> bytes:
@@ -84,3 +87,43 @@ def settle(app: App, report_id: str | None = None, timeout: float = 30.0) -> Non
     flush = getattr(app.screen, "flush", None)
     if flush is not None:
         flush()
+
+
+@dataclass
+class Context:
+    """A stand-in ``AppContext``: a vault, maybe a submitter, and the navigation asked for.
+
+    Screens built on it run without an App; ``visits`` records where they asked to go.
+    """
+
+    vault: Any
+    submitter: Any = None
+    update_rate: float = 0.0
+    visits: list[tuple[str, ...]] = field(default_factory=list)
+
+    def show_home(self) -> None:
+        self.visits.append(("home",))
+
+    def show_connection_form(self) -> None:
+        self.visits.append(("connection",))
+
+    def show_reports(self, tab: str = "Drafts") -> None:
+        self.visits.append(("reports", tab))
+
+    def new_report(self) -> None:
+        self.visits.append(("new",))
+
+    def open_report(self, report_id: str) -> None:
+        self.visits.append(("open", report_id))
+
+    def show_upload(self, report_id: str) -> None:
+        self.visits.append(("upload", report_id))
+
+    def unlocked(self, vault: Any) -> None:
+        self.visits.append(("unlocked",))
+
+    def connected(self) -> None:
+        self.visits.append(("connected",))
+
+    def quick_delete(self) -> None:
+        self.visits.append(("quick_delete",))

@@ -10,8 +10,9 @@ from tellakit.ui import App
 from tellakit.ui.report_form import ReportForm
 from tellakit.ui.report_list import ReportsView
 from tellakit.ui.upload_view import UploadView
+from tellakit.vault import create_vault
 
-from .helpers import png_bytes, settle, upload
+from .helpers import PASSPHRASE, Context, png_bytes, settle, upload
 
 
 @pytest.fixture
@@ -53,7 +54,7 @@ def test_an_uploaded_file_goes_into_the_vault_and_leaves_the_upload_widget(
     app: App, form: ReportForm
 ) -> None:
     upload(form, "a.bin", b"\x00secret bytes", "application/octet-stream")
-    assert form.upload.value == ()  # no plaintext kept in widget state
+    assert b"secret bytes" not in repr(form.upload.get_state()).encode()  # none in widget state
     [item] = form.items
     assert app.vault.get_file(item.file_id).size == len(b"\x00secret bytes")
 
@@ -210,3 +211,44 @@ def test_a_large_file_finishing_after_the_form_was_left_is_not_kept(
     assert isinstance(app.screen, ReportsView)
     assert form.wait(20)
     assert app.vault.list_files() == []
+
+
+def test_the_form_runs_on_a_stand_in_context_and_asks_it_to_navigate(tmp_path) -> None:
+    with create_vault(tmp_path / "v", PASSPHRASE, work_factor=10) as vault:
+        context = Context(vault)
+        form = ReportForm(context)
+        form.title_input.value = "No app needed"
+        upload(form, "n.txt", b"note", "text/plain")
+        form.save_button.click()
+        form.back_button.click()
+        assert context.visits == [("reports", "Drafts")]
+        [report] = vault.list_reports()
+        assert report.title == "No app needed" and [a.name for a in report.attachments] == ["n.txt"]
+
+
+def test_leaving_the_form_empties_its_text_fields(app: App, form: ReportForm) -> None:
+    form.title_input.value = "Sensitive title"
+    form.description.value = "Sensitive description"
+    form.save_button.click()
+    form.back_button.click()
+    assert isinstance(app.screen, ReportsView)
+    assert (form.title_input.value, form.description.value) == ("", "")
+    assert app.vault.list_reports()[0].title == "Sensitive title"  # saved before emptied
+
+
+def test_submit_waits_for_files_still_arriving_and_leaving_drops_them(
+    app: App, form: ReportForm
+) -> None:
+    imports = form.upload.imports
+    imports.handle({"kind": "begin", "id": "v", "name": "video.mp4", "size": 4, "mime": ""})
+    imports.handle({"kind": "slice", "id": "v", "seq": 0, "offset": 0}, [b"vi"])
+    form.title_input.value = "With a video"
+    form.submit_button.click()
+    assert form.message.kind == "warning" and "still being added" in form.message.text
+    assert app.vault.list_reports() == [] and app.screen is form
+    form.back_button.click()
+    assert form.confirm.asking and "still being added are dropped" in form.confirm.question.value
+    form.confirm.yes_button.click()
+    assert isinstance(app.screen, ReportsView)
+    assert app.vault.list_files() == [] and imports.transfers == []
+    assert [p for p in (app.vault_dir / "blobs").rglob("*") if p.is_file()] == []
