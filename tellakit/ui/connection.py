@@ -1,4 +1,5 @@
-"""Add the Nextcloud server: URL, login, password and folder name, or Login Flow v2.
+"""Add the Nextcloud server: URL, login, password and folder name, or Login Flow v2; and,
+optionally, the organization's age recipients reports are sealed to (recipients.py).
 
 Every check (is it Nextcloud, may we log in, may the folder be created) happens in
 ``tellakit.engine.connect``; the form shows ``str(error)`` of what it raises.
@@ -12,9 +13,11 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as w
 
 from tellakit.engine import connect, finish_login, start_login
+from tellakit.errors import ConnectionSettingsError
 from tellakit.ui.common import Message
 from tellakit.ui.defaults import ServerPrefill
 from tellakit.ui.fmt import esc
+from tellakit.ui.recipients import RecipientsField
 from tellakit.ui.screen import Screen
 from tellakit.ui.tasks import Task
 
@@ -58,6 +61,7 @@ class ConnectionForm(Screen):
         self.folder = w.Text(
             value=prefill.root_folder, description="Folder name", layout=wide, style=style
         )
+        self.sealing = RecipientsField(width=wide.width, label_width=style["description_width"])
         self.allow_http = w.Checkbox(
             value=False,
             description="Allow plain http to a remote host (unencrypted, not advised)",
@@ -95,6 +99,7 @@ class ConnectionForm(Screen):
                 self.login,
                 self.password,
                 self.folder,
+                self.sealing,
                 self.allow_http,
                 w.HBox([self.connect_button, self.login_flow_button, self.cancel_button]),
                 self.login_link,
@@ -123,7 +128,10 @@ class ConnectionForm(Screen):
     def _done(self, settings: ConnectionSettings) -> None:
         self._set_busy(False)
         self.login_link.value = ""
-        self.message.show(f"Connected to {settings.server_url} as {settings.user_id}.", "success")
+        sealed = " Reports will be sealed to the organization." if settings.encrypt_to else ""
+        self.message.show(
+            f"Connected to {settings.server_url} as {settings.user_id}.{sealed}", "success"
+        )
         self.ctx.connected()
 
     def _failed(self, error: BaseException) -> None:
@@ -136,16 +144,34 @@ class ConnectionForm(Screen):
 
     # --- handlers -----------------------------------------------------------------------
 
+    def _sealing(self) -> dict[str, Any] | None:
+        """``encrypt_to`` and ``readable_names`` for connect; None (and the reason shown)
+        when a recipient is wrong: nothing is sent then."""
+        try:
+            recipients = self.sealing.checked()
+        except ConnectionSettingsError as exc:
+            self.message.error(exc)
+            return None
+        return {
+            "encrypt_to": recipients,
+            "readable_names": bool(recipients) and self.sealing.readable_names.value,
+        }
+
     def _on_connect_button_click(self, _: w.Button) -> None:
         url, login = self.url.value.strip(), self.login.value.strip()
         password = self.password.value or self._prefill.password_for(url, login) or ""
         self.password.value = ""  # never keep a password in widget state
         folder, allow_http = self.folder.value, self.allow_http.value
+        sealing = self._sealing()
+        if sealing is None:
+            return
         vault = self.ctx.vault
         self.message.show(f"Checking {url}…")
         self._set_busy(True)
         self._task = Task(
-            lambda: connect(vault, url, login, password, folder, allow_insecure_http=allow_http),
+            lambda: connect(
+                vault, url, login, password, folder, allow_insecure_http=allow_http, **sealing
+            ),
             on_done=self._done,
             on_error=self._failed,
             name="tellakit-connect",
@@ -153,6 +179,9 @@ class ConnectionForm(Screen):
 
     def _on_login_flow_button_click(self, _: w.Button) -> None:
         url, folder, allow_http = self.url.value.strip(), self.folder.value, self.allow_http.value
+        sealing = self._sealing()
+        if sealing is None:
+            return
         vault = self.ctx.vault
         self._cancel_flow = cancel = threading.Event()
         self.message.show(f"Asking {url} for a login page…")
@@ -168,7 +197,7 @@ class ConnectionForm(Screen):
             )
             self.login_url = started.login_url
             self.message.show("Waiting for you to grant access in the browser…")
-            return finish_login(vault, started, folder, cancel=cancel)
+            return finish_login(vault, started, folder, cancel=cancel, **sealing)
 
         self._task = Task(flow, on_done=self._done, on_error=self._failed, name="tellakit-login")
 

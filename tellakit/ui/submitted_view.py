@@ -9,6 +9,7 @@ import ipywidgets as w
 from tellakit.reports import Report
 from tellakit.ui.common import Confirm, Message
 from tellakit.ui.fmt import esc, human_date, human_size
+from tellakit.ui.recipients import layout_note
 from tellakit.ui.screen import Screen
 
 if TYPE_CHECKING:
@@ -19,7 +20,10 @@ def files_table(report: Report) -> str:
     """HTML table: name, size, server path, checksum and when it was verified."""
     rows = []
     for a in sorted(report.attachments, key=lambda a: a.position):
-        check = esc(a.checksum) if a.checksum else f"SHA256:{esc(a.sha256)} (size checked)"
+        ours = a.sealed_sha256 or a.sha256  # what was sent: the sealed file, or the plaintext
+        check = esc(a.checksum) if a.checksum else f"SHA256:{esc(ours)} (size checked)"
+        if a.sealed_sha256 is not None:
+            check += " <small>(of the sealed file)</small>"
         verified = f"✓ {esc(human_date(a.verified_at))}" if a.verified_at else esc(a.state.value)
         rows.append(
             f"<tr><td>{esc(a.name)}</td>"
@@ -59,6 +63,7 @@ class SubmittedView(Screen):
             f"<p>Submitted {esc(human_date(report.submitted_at))} to "
             f"<code>{esc(report.remote_folder or '')}</code></p>"
             f"<p style='white-space:pre-wrap'>{esc(report.description)}</p>"
+            f"{layout_note(report)}"
         )
         super().__init__(
             ctx,

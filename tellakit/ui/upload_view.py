@@ -18,6 +18,7 @@ from tellakit.reports import RESUMABLE, STOPPED, FileState, Status
 from tellakit.ui.bridge import Throttle
 from tellakit.ui.common import Confirm, Message
 from tellakit.ui.fmt import esc, human_size, human_speed, percent
+from tellakit.ui.recipients import layout_note
 from tellakit.ui.screen import Screen
 
 if TYPE_CHECKING:
@@ -134,7 +135,7 @@ class UploadView(Screen):
                     ],
                     layout=w.Layout(align_items="center"),
                 ),
-                w.HTML(description),
+                w.HTML(description + layout_note(report)),
                 self.status,
                 self.total_row,
                 w.HTML("<b>Files</b>"),
