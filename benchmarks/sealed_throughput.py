@@ -14,9 +14,12 @@ Two measurements of one file (1 GiB by default) in a vault, in the same run:
    ``X-Hash`` (plain: the vault's recorded SHA-256; sealed: the ciphertext's, computed on the
    way), the manifest. The connection is the same, without (plain) or with ``encrypt_to``
    (sealed). Runs alternate plain/sealed; the best of ``--repeat`` each is reported, with
-   client CPU seconds and peak RSS.
+   client and server CPU seconds and the client's peak RSS. Twice: on loopback as fast as the
+   two processes go (CPU-bound: the worst case for sealing), then through a link capped at
+   ``--link-mib-s`` (the server's bandwidth fault; 0 skips it), as a fast real uplink is.
 
 Run: .venv/bin/python benchmarks/sealed_throughput.py [--size-mib 1024] [--repeat 3]
+     [--link-mib-s 64] [--link-repeat 3]
 Results for this machine are recorded in benchmarks/sealed.md.
 """
 
@@ -83,18 +86,67 @@ def read_all(reader) -> float:
     return time.perf_counter() - start
 
 
+def compare(work: Path, child: list[str], size_mib: int, repeat: int, link: int | None) -> None:
+    """Plain and sealed submissions of the file, alternating, through a fresh server (its
+    bandwidth capped at ``link`` MiB/s when given); prints the table."""
+    from tellakit.engine import connect
+    from tellakit.vault import open_vault
+
+    data = work / "server"
+    shutil.rmtree(data, ignore_errors=True)
+    options = ["--user", f"{USER}:{SERVER_PASSWORD}"]
+    if link:
+        options.append(f"--fault=*::bandwidth:{link * MIB}")
+    server = devserver_process(data, *options)
+    log = AccessLog(server.stderr)
+    url = log.wait_ready()
+    try:
+        with open_vault(child[0], PASSPHRASE) as vault:
+            vault.delete_connection()
+            connect(vault, url, USER, SERVER_PASSWORD, ROOT)
+        runs: dict[str, list] = {"plain": [], "sealed": []}
+        for i in range(repeat):
+            order = ("plain", "sealed") if i % 2 == 0 else ("sealed", "plain")
+            for mode in order:
+                argv = [sys.executable, __file__, "--child", mode, url, *child]
+                runs[mode].append(measure(mode, argv, log, server=server.pid))
+                for old in list(data.rglob(ROOT)):
+                    shutil.rmtree(old)  # keep the disk use to one report
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    best = {mode: min(r, key=lambda run: run.inner) for mode, r in runs.items()}
+    where = f"a link capped at {link} MiB/s" if link else "loopback, uncapped"
+    print(f"\nsubmission of {size_mib} MiB (Submitter), {where}, best of {repeat}")
+    print(
+        "  mode      submit s  MiB/s  client CPU s  server CPU s  peak RSS MiB  requests"
+        "   (every run, s)"
+    )
+    for mode, run in best.items():
+        every = " ".join(f"{r.inner:.2f}" for r in runs[mode])
+        print(
+            f"  {mode:<8} {run.inner:8.2f} {size_mib / run.inner:6.0f} {run.cpu:13.2f}"
+            f" {run.server_cpu or 0:13.2f} {run.rss_mib:13.0f} {run.requests:9d}   ({every})"
+        )
+    ratio = best["sealed"].inner / best["plain"].inner
+    medians = {m: sorted(r.inner for r in runs[m])[len(runs[m]) // 2] for m in runs}
+    median = medians["sealed"] / medians["plain"]
+    print(f"  sealed/plain, best: {ratio:.3f}   median: {median:.3f}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size-mib", type=int, default=1024)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--link-mib-s", type=int, default=64)
+    parser.add_argument("--link-repeat", type=int, default=3)
     parser.add_argument("--child", nargs=5, metavar="ARG", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         return child_submit(*args.child)
 
     from tellakit import sealed
-    from tellakit.engine import connect
-    from tellakit.vault import age, create_vault, open_vault
+    from tellakit.vault import age, create_vault
 
     size = args.size_mib * MIB
     work = Path(tempfile.mkdtemp(prefix="tellakit-sealed-bench-"))
@@ -143,39 +195,10 @@ def main() -> int:
 
         # 2. submissions through the engine, each client its own process
         vault.close()
-        server = devserver_process(work / "server", "--user", f"{USER}:{SERVER_PASSWORD}")
-        log = AccessLog(server.stderr)
-        url = log.wait_ready()
-        try:
-            with open_vault(work / "vault", PASSPHRASE) as vault:
-                connect(vault, url, USER, SERVER_PASSWORD, ROOT)
-            runs: dict[str, list] = {"plain": [], "sealed": []}
-            for i in range(args.repeat):
-                order = ("plain", "sealed") if i % 2 == 0 else ("sealed", "plain")
-                for mode in order:
-                    argv = [sys.executable, __file__, "--child", mode, url]
-                    argv += [str(work / "vault"), vfile.id, recipient]
-                    runs[mode].append(measure(mode, argv, log))
-                    for old in list((work / "server").rglob(ROOT)):
-                        shutil.rmtree(old)  # keep the disk use to one report
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
-        best = {mode: min(r, key=lambda run: run.inner) for mode, r in runs.items()}
-        print(f"\nsubmission of {args.size_mib} MiB (Submitter), best of {args.repeat}")
-        print("  mode      submit s  MiB/s  client CPU s  peak RSS MiB  requests   (every run, s)")
-        for mode, run in best.items():
-            every = " ".join(f"{r.inner:.2f}" for r in runs[mode])
-            print(
-                f"  {mode:<8} {run.inner:8.2f} {size / MIB / run.inner:6.0f} {run.cpu:13.2f}"
-                f" {run.rss_mib:13.0f} {run.requests:9d}   ({every})"
-            )
-        ratio = best["sealed"].inner / best["plain"].inner
-        medians = {
-            m: sorted(r.inner for r in runs[m])[len(runs[m]) // 2] for m in ("plain", "sealed")
-        }
-        median = medians["sealed"] / medians["plain"]
-        print(f"  sealed/plain, best: {ratio:.3f}   median: {median:.3f}")
+        child = [str(work / "vault"), vfile.id, recipient]
+        compare(work, child, args.size_mib, args.repeat, link=None)
+        if args.link_mib_s:
+            compare(work, child, args.size_mib, args.link_repeat, link=args.link_mib_s)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -28,7 +28,6 @@ Thread rules: no lock and no shared state; a wire belongs to the one worker runn
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, Protocol, cast
@@ -293,8 +292,6 @@ class SealedFile:
 
     def open(self) -> BlobStream:
         reader = SealedReader(self._open_plain, self._key, self._att.size)
-        if os.environ.get("TK_NO_READAHEAD"):
-            return reader
         # Sealing costs about three times the plain body's CPU: it runs on a second thread,
         # ahead of the send (readahead.py).
         return ReadAhead(reader, self.size)
