@@ -203,6 +203,17 @@ def cpu_model() -> str:
     return f"{names[0] if names else '?'}, {os.cpu_count()} cores, {sha} SHA extensions"
 
 
+def py_spy() -> str:
+    """The py-spy executable (PATH, .venv or .venv-bench), or exit saying how to get it."""
+    for candidate in (shutil.which("py-spy"), REPO / ".venv/bin/py-spy"):
+        if candidate and Path(candidate).exists():
+            return str(candidate)
+    bench = REPO / ".venv-bench" / "bin" / "py-spy"
+    if bench.exists():
+        return str(bench)
+    raise SystemExit("--profile-server needs py-spy: .venv/bin/pip install py-spy")
+
+
 def tellakit_client(vault_path: str, report_id: str) -> int:
     """The tellakit side, run in its own process: submit one report and wait."""
     from tellakit.engine import Submitter
@@ -231,6 +242,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.client:
         return tellakit_client(*args.client)
+    if args.profile_server:
+        py_spy()  # before anything is set up
 
     sys.path.insert(0, str(REPO))
     from tellakit.engine import connect
@@ -265,7 +278,7 @@ def main() -> int:
             if args.profile_server and i == 0:
                 spy = subprocess.Popen(
                     [
-                        *(str(REPO / ".venv/bin/py-spy"), "record", "-p", str(pid), "-r", "200"),
+                        *(py_spy(), "record", "-p", str(pid), "-r", "200"),
                         *("-f", "raw", "-o", args.profile_server, "--nonblocking", "--threads"),
                     ],
                     stdout=subprocess.DEVNULL,
@@ -411,7 +424,10 @@ def main() -> int:
                 f"{r.wall / curl.wall:8.2f} {r.wall / xhash.wall:9.2f} {r.cpu / gib:10.2f} "
                 f"{server_cpu:>10} {r.rss_mib:13.0f} {r.requests:9d}"
             )
-        print(f"CPU: {cpu_model()}; server CPU in s/GiB of the dev server process")
+        print(
+            f"CPU: {cpu_model()}; server CPU in s/GiB of the dev server process; "
+            f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+        )
         t = best["tellakit"]
         if t.inner is not None:
             print(

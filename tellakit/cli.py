@@ -213,6 +213,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with --encrypt-to: report folders keep their titles as names",
     )
+    p.add_argument(
+        "--without-digest",
+        choices=["download", "size-only"],
+        default="download",
+        help="when the server computes no SHA-256 of a file: download it back and hash it "
+        "(default; its bytes cross the link twice) or check its size only (then shown as "
+        "'size checked, content not verified')",
+    )
 
     p = _add(
         sub,
@@ -649,11 +657,17 @@ def _cmd_connect(args: argparse.Namespace) -> int:
             allow_insecure_http=args.allow_insecure_http,
             encrypt_to=args.encrypt_to,
             readable_names=args.readable_names,
+            without_digest=args.without_digest.replace("-", "_"),
         )
         print(
             f"Connected to {settings.server_url} as {settings.user_id}; reports go to "
             f"{settings.root_folder}/"
         )
+        if settings.without_digest == "size_only":
+            print(
+                "Files the server computes no SHA-256 for are checked by size only "
+                "(shown as 'size checked, content not verified')."
+            )
         for line in describe_encryption(settings):
             print(line)
     return EXIT_OK
@@ -792,8 +806,16 @@ def _cmd_status(args: argparse.Namespace) -> int:
         print(f"No reports ({args.view}).")
         return EXIT_OK
     if args.view == "files":
-        shown = frame[["report", "name", "size", "state", "bytes_sent", "remote_path"]]
+        shown = frame[["report", "name", "size", "state", "bytes_sent", "remote_path"]].assign(
+            verification=[_level_words(v) for v in frame["verification"]]
+        )
         print(shown.to_string(index=False, na_rep="", max_colwidth=40))
+        return EXIT_OK
+    if args.view == "submitted":
+        # How each report's files were found intact: the server's SHA-256, its recalculation,
+        # a download, or (never with a check mark) the size only.
+        shown = frame[["id", "title", "files", "bytes", "submitted_at", "verification"]]
+        print(shown.to_string(index=False, na_rep="", max_colwidth=48))
         return EXIT_OK
     notes = _retry_notes(frame)
     shown = frame[["id", "title", "status", "files", "bytes", "bytes_sent", "reason"]].assign(
@@ -804,6 +826,13 @@ def _cmd_status(args: argparse.Namespace) -> int:
         print("\nAutomatic retries:")
         print("\n".join(notes))
     return EXIT_OK
+
+
+def _level_words(value: object) -> str | None:
+    """A file's ``verification`` value in words (None while it is not checked)."""
+    from tellakit.reports import Verification
+
+    return Verification(str(value)).label if isinstance(value, str) else None
 
 
 def _retry_notes(frame: pd.DataFrame) -> list[str]:

@@ -15,6 +15,7 @@ from typing import Protocol
 from tellakit.errors import InvalidTransition
 
 __all__ = [
+    "CHECKED",
     "OUTBOX",
     "RESUMABLE",
     "SETTLED",
@@ -24,6 +25,7 @@ __all__ = [
     "FileState",
     "Report",
     "Status",
+    "Verification",
     "check_transition",
 ]
 
@@ -83,16 +85,64 @@ def check_transition(current: Status, new: Status) -> None:
 
 
 class FileState(str, Enum):
-    """Submission state of one attachment."""
+    """Submission state of one attachment.
+
+    A file ends VERIFIED when a SHA-256 the server computed from the bytes it holds matched,
+    or SIZE_CHECKED when the server offered none and the connection asks for the size only
+    (its content was not verified). ``Attachment.verification`` says how.
+    """
 
     PENDING = "pending"
     UPLOADING = "uploading"
     UPLOADED = "uploaded"
     VERIFIED = "verified"
+    SIZE_CHECKED = "size_checked"
     FAILED = "failed"
 
     def __str__(self) -> str:
         return self.value
+
+
+#: File states whose check after the upload is done: the file is on the server for good.
+CHECKED: frozenset[FileState] = frozenset({FileState.VERIFIED, FileState.SIZE_CHECKED})
+
+
+class Verification(str, Enum):
+    """How a file was found to be on the server intact; the values are what the index stores.
+
+    Only a SHA-256 the server computed from the bytes it holds (or that tellakit computed from
+    the bytes it downloaded back) verifies the content; a checksum tellakit sent never does.
+    """
+
+    #: the ``X-Hash-SHA256`` answer of its PUT or final MOVE (hashed as the server wrote it)
+    SERVER_SHA256 = "server_sha256"
+    #: ``PATCH`` with ``X-Recalculate-Hash``: the server read the stored file back and hashed it
+    RECALCULATED = "recalculated"
+    #: tellakit downloaded the stored file and hashed it (every byte crossed the link twice)
+    DOWNLOAD = "download"
+    #: the server offered no digest and the connection asks for no download: size only
+    SIZE_ONLY = "size_only"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def content_verified(self) -> bool:
+        """True when the content itself was compared (everything but SIZE_ONLY)."""
+        return self is not Verification.SIZE_ONLY
+
+    @property
+    def label(self) -> str:
+        """What views show: a few words, never a check mark for SIZE_ONLY."""
+        return _VERIFICATION_LABELS[self]
+
+
+_VERIFICATION_LABELS = {
+    Verification.SERVER_SHA256: "server SHA-256",
+    Verification.RECALCULATED: "recalculated by the server",
+    Verification.DOWNLOAD: "downloaded and hashed",
+    Verification.SIZE_ONLY: "size checked, content not verified",
+}
 
 
 class _FileLike(Protocol):
@@ -128,9 +178,16 @@ class Attachment:
     remote_path: str | None = None
     transfer_id: str | None = None
     chunk_size: int | None = None
-    checksum: str | None = None
+    checksum: str | None = None  # "SHA256:<hex>" the server computed; None for size only
     verified_at: datetime | None = None
     error: str | None = None
+    #: how the file was checked once it is VERIFIED or SIZE_CHECKED
+    verification: Verification | None = None
+    #: the server's digest learned while uploading ("<kind>:<hex>", e.g. the X-Hash answer of
+    #: the final MOVE), kept so a restart between upload and verification does not lose it
+    server_digest: str | None = None
+    #: times the file was sent again from the start after its verification failed
+    resends: int = 0
     # sealed layout (engine/sealing.py): this file's age key, header and nonce
     # (``SealedKey.dumps()``), fixed before its first byte is sent; and the SHA-256 of the
     # ciphertext once known. None in the readable layout.
@@ -149,6 +206,9 @@ BOOKKEEPING_FIELDS = frozenset(
         "checksum",
         "verified_at",
         "error",
+        "verification",
+        "server_digest",
+        "resends",
         "sealed_key",
         "sealed_sha256",
     }

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
-from tellakit.reports import OUTBOX, FileState, Report, Status
+from tellakit.reports import OUTBOX, FileState, Report, Status, Verification
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -42,11 +42,13 @@ __all__ = [
     "reports",
     "reports_frame",
     "submitted",
+    "verification_label",
 ]
 
 TIMESTAMP = "datetime64[us, UTC]"
 STATUS_DTYPE = pd.CategoricalDtype([s.value for s in Status])
 FILE_STATE_DTYPE = pd.CategoricalDtype([s.value for s in FileState])
+VERIFICATION_DTYPE = pd.CategoricalDtype([v.value for v in Verification])
 
 #: Column name -> dtype of :func:`reports` (one row per report).
 REPORT_COLUMNS: dict[str, Any] = {
@@ -62,6 +64,7 @@ REPORT_COLUMNS: dict[str, Any] = {
     "bytes_sent": "Int64",
     "remote_path": "string",
     "attempts": "Int64",
+    "verification": "string",
 }
 
 #: Column name -> dtype of :func:`files` (one row per attachment of a report).
@@ -75,6 +78,7 @@ FILE_COLUMNS: dict[str, Any] = {
     "bytes_sent": "Int64",
     "remote_path": "string",
     "verified": "boolean",
+    "verification": VERIFICATION_DTYPE,
 }
 
 #: Column name -> dtype of :func:`history` (one row per period, index ``period``).
@@ -101,8 +105,22 @@ def _frame(columns: dict[str, list[Any]], schema: dict[str, Any]) -> pd.DataFram
     return pd.DataFrame(data)
 
 
+def verification_label(values: Iterable[str | Verification | None]) -> str | None:
+    """How a report's files were verified, in words: the distinct levels, strongest first
+    (``"server SHA-256, downloaded and hashed"``); None when no file was checked yet.
+
+    ``"size checked, content not verified"`` appears whenever one file got only that."""
+    found = {Verification(v) for v in values if v}
+    if not found:
+        return None
+    return ", ".join(v.label for v in Verification if v in found)
+
+
 def reports_frame(items: Iterable[Report]) -> pd.DataFrame:
-    """One row per report, columns and dtypes as in :data:`REPORT_COLUMNS`."""
+    """One row per report, columns and dtypes as in :data:`REPORT_COLUMNS`.
+
+    ``verification`` says, in words, how its files were found intact on the server (see
+    :func:`verification_label`)."""
     cols: dict[str, list[Any]] = {name: [] for name in REPORT_COLUMNS}
     for r in items:
         size = sent = 0
@@ -121,11 +139,15 @@ def reports_frame(items: Iterable[Report]) -> pd.DataFrame:
         cols["bytes_sent"].append(sent)
         cols["remote_path"].append(r.remote_folder)
         cols["attempts"].append(r.attempts)
+        cols["verification"].append(verification_label(a.verification for a in r.attachments))
     return _frame(cols, REPORT_COLUMNS)
 
 
 def files_frame(items: Iterable[Report]) -> pd.DataFrame:
-    """One row per attachment, in report then attachment order (:data:`FILE_COLUMNS`)."""
+    """One row per attachment, in report then attachment order (:data:`FILE_COLUMNS`).
+
+    ``verified`` is True only when the file's content was verified on a SHA-256 the server
+    computed (or of a download); ``verification`` says how (``size_only``: its size only)."""
     cols: dict[str, list[Any]] = {name: [] for name in FILE_COLUMNS}
     for r in items:
         for a in sorted(r.attachments, key=lambda a: a.position):
@@ -139,6 +161,9 @@ def files_frame(items: Iterable[Report]) -> pd.DataFrame:
             cols["bytes_sent"].append(a.bytes_sent)
             cols["remote_path"].append(a.remote_path)
             cols["verified"].append(state is FileState.VERIFIED)
+            cols["verification"].append(
+                None if a.verification is None else Verification(a.verification).value
+            )
     return _frame(cols, FILE_COLUMNS)
 
 
@@ -178,6 +203,7 @@ _ROW_COLUMNS = (
     "bytes_sent",
     "remote_path",
     "attempts",
+    "verification",
 )
 
 
@@ -190,7 +216,17 @@ def _rows_frame(rows: list[tuple[Any, ...]]) -> pd.DataFrame:
     for name in ("created", "updated", "submitted_at"):
         # ISO 8601 strings as the index stores them: parsed in one vectorised pass.
         cols[name] = pd.to_datetime(cols[name], utc=True, format="ISO8601")
+    # GROUP_CONCAT(DISTINCT ...) of the files' levels, in words (few distinct values: cached).
+    labels: dict[str | None, str | None] = {}
+    cols["verification"] = [
+        labels[v] if v in labels else labels.setdefault(v, _levels_label(v))
+        for v in cols["verification"]
+    ]
     return _frame(cols, REPORT_COLUMNS)
+
+
+def _levels_label(concatenated: str | None) -> str | None:
+    return verification_label((concatenated or "").split(","))
 
 
 def reports(vault: Vault, status: Status | Iterable[Status] | None = None) -> pd.DataFrame:
@@ -213,7 +249,7 @@ def outbox(vault: Vault) -> pd.DataFrame:
 
 
 def submitted(vault: Vault) -> pd.DataFrame:
-    """Reports that reached the server and were verified there."""
+    """Reports that reached the server and were checked there; ``verification`` says how."""
     return reports(vault, Status.SUBMITTED)
 
 

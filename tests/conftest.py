@@ -47,3 +47,20 @@ def devserver_session(_devserver_session_instance: object) -> object:
     srv.log.clear()  # type: ignore[attr-defined]
     srv.maintenance = False  # type: ignore[attr-defined]
     return srv
+
+
+@pytest.fixture
+def proxied_devserver(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """A ``behind-proxy`` dev server reached over https (Login Flow hands out http:// URLs),
+    its throwaway self-signed certificate trusted as an organization's CA would be."""
+    pytest.importorskip("wsgidav", reason="tellakit[devserver] extra not installed")
+    from nextcloud.servers import self_signed_cert  # tests/nextcloud/servers.py
+
+    from tellakit.devserver import DevServer
+
+    folder = tmp_path_factory.mktemp("proxied")
+    cert, key = self_signed_cert(folder)
+    monkeypatch.setenv("TELLAKIT_CA_BUNDLE", str(cert))
+    users = {"alice": "secret"}
+    with DevServer(folder / "data", users=users, profile="behind-proxy", tls=(cert, key)) as srv:
+        yield srv

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from tellakit import summary
-from tellakit.reports import OUTBOX, Attachment, FileState, Report, Status
+from tellakit.reports import OUTBOX, Attachment, FileState, Report, Status, Verification
 
 T0 = datetime(2026, 3, 1, 9, 30, tzinfo=timezone.utc)
 
@@ -26,6 +26,7 @@ REPORT_DTYPES = {
     "bytes_sent": "Int64",
     "remote_path": "string",
     "attempts": "Int64",
+    "verification": "string",
 }
 FILE_DTYPES = {
     "report": "string",
@@ -37,6 +38,7 @@ FILE_DTYPES = {
     "bytes_sent": "Int64",
     "remote_path": "string",
     "verified": "boolean",
+    "verification": "category",
 }
 
 
@@ -65,6 +67,7 @@ def make_report(status: Status, n: int, *, day: int = 0, sizes: tuple[int, ...] 
                 bytes_sent=sent,
                 remote_path=f"{folder}/file{pos}.jpg" if sent else None,
                 verified_at=T0 if done else None,
+                verification=Verification.SERVER_SHA256 if done else None,
             )
         )
     created = T0 + timedelta(days=day)
@@ -137,6 +140,22 @@ def test_files_frame_has_one_row_per_attachment_with_dtypes(every_state):
     assert (rows["remote_path"].str.startswith(submitted.remote_folder + "/")).all()
     draft = next(r for r in every_state if r.status is Status.DRAFT)
     assert not frame[frame["report"] == draft.id]["verified"].any()
+
+
+def test_frames_say_how_files_were_verified_and_size_only_is_not_verified():
+    report = make_report(Status.SUBMITTED, 1, sizes=(10, 20, 30))
+    checked_by_size = report.attachments[1]
+    checked_by_size.state = FileState.SIZE_CHECKED
+    checked_by_size.verification = Verification.SIZE_ONLY
+    report.attachments[2].verification = Verification.DOWNLOAD
+    files = summary.files_frame([report])
+    assert list(files["verification"]) == ["server_sha256", "size_only", "download"]
+    assert list(files["verified"]) == [True, False, True]
+    assert list(files["verification"].cat.categories) == [v.value for v in Verification]
+    (label,) = summary.reports_frame([report])["verification"]
+    assert label == "server SHA-256, downloaded and hashed, size checked, content not verified"
+    assert summary.verification_label([None, None]) is None
+    assert summary.verification_label(["recalculated"]) == "recalculated by the server"
 
 
 def test_empty_frames_keep_columns_and_dtypes():
@@ -243,14 +262,24 @@ def vault_every_state(tmp_path):
             if path:
                 folder = f"Tella/{status.value} report"
                 vault.update_report_submission(report.id, remote_folder=folder, attempts=1)
-                first = report.attachments[0]
+                first, second = report.attachments
+                done = status is Status.SUBMITTED
                 vault.update_attachment(
                     report.id,
                     first.id,
-                    state=FileState.VERIFIED if status is Status.SUBMITTED else FileState.UPLOADED,
+                    state=FileState.VERIFIED if done else FileState.UPLOADED,
                     bytes_sent=first.size,
                     remote_path=f"{folder}/{first.name}",
+                    verification=Verification.RECALCULATED if done else None,
                 )
+                if done:
+                    vault.update_attachment(
+                        report.id,
+                        second.id,
+                        state=FileState.SIZE_CHECKED,
+                        bytes_sent=second.size,
+                        verification=Verification.SIZE_ONLY,
+                    )
         yield vault
 
 
@@ -266,6 +295,8 @@ def test_vault_frames_have_columns_and_dtypes_for_reports_in_every_state(vault_e
     done = frame.set_index("status").loc["submitted"]
     assert not pd.isna(done["submitted_at"])
     assert done["remote_path"] == "Tella/submitted report"
+    assert done["verification"] == "recalculated by the server, size checked, content not verified"
+    assert pd.isna(row["verification"])
     assert dtypes(summary.files(vault_every_state)) == FILE_DTYPES
     assert len(summary.files(vault_every_state)) == 2 * len(Status)
 

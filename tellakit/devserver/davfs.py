@@ -16,8 +16,8 @@ from wsgidav.dav_provider import DAVNonCollection
 from wsgidav.fs_dav_provider import FileResource, FilesystemProvider, FolderResource
 from wsgidav.util import etree
 
+from tellakit.devserver.bodyio import receive
 from tellakit.devserver.context import Context
-from tellakit.devserver.hashing import BackgroundHash
 from tellakit.devserver.meta import INSTANCE_ID, tree_size
 
 OC = "{http://owncloud.org/ns}"
@@ -31,7 +31,6 @@ for _prefix, _uri in (
 ):
     ElementTree.register_namespace(_prefix, _uri)
 
-BUFFER = 256 * 1024
 HASHES = {"md5": "MD5", "sha1": "SHA1", "sha256": "SHA256"}
 
 
@@ -48,38 +47,54 @@ def wanted_hashes(environ: dict[str, Any], ctx: Context) -> list[str]:
 
 
 class PartWriter:
-    """Writes a PUT body to a part file, hashing and counting on the way."""
+    """Writes a PUT body to a part file, hashing and counting on the way.
 
-    def __init__(self, part: Path, algorithms: list[str], limit: int | None, name: str) -> None:
+    wsgidav hands ``writelines`` its generator of body blocks; the body is read here instead,
+    straight from the request into reused buffers (``bodyio.receive``), which is the same
+    bytes without a copy per block.
+    """
+
+    def __init__(
+        self,
+        part: Path,
+        algorithms: list[str],
+        limit: int | None,
+        name: str,
+        environ: dict[str, Any],
+    ) -> None:
         self.part = part
         self.name = name
-        self._file = open(part, "wb", buffering=BUFFER)  # noqa: SIM115 - closed in close()
+        self._environ = environ
+        self._fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         self._hashes = {a: hashlib.new(a, usedforsecurity=False) for a in algorithms}
-        # Hashed on a second thread while this one writes (same result, overlapped work).
-        self._hasher = BackgroundHash(list(self._hashes.values())) if self._hashes else None
         self._limit = limit
         self.count = 0
 
-    def write(self, data: bytes) -> int:
-        """Append a block of the body."""
-        self.count += len(data)
-        if self._limit is not None and self.count > self._limit:
+    def _check_space(self, count: int) -> None:
+        self.count = count
+        if self._limit is not None and count > self._limit:
             raise DAVError(
                 507,
-                f"Insufficient space in {self.name}, {self.count} required, "
-                f"{self._limit} available",
+                f"Insufficient space in {self.name}, {count} required, {self._limit} available",
             )
-        self._file.write(data)
-        if self._hasher is not None:
-            self._hasher.update(bytes(data))
-        return len(data)
+
+    def writelines(self, _blocks: Any) -> None:
+        """Receive the whole request body (wsgidav's block generator stays unused)."""
+        self._environ["wsgidav.some_input_read"] = 1
+        self.count = receive(
+            self._environ["wsgi.input"],
+            self._fd,
+            None,
+            list(self._hashes.values()),
+            self._check_space,
+        )
+        self._environ["wsgidav.all_input_read"] = 1
 
     def close(self) -> None:
-        """Flush the part file and finish hashing."""
-        self._file.close()
-        if self._hasher is not None:
-            self._hasher.join()
-            self._hasher = None
+        """Close the part file (idempotent)."""
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            os.close(fd)
 
     def hexdigests(self) -> dict[str, str]:
         """The hashes of what was written (after ``close``)."""
@@ -222,7 +237,7 @@ class NcFile(_NcMixin, FileResource):
         os.close(fd)
         free = self.ctx.free_bytes(uid)
         self._writer = PartWriter(
-            Path(part), wanted_hashes(self.environ, self.ctx), free, self.name
+            Path(part), wanted_hashes(self.environ, self.ctx), free, self.name, self.environ
         )
         return self._writer
 

@@ -414,15 +414,9 @@ class CountingInput:
         """``data`` (the bytes from ``self.count`` on) with the chosen byte flipped."""
         if self._flip is None or not data:
             return data
-        offset, xor, claim = self._flip
-        index = offset - self.count
-        if not 0 <= index < len(data):
-            return data
-        self._flip = None
-        if not claim():
-            return data
         corrupted = bytearray(data)
-        corrupted[index] ^= xor
+        with memoryview(corrupted) as view:
+            self._corrupt_in_place(view, len(corrupted))
         return bytes(corrupted)
 
     def _limit(self, size: int) -> int:
@@ -462,6 +456,37 @@ class CountingInput:
             step = self._throttle.read_step() or 1 << 20  # a lifted cap: full speed
         return b"".join(parts)
 
+    def readinto(self, buffer: Any) -> int:
+        """Read into ``buffer`` like a raw file (no copy when neither a cap nor a flip is on)."""
+        if self._throttle.abandoned:
+            return 0
+        raw_readinto = getattr(self._raw, "readinto", None)
+        if raw_readinto is None or self._throttle.read_step() is not None:
+            data = self.read(len(buffer))
+            buffer[: len(data)] = data
+            return len(data)
+        with (
+            memoryview(buffer) as whole,
+            whole.cast("B") as flat,
+            flat[: self._limit(len(flat))] as view,
+        ):
+            n = int(raw_readinto(view) or 0)
+            self._corrupt_in_place(view, n)
+        self._account_count(n)
+        return n
+
+    def _corrupt_in_place(self, view: memoryview, n: int) -> None:
+        """Flip the chosen byte if it is among ``view[:n]`` (the bytes from ``self.count``)."""
+        if self._flip is None or not n:
+            return
+        offset, xor, claim = self._flip
+        index = offset - self.count
+        if not 0 <= index < n:
+            return
+        self._flip = None
+        if claim():
+            view[index] ^= xor
+
     def readline(self, size: int = -1) -> bytes:
         """Read a line like a file."""
         data = self._corrupt(self._raw.readline(self._limit(size)))
@@ -469,8 +494,11 @@ class CountingInput:
         return data
 
     def _account(self, data: bytes) -> None:
-        self.count += len(data)
-        self._throttle.passed(len(data))
+        self._account_count(len(data))
+
+    def _account_count(self, n: int) -> None:
+        self.count += n
+        self._throttle.passed(n)
         if self._cut_after is not None and self.count >= self._cut_after:
             self._cut_now()
 

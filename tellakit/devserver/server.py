@@ -12,6 +12,7 @@ from typing import Any
 from cheroot import wsgi
 
 from tellakit.devserver.app import NextcloudApp
+from tellakit.devserver.bodyio import with_socket_body
 from tellakit.devserver.context import META_DIR, Context
 from tellakit.devserver.faults import Faults
 from tellakit.devserver.frontend import Frontend
@@ -25,11 +26,13 @@ _BaseGateway: Any = wsgi.wsgi_gateways[(1, 0)]
 
 
 class _Gateway(_BaseGateway):
-    """cheroot's WSGI gateway, also handing the connection to the app (to cut it)."""
+    """cheroot's WSGI gateway, also handing the connection to the app (to cut it), with a
+    body reader that receives into the handler's buffers (bodyio.SocketBody)."""
 
     def get_environ(self) -> dict[str, Any]:
         env: dict[str, Any] = super().get_environ()
         env["tellakit.conn"] = self.req.conn
+        env["wsgi.input"] = with_socket_body(env["wsgi.input"])
         return env
 
 

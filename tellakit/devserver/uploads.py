@@ -6,12 +6,13 @@ chunks are multipart parts (listed by part number, beside a ``.target`` staging 
 MOVE answers no ``X-Hash``, stores no checksum and does not compare ``OC-Total-Length``, and
 an upload whose metadata left the cache (``drop_metadata``) answers 412 to its chunk PUTs.
 
-The SHA-256 of an upload is computed as its chunks arrive, while they arrive in order (the
-usual case): the final MOVE with ``X-Hash: sha256`` then only concatenates, and answers with
-that hash once it has checked that the chunks on disk are exactly those hashed (names, sizes,
-modification times). Anything else (a chunk re-sent or out of order, a server restart, another
-algorithm) is hashed during the concatenation, in the same single pass. The answer is the
-same either way; only when the work is done differs.
+The SHA-256 of an upload is computed as its chunks arrive, also when parallel chunk PUTs
+complete out of order (``arrival.ArrivalHashes``): the final MOVE with ``X-Hash: sha256`` then
+only puts the chunks together, and answers with that hash once it has checked that the chunks
+on disk are exactly those hashed. Anything else (a chunk re-sent, a server restart, another
+algorithm) is hashed during the assembly, on a second thread. The answer is the same either
+way; only when the work is done differs. Assembly copies no byte through Python: a single
+chunk is renamed into place, several are appended in the kernel (copy_file_range).
 """
 
 from __future__ import annotations
@@ -23,16 +24,16 @@ import shutil
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
 from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlparse
 from xml.sax.saxutils import escape
 
+from tellakit.devserver.arrival import ArrivalHashes, natural_key
+from tellakit.devserver.bodyio import receive, write_all
 from tellakit.devserver.context import Context, FileBusy
 from tellakit.devserver.davfs import HASHES, wanted_hashes
-from tellakit.devserver.hashing import BackgroundHash
 from tellakit.devserver.meta import INSTANCE_ID
 from tellakit.devserver.responses import (
     Environ,
@@ -55,29 +56,8 @@ BUFFER = 1024 * 1024
 _V2_NAME = re.compile(r"^[0-9]+$")
 
 
-def natural_key(name: str) -> list[object]:
-    """Sort key of PHP's strnatcmp (numbers compared as numbers)."""
-    return [(0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"(\d+)", name) if p]
-
-
 def _http_date(ts: float) -> str:
     return formatdate(ts, usegmt=True)
-
-
-ChunkKey = tuple[str, int, int]  # (name, size, st_mtime_ns) of a chunk file
-
-
-def _key(path: Path) -> ChunkKey:
-    st = path.stat()
-    return (path.name, st.st_size, st.st_mtime_ns)
-
-
-@dataclass
-class RunningHash:
-    """The SHA-256 of an upload's first chunks, in natural order, hashed as they arrived."""
-
-    chunks: list[ChunkKey] = field(default_factory=list)
-    sha256: Any = field(default_factory=lambda: hashlib.sha256())
 
 
 class Uploads:
@@ -85,8 +65,8 @@ class Uploads:
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
-        self._running: dict[tuple[str, str], RunningHash | None] = {}
-        self._running_lock = threading.Lock()
+        self._hashes = ArrivalHashes()
+        self._lost_lock = threading.Lock()
         #: v2 uploads whose metadata left the distributed cache (object-store profile)
         self._lost: set[tuple[str, str]] = set()
 
@@ -94,54 +74,27 @@ class Uploads:
         """The v2 metadata of ``upload_id`` is gone, as after a Redis eviction or restart."""
         if self.ctx.meta.upload_destination(uid, upload_id) is None:
             raise KeyError(f"{upload_id} is not a v2 upload of {uid}")
-        with self._running_lock:
+        with self._lost_lock:
             self._lost.add((uid, upload_id))
+
+    def hashed_on_arrival(self, uid: str, upload_id: str) -> str | None:
+        """The SHA-256 of upload ``upload_id``'s chunks as they are now, if it was computed
+        as they arrived (a MOVE with ``X-Hash: sha256`` then reads nothing back)."""
+        folder = self.ctx.uploads_root(uid) / upload_id
+        return self._hashes.hashed(uid, folder, self._chunks(folder))
 
     def _v2(self, uid: str, folder: Path) -> bool:
         """True for an upload that follows chunking v2 (its MKCOL carried a Destination)."""
         return self.ctx.meta.upload_destination(uid, folder.name) is not None
 
     def _metadata_lost(self, uid: str, folder: Path) -> bool:
-        with self._running_lock:
+        with self._lost_lock:
             return (uid, folder.name) in self._lost
 
-    def _extends(self, uid: str, folder: Path, name: str) -> RunningHash | None:
-        """A copy of the running hash that a new chunk ``name`` continues, or None.
-
-        None when the chunk would not extend the hashed run in natural order (re-sent, out of
-        order, or the run was broken before): such uploads are hashed at assembly.
-        """
-        key = (uid, folder.name)
-        with self._running_lock:
-            if key in self._running:
-                state = self._running[key]
-                if state is None or (folder / name).exists():
-                    return None
-                if state.chunks and natural_key(state.chunks[-1][0]) >= natural_key(name):
-                    return None
-                return RunningHash(list(state.chunks), state.sha256.copy())
-        # Not seen since the server started: only an empty folder starts a run.
-        if any(c.is_file() for c in folder.iterdir()):
-            return None
-        return RunningHash()
-
-    def _record(self, uid: str, folder: Path, state: RunningHash | None) -> None:
-        """Keep ``state`` as the folder's run; None marks the run broken."""
-        with self._running_lock:
-            self._running[(uid, folder.name)] = state
-
     def _forget(self, uid: str, folder: Path) -> None:
-        with self._running_lock:
-            self._running.pop((uid, folder.name), None)
+        self._hashes.forget(uid, folder)
+        with self._lost_lock:
             self._lost.discard((uid, folder.name))
-
-    def _hashed(self, uid: str, folder: Path, chunks: list[Path]) -> str | None:
-        """The hex SHA-256 of ``chunks`` if they are exactly the ones hashed on arrival."""
-        with self._running_lock:
-            state = self._running.get((uid, folder.name))
-            if state is None or state.chunks != [_key(c) for c in chunks]:
-                return None
-            return str(state.sha256.hexdigest())
 
     # --- housekeeping --------------------------------------------------------------------------
     def expire(self, uid: str) -> None:
@@ -350,19 +303,15 @@ class Uploads:
         existed = target.exists()
         try:
             with self.ctx.writing(uid, f"\0uploads/{folder.name}/{name}"):
-                running = self._extends(uid, folder, name)
-                if running is None:
-                    self._record(uid, folder, None)
-                count = _stream_to(
-                    environ["wsgi.input"],
-                    target,
-                    self.ctx.tmp_dir,
-                    expected,
-                    None if running is None else running.sha256,
-                )
-                if running is not None and (expected is None or count == expected):
-                    running.chunks.append(_key(target))
-                    self._record(uid, folder, running)
+                digest = self._hashes.begin(uid, folder, name, numbered=v2)
+                complete = False  # a cut or failed body leaves no chunk file
+                try:
+                    count = _stream_to(
+                        environ["wsgi.input"], target, self.ctx.tmp_dir, expected, digest
+                    )
+                    complete = expected is None or count == expected
+                finally:
+                    self._hashes.end(uid, folder, name, digest, complete)
         except FileBusy:
             drain(environ)
             return dav_error(start_response, 423, f'"{name}" is locked')
@@ -451,7 +400,7 @@ class Uploads:
             )
         # The object store completes the multipart upload: nothing hashes the bytes.
         wanted = [] if object_store else wanted_hashes(environ, self.ctx)
-        known = self._hashed(uid, folder, chunks) if "sha256" in wanted else None
+        known = self._hashes.hashed(uid, folder, chunks) if "sha256" in wanted else None
         try:
             with self.ctx.writing(uid, dest):
                 digests = _concatenate(
@@ -466,13 +415,15 @@ class Uploads:
         if mtime is not None:
             os.utime(disk, (mtime, mtime))
             headers.append(("X-OC-MTime", "accepted"))
+        else:
+            os.utime(disk)  # assembled now (a single chunk was renamed: its time is older)
         meta = self.ctx.meta
         # v1 assembles through File::put, which stores OC-Checksum (or clears the old one);
         # ChunkingV2Plugin's MOVE never reads the header.
         checksum = None if object_store else environ.get("HTTP_OC_CHECKSUM") or None
         meta.set_checksum(uid, dest, checksum)
         meta.touch(uid, dest)
-        shutil.rmtree(folder, ignore_errors=True)
+        _remove_later(folder, self.ctx.tmp_dir)
         meta.drop_upload(uid, folder.name)
         self._forget(uid, folder)
         etag = meta.etag(uid, dest, disk)
@@ -518,6 +469,22 @@ def _multistatus(start_response: StartResponse, entries: list[str]) -> list[byte
     return respond(start_response, 207, body, content_type="application/xml; charset=utf-8")
 
 
+def _remove_later(folder: Path, tmp_dir: Path) -> None:
+    """Take ``folder`` out of the uploads at once; delete its files on a thread.
+
+    Unlinking a gigabyte of chunks takes a while on some file systems; the answer to the MOVE
+    need not wait for it, only for the folder to be gone from where clients can see it.
+    """
+    trash = Path(tempfile.mkdtemp(dir=tmp_dir, suffix=".done"))
+    try:
+        folder.rename(trash / folder.name)
+    except OSError:
+        shutil.rmtree(folder, ignore_errors=True)
+    threading.Thread(
+        target=shutil.rmtree, args=(trash,), kwargs={"ignore_errors": True}, daemon=True
+    ).start()
+
+
 def _stream_to(
     stream: object, target: Path, tmp_dir: Path, expected: int | None, digest: Any = None
 ) -> int:
@@ -526,26 +493,14 @@ def _stream_to(
     ``digest`` (a hashlib object), when given, is updated with every byte on the way.
     """
     fd, part = tempfile.mkstemp(dir=tmp_dir, suffix=".chunk")
-    count = 0
-    hasher = None if digest is None else BackgroundHash([digest])
     try:
-        with os.fdopen(fd, "wb") as out:
-            while True:
-                want = BUFFER if expected is None else min(BUFFER, expected - count)
-                if want <= 0:
-                    break
-                data = stream.read(want)  # type: ignore[attr-defined]
-                if not data:
-                    break
-                out.write(data)
-                if hasher is not None:
-                    hasher.update(bytes(data))
-                count += len(data)
+        try:
+            count = receive(stream, fd, expected, [] if digest is None else [digest])
+        finally:
+            os.close(fd)
         if expected is None or count == expected:
             os.replace(part, target)
     finally:
-        if hasher is not None:
-            hasher.join()
         Path(part).unlink(missing_ok=True)
     return count
 
@@ -553,44 +508,105 @@ def _stream_to(
 def _concatenate(
     chunks: list[Path], target: Path, tmp_dir: Path, algorithms: list[str]
 ) -> dict[str, str]:
-    """Stream the chunks, in order, into ``target`` (atomically); returns hashes asked for."""
+    """Put the chunks, in order, into ``target`` (atomically); returns the hashes asked for.
+
+    No byte goes through Python: a single chunk is renamed into place, several are appended
+    in the kernel (copy_file_range). Hashes asked for are computed on a second thread that
+    reads the chunks (from the page cache) while the kernel copies them.
+    """
     hashes = {a: hashlib.new(a, usedforsecurity=False) for a in algorithms}
-    fd, part = tempfile.mkstemp(dir=tmp_dir, suffix=".part")
+    hasher = _FileHasher(chunks, list(hashes.values())) if hashes else None
     try:
-        with os.fdopen(fd, "wb") as out:
-            for chunk in chunks:
-                with open(chunk, "rb") as src:
-                    if not hashes and _copy_in_kernel(src, out):
-                        continue
-                    while block := src.read(BUFFER):
-                        out.write(block)
-                        for h in hashes.values():
-                            h.update(block)
-        os.replace(part, target)
+        if len(chunks) == 1:
+            if hasher is not None:
+                hasher.join()  # read it where it is (nothing to overlap with: no copy follows)
+            os.replace(chunks[0], target)
+        else:
+            _append_all(chunks, target, tmp_dir)
     finally:
-        Path(part).unlink(missing_ok=True)
+        if hasher is not None:
+            hasher.join()
     return {a: h.hexdigest() for a, h in hashes.items()}
 
 
-def _copy_in_kernel(src: Any, out: Any) -> bool:
-    """Append ``src`` to ``out`` with copy_file_range (no hashing wanted); False if unsupported."""
-    copy = getattr(os, "copy_file_range", None)
-    if copy is None:
-        return False
-    out.flush()
+class _FileHasher:
+    """Hashes files, one after the other, on a worker thread."""
+
+    def __init__(self, files: list[Path], digests: list[Any]) -> None:
+        self._files = files
+        self._digests = digests
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="devserver-hash", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            buffer = bytearray(BUFFER)
+            with memoryview(buffer) as view:
+                for path in self._files:
+                    with open(path, "rb", buffering=0) as src:
+                        while n := src.readinto(buffer):
+                            with view[:n] as block:
+                                for digest in self._digests:
+                                    digest.update(block)
+        except BaseException as exc:  # re-raised in the request thread by join()
+            self._error = exc
+
+    def join(self) -> None:
+        """Wait for the last file; raise what the thread met (once)."""
+        self._thread.join()
+        error, self._error = self._error, None
+        if error is not None:
+            raise error
+
+
+def _append_all(chunks: list[Path], target: Path, tmp_dir: Path) -> None:
+    """Concatenate ``chunks`` into ``target`` (atomically) without copying through Python."""
+    fd, part = tempfile.mkstemp(dir=tmp_dir, suffix=".part")
+    try:
+        with os.fdopen(fd, "wb", buffering=0) as out:
+            for chunk in chunks:
+                with open(chunk, "rb", buffering=0) as src:
+                    _append(src, out)
+        os.replace(part, target)
+    finally:
+        Path(part).unlink(missing_ok=True)
+
+
+def _append(src: Any, out: Any) -> None:
+    """Append the whole of ``src`` to ``out`` in the kernel (copy_file_range, else sendfile;
+    through a reused buffer where neither works, e.g. across file systems)."""
     size = os.fstat(src.fileno()).st_size
     done = 0
-    try:
-        while done < size:
-            n = copy(src.fileno(), out.fileno(), size - done)
-            if n == 0:
-                break
-            done += n
-    except OSError:
-        if done:
-            raise
-        return False  # e.g. EXDEV or ENOSYS before anything was copied: copy in Python
+    for copy in (_copy_range, _sendfile):
+        try:
+            while done < size:
+                n = copy(src.fileno(), out.fileno(), size - done)
+                if n == 0:
+                    break
+                done += n
+        except OSError:
+            if done:
+                raise
+            continue  # e.g. EXDEV or ENOSYS before anything was copied: the next way
+        break
+    if done == 0 and size:
+        buffer = bytearray(BUFFER)
+        with memoryview(buffer) as view:
+            while n := src.readinto(buffer):
+                with view[:n] as block:
+                    write_all(out.fileno(), block)
+                done += n
     if done != size:
-        raise OSError(f"copy_file_range copied {done} of {size} bytes of {src.name}")
-    out.seek(0, os.SEEK_END)  # the kernel moved the file position under the buffered writer
-    return True
+        raise OSError(f"copied {done} of {size} bytes of {src.name}")
+
+
+def _copy_range(src: int, dst: int, count: int) -> int:
+    copy = getattr(os, "copy_file_range", None)
+    if copy is None:
+        raise OSError("copy_file_range is not available")
+    return int(copy(src, dst, count))
+
+
+def _sendfile(src: int, dst: int, count: int) -> int:
+    return os.sendfile(dst, src, None, count)

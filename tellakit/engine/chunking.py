@@ -1,4 +1,4 @@
-"""How a file is cut for upload: the size thresholds and the adaptive chunk size.
+"""How a file is cut for upload: the size thresholds, bulk groups and the adaptive chunk size.
 
 Chunks start at ``initial`` (10 MiB), never go below ``minimum`` (5 MiB, Nextcloud's v2 lower
 bound for every chunk but the last) nor above ``maximum`` (the server's
@@ -9,9 +9,50 @@ re-sends after a cut on slow ones.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+
+from tellakit.reports import Attachment, FileState
 
 MiB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class BulkPolicy:
+    """Which files go in a bulk request, and how many a request holds.
+
+    A file qualifies while nothing of it is on the server yet (no chunked upload started)
+    and it is at most ``file_limit`` bytes; a request holds at most ``max_files`` files and
+    ``max_bytes`` bytes (Nextcloud's desktop client sends at most 100 files per request).
+    """
+
+    file_limit: int = 1 * MiB
+    max_files: int = 100
+    max_bytes: int = 16 * MiB
+
+    def fits(self, att: Attachment) -> bool:
+        """True when ``att`` may go in a bulk request."""
+        fresh = att.state in (FileState.PENDING, FileState.UPLOADING, FileState.FAILED)
+        return fresh and att.transfer_id is None and att.size <= self.file_limit
+
+    def groups(
+        self, atts: list[Attachment], description: int | None
+    ) -> list[tuple[tuple[str, ...], bool]]:
+        """The requests for ``atts`` (in order) and the description (its size; None when it
+        is already sent): (attachment ids, whether it carries the description) each, the
+        description in the first."""
+        groups: list[tuple[tuple[str, ...], bool]] = []
+        ids: list[str] = []
+        carries = description is not None
+        size = description or 0
+        for att in atts:
+            if ids and (len(ids) >= self.max_files or size + att.size > self.max_bytes):
+                groups.append((tuple(ids), carries))
+                ids, size, carries = [], 0, False
+            ids.append(att.id)
+            size += att.size
+        if ids:
+            groups.append((tuple(ids), carries))
+        return groups
 
 
 @dataclass(frozen=True)
@@ -24,6 +65,8 @@ class Tuning:
     max_chunk: int = 100 * MiB
     target_seconds: float = 45.0  # aim for 30-60 s per chunk
     max_chunks: int = 10_000  # Nextcloud v2 chunk numbers run 1..10000
+    #: small files in bulk requests where the server offers them (None: never)
+    bulk: BulkPolicy | None = field(default_factory=BulkPolicy)
 
     def for_server(self, max_chunk_size: int | None) -> Tuning:
         """Cap ``max_chunk`` at the server's hint (never below ``min_chunk``)."""

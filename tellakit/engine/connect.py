@@ -35,6 +35,7 @@ from tellakit.nextcloud import (
 )
 from tellakit.sealed import parse_recipients
 from tellakit.vault import ConnectionSettings
+from tellakit.vault.models import WITHOUT_DIGEST_CHOICES, WITHOUT_DIGEST_DOWNLOAD
 
 if TYPE_CHECKING:
     from tellakit.engine.submitter import Submitter
@@ -59,6 +60,17 @@ def _check_root(parts: list[str], rules: NameRules) -> None:
             raise NameRejected(f"The server would refuse the folder name {part!r}: {problem}.")
 
 
+def check_without_digest(value: str) -> str:
+    """``value`` when it is a ``without_digest`` choice, else ConnectionSettingsError."""
+    if value not in WITHOUT_DIGEST_CHOICES:
+        raise ConnectionSettingsError(
+            f"without_digest must be one of {', '.join(map(repr, WITHOUT_DIGEST_CHOICES))}: "
+            "what to do with a file the server offers no SHA-256 for (download it back and "
+            f"hash it, or check its size only), not {value!r}."
+        )
+    return value
+
+
 def _connect_with(
     vault: ConnectionStore,
     creds: Credentials,
@@ -69,8 +81,10 @@ def _connect_with(
     auto_retry: bool,
     encrypt_to: tuple[str, ...],
     readable_names: bool,
+    without_digest: str,
     client_factory: ClientFactory | None,
 ) -> ConnectionSettings:
+    check_without_digest(without_digest)
     if vault.get_connection() is not None:
         raise ConnectionSettingsError(
             "This vault already has a Nextcloud connection (one per vault, as in Tella); "
@@ -97,6 +111,7 @@ def _connect_with(
             auto_retry=auto_retry,
             encrypt_to=encrypt_to,
             readable_names=readable_names,
+            without_digest=without_digest,
         )
         vault.set_connection(settings)
         return settings
@@ -119,6 +134,7 @@ def connect(
     auto_retry: bool = False,
     encrypt_to: Iterable[str] = (),
     readable_names: bool = False,
+    without_digest: str = WITHOUT_DIGEST_DOWNLOAD,
     client_factory: ClientFactory | None = None,
 ) -> ConnectionSettings:
     """Connect ``vault`` to a Nextcloud account and store the connection in its index.
@@ -130,6 +146,11 @@ def connect(
 
     With ``encrypt_to`` (one or more ``age1...`` or ``ssh-ed25519`` recipients) reports are
     sealed to those keys; ``readable_names`` then keeps the title as the folder name.
+
+    ``without_digest`` says how a file is verified when the server computes no SHA-256 of it
+    (no ``X-Hash`` answer, no ``PATCH X-Recalculate-Hash``): ``"download"`` it back and hash
+    it (the default; its bytes cross the link twice) or ``"size_only"`` (recorded as "size
+    checked, content not verified").
 
     Raises the protocol layer's errors (ConnectionLost, NotNextcloud, TLSFailure,
     AuthenticationFailed, TwoFactorRequired, ServerUnavailable, InsecureURL), NameRejected
@@ -151,6 +172,7 @@ def connect(
             auto_retry=auto_retry,
             encrypt_to=recipients,
             readable_names=readable_names,
+            without_digest=without_digest,
             client_factory=client_factory,
         )
     if not login or password is None:
@@ -165,6 +187,7 @@ def connect(
         auto_retry=auto_retry,
         encrypt_to=recipients,
         readable_names=readable_names,
+        without_digest=without_digest,
         client_factory=client_factory,
     )
 
@@ -193,6 +216,7 @@ def finish_login(
     auto_retry: bool = False,
     encrypt_to: Iterable[str] = (),
     readable_names: bool = False,
+    without_digest: str = WITHOUT_DIGEST_DOWNLOAD,
     client_factory: ClientFactory | None = None,
 ) -> ConnectionSettings:
     """Wait for the browser to grant access, then connect with the app password it issued.
@@ -201,6 +225,7 @@ def finish_login(
     so a failed connect leaves no stray credential behind.
     """
     recipients = _recipients(encrypt_to)
+    check_without_digest(without_digest)  # before the server issues an app password
     creds = poll_login_flow(flow, timeout=timeout, interval=interval, cancel=cancel)
     try:
         return _connect_with(
@@ -212,6 +237,7 @@ def finish_login(
             auto_retry=auto_retry,
             encrypt_to=recipients,
             readable_names=readable_names,
+            without_digest=without_digest,
             client_factory=client_factory,
         )
     except BaseException:

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tellakit.engine.scheduler import RetryOutlook
-from tellakit.reports import FileState, Status
+from tellakit.reports import FileState, Status, Verification
 
 log = logging.getLogger(__name__)
 
@@ -86,13 +86,18 @@ class SettledEvent(ProgressEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class FileEvent(ProgressEvent):
-    """Bytes of one attachment moved, or its state changed (``file_state``)."""
+    """Bytes of one attachment moved, or its state changed (``file_state``).
+
+    ``verify_bytes`` is set while the file is being verified by downloading it back: bytes
+    of the server's copy downloaded and hashed so far (of ``total``); None otherwise.
+    """
 
     attachment_id: str
     name: str
     bytes_sent: int
     total: int
     file_state: FileState
+    verify_bytes: int | None = None
 
     @property
     def file_fraction(self) -> float:
@@ -111,6 +116,10 @@ class FileProgress:
     total: int
     state: FileState
     error: str | None = None
+    #: how the file was checked, once it is VERIFIED or SIZE_CHECKED
+    verification: Verification | None = None
+    #: bytes of the server's copy downloaded and hashed so far, while a download verifies it
+    verify_bytes: int | None = None
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,7 @@ def build_manifest(
                 "mime": a.mime,
                 "captured_at": _iso(captured_at.get(a.file_id)),
                 "server_checksum": a.checksum,
+                "verification": None if a.verification is None else a.verification.value,
             }
         )
     doc = {

@@ -37,7 +37,7 @@ def _invisible(ch: str) -> bool:
     return cat in ("Zl", "Zp", "Cc") or (cat == "Cf" and ch not in _KEPT_FORMAT)
 
 
-def _clean(text: str, rules: NameRules) -> str:
+def _clean(text: str, rules: NameRules, *, allow_4byte_utf8: bool = True) -> str:
     """Tella's character policy: what the server or Tella refuses, or listings hide, is a space.
 
     Then runs of white space collapse to one space; no leading dots (hidden files) and no
@@ -45,18 +45,23 @@ def _clean(text: str, rules: NameRules) -> str:
     """
     text = unicodedata.normalize("NFC", text)
     text = "".join(" " if _invisible(ch) else ch for ch in text)
-    text = server.clean_characters(text, rules, extra=ALWAYS_STRIPPED, replacement=" ")
+    text = server.clean_characters(
+        text, rules, extra=ALWAYS_STRIPPED, replacement=" ", allow_4byte_utf8=allow_4byte_utf8
+    )
     return " ".join(text.split()).strip(". ")
 
 
-def sanitize_name(name: str, rules: NameRules, *, is_file: bool) -> str:
+def sanitize_name(
+    name: str, rules: NameRules, *, is_file: bool, allow_4byte_utf8: bool = True
+) -> str:
     """A name the server accepts and that leaves room for a clash suffix.
 
     Files keep their extension; empty results become ``Untitled report`` or ``file``; a
     forbidden name, basename or extension gets an underscore (``con_``, ``video.part_``).
+    ``allow_4byte_utf8=False`` replaces emoji (for a server without utf8mb4).
     """
     fallback = FILE_FALLBACK if is_file else FOLDER_FALLBACK
-    text = _clean(name, rules)
+    text = _clean(name, rules, allow_4byte_utf8=allow_4byte_utf8)
     if is_file:
         # "IMG .jpg" -> "IMG.jpg": no dot or space before the extension either.
         stem, ext = split_extension(text)
@@ -65,6 +70,7 @@ def sanitize_name(name: str, rules: NameRules, *, is_file: bool) -> str:
         text or fallback,
         rules,
         fallback=fallback,
+        allow_4byte_utf8=allow_4byte_utf8,
         reserve_bytes=SUFFIX_ROOM,
         keep_extension=is_file,
         mark_at_end=True,
@@ -93,7 +99,11 @@ def candidates(name: str, *, is_file: bool) -> Iterator[str]:
 
 
 def assign_file_names(
-    names: Sequence[str], rules: NameRules, *, taken: Iterable[str] = RESERVED_IN_FOLDER
+    names: Sequence[str],
+    rules: NameRules,
+    *,
+    taken: Iterable[str] = RESERVED_IN_FOLDER,
+    allow_4byte_utf8: bool = True,
 ) -> list[str]:
     """Unique server names for the files of one report, in order.
 
@@ -103,7 +113,7 @@ def assign_file_names(
     used = {t.casefold() for t in taken}
     out: list[str] = []
     for raw in names:
-        clean = sanitize_name(raw, rules, is_file=True)
+        clean = sanitize_name(raw, rules, is_file=True, allow_4byte_utf8=allow_4byte_utf8)
         for cand in candidates(clean, is_file=True):
             if cand.casefold() not in used:
                 used.add(cand.casefold())

@@ -8,13 +8,14 @@ stored ``ConnectionSettings`` become the protocol layer's ``Credentials`` and a 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
-from tellakit.nextcloud.models import Capabilities, Credentials, DavEntry, PutResult
+from tellakit.nextcloud.bulk import BulkItem, BulkReply
+from tellakit.nextcloud.models import Capabilities, Credentials, DavEntry, PutResult, ServerDigest
 from tellakit.reports import Report, Status
 from tellakit.vault.models import ConnectionSettings
 
@@ -49,6 +50,8 @@ class BlobStream(Protocol):
     def read(self, n: int = -1, /) -> bytes | None: ...  # None: a non-blocking stream
 
     def seek(self, offset: int, /) -> Any: ...
+
+    def tell(self) -> int: ...
 
     def __enter__(self) -> BlobStream: ...
 
@@ -107,8 +110,10 @@ class ConnectionStore(Protocol):
 
 class ProtocolClient(Protocol):
     """What the engine asks of the server (``NextcloudClient``); paths are below the user's
-    files root. Every method raises the ``tellakit.errors`` server errors, ``put`` also
-    ``Cancelled`` when ``cancel`` is set."""
+    files root. Every method raises the ``tellakit.errors`` server errors, ``put`` and
+    ``download_sha256`` also ``Cancelled`` when ``cancel`` is set. The server's digests
+    (``recalculated_digest``, ``download_sha256``) are what verification reads; a stored
+    ``oc:checksums`` claim is not offered here on purpose (see verification.py)."""
 
     def status(self) -> Mapping[str, Any]: ...
 
@@ -134,7 +139,23 @@ class ProtocolClient(Protocol):
 
     def stat(self, path: str) -> DavEntry | None: ...
 
-    def file_hashes(self, path: str) -> dict[str, str]: ...
+    def bulk_upload(
+        self,
+        items: Sequence[BulkItem],
+        *,
+        on_progress: ByteProgress | None = None,
+        cancel: Cancel | None = None,
+    ) -> BulkReply: ...
+
+    def recalculated_digest(self, path: str) -> ServerDigest | None: ...
+
+    def download_sha256(
+        self,
+        path: str,
+        *,
+        cancel: Cancel | None = None,
+        on_progress: ByteProgress | None = None,
+    ) -> ServerDigest: ...
 
     def close(self) -> None: ...
 

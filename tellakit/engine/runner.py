@@ -39,6 +39,7 @@ from tellakit.engine.recorder import StateRecorder
 from tellakit.engine.retry import Verdict, classify
 from tellakit.engine.run import EndWriter, ReportRun
 from tellakit.engine.scheduler import RetryScheduler
+from tellakit.engine.serverfacts import ServerFacts
 from tellakit.engine.submission import ReportSubmission
 from tellakit.engine.tracker import ProgressTracker
 from tellakit.engine.workqueue import WorkQueue
@@ -68,6 +69,7 @@ class ReportRunner:
         chunked_upload: ChunkedUploadFactory,
         tuning: Tuning,
         version: str,
+        facts: ServerFacts | None = None,
     ) -> None:
         self.vault = vault
         self.queue = queue
@@ -79,6 +81,7 @@ class ReportRunner:
         self.chunked_upload = chunked_upload
         self.tuning = tuning
         self.version = version
+        self.facts = facts or ServerFacts()
 
     def run(self, run: ReportRun) -> None:
         """Send the report of ``run`` as far as it goes; record how it ended."""
@@ -135,14 +138,18 @@ class ReportRunner:
             if att is not None:
                 self.bus.publish(self.tracker.file_bytes(report, att, sent))
 
+        def on_verify_progress(report: Report, att: Attachment, downloaded: int) -> None:
+            self.bus.publish(self.tracker.verify_bytes(report, att, downloaded))
+
         def on_confirmed(_piece: Confirmed) -> None:
             self.scheduler.progressed(run.report_id)
 
+        account = (settings.server_url, settings.user_id)
         return ReportSubmission(
             vault=self.vault,
             client=client,
             chunked_upload=self.chunked_upload,
-            capabilities=client.capabilities(),
+            capabilities=self.facts.capabilities(account, client.capabilities),
             root_folder=settings.root_folder,
             upload_manifest=settings.upload_manifest,
             report_id=run.report_id,
@@ -151,6 +158,12 @@ class ReportRunner:
             on_progress=on_progress,
             tellakit_version=self.version,
             on_confirmed=on_confirmed,
+            without_digest=settings.without_digest,
+            on_verify_progress=on_verify_progress,
+            root_known=self.facts.root_exists(account, settings.root_folder),
+            on_root=lambda exists: (self.facts.root_made if exists else self.facts.root_missing)(
+                account, settings.root_folder
+            ),
             encrypt_to=settings.encrypt_to,
             readable_names=settings.readable_names,
         )

@@ -15,6 +15,11 @@ The submission (submission.py) and the file transfer (transfer.py) ask one part,
   ciphertext's, taken from the in-order pass of the upload or, after a resume, from one
   extra pass, and kept (``sealed_sha256``) for the manifest.
 
+Every object sent is a ``WireObject``: its size and the SHA-256 of the bytes on the wire, the
+one value verification.py compares with the digest the server computed (never with a
+checksum we sent). A ``WireFile`` (an attachment) is one, read from the vault; ``WireBytes``
+(the description, the manifest) is one held in memory.
+
 ``wire_for`` fixes the layout of a report nothing fixed yet (queued before the vault had a
 connection: the vault fixes it when a report leaves the draft state) and stores the keys a
 sealed report still lacks, before any byte of it is sent. Keys are made once per file and
@@ -64,16 +69,42 @@ from tellakit.sealed.layout import READABLE_DESCRIPTION
 from tellakit.sealed.reader import PlainSource
 from tellakit.vault.age.stream import CHUNK, ENC_CHUNK
 
-__all__ = ["ReadableWire", "ReportWire", "SealedWire", "WireFile", "wire_for"]
+__all__ = [
+    "ReadableWire",
+    "ReportWire",
+    "SealedWire",
+    "WireBytes",
+    "WireFile",
+    "WireObject",
+    "wire_for",
+]
 
 
-class WireFile(Protocol):
-    """One attachment as it goes on the wire."""
+class WireObject(Protocol):
+    """What the server must hold for one object sent: the bytes on the wire."""
 
     @property
     def size(self) -> int:
         """The body's length: what the server will hold."""
         ...
+
+    @property
+    def sha256(self) -> str:
+        """Hex SHA-256 (lowercase) of the body: what the server's digest must be."""
+        ...
+
+
+class WireBytes:
+    """A small body held in memory (the description, the manifest) as it goes on the wire."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.size = len(data)
+        self.sha256 = hashlib.sha256(data).hexdigest()
+
+
+class WireFile(WireObject, Protocol):
+    """One attachment as it goes on the wire (its bytes read from the vault)."""
 
     @property
     def mtime(self) -> int | None:
@@ -90,10 +121,6 @@ class WireFile(Protocol):
 
     def sent_in_order(self, reader: Any) -> None:
         """``reader`` (from :meth:`open`) gave the whole body in order: keep what it learnt."""
-        ...
-
-    def expected_sha256(self) -> str:
-        """Hex SHA-256 of the body: what the server's digest must be."""
         ...
 
     def plain_bytes(self, wire_bytes: int) -> int:
@@ -123,9 +150,12 @@ class ReportWire(Protocol):
         in position order, clear of the ones already chosen."""
         ...
 
-    def folder_names(self, rules: NameRules, *, after: str | None) -> Iterator[str]:
+    def folder_names(
+        self, rules: NameRules, *, after: str | None, allow_4byte_utf8: bool = True
+    ) -> Iterator[str]:
         """Report folder names to try with MKCOL, in order; ``after``: a recorded name that
-        turned out to be someone else's (continue past it)."""
+        turned out to be someone else's (continue past it); ``allow_4byte_utf8`` False once
+        the server refused names with emoji (no utf8mb4)."""
         ...
 
     def description(self) -> bytes:
@@ -211,7 +241,8 @@ class ReadableFile:
     def sent_in_order(self, reader: Any) -> None:
         """Nothing to learn: the vault recorded the SHA-256 at import."""
 
-    def expected_sha256(self) -> str:
+    @property
+    def sha256(self) -> str:
         return self._att.sha256.lower()
 
     def plain_bytes(self, wire_bytes: int) -> int:
@@ -237,8 +268,13 @@ class ReadableWire:
         todo = [a.name for a in atts if a.remote_name is None]
         return assign_file_names(todo, rules, taken=[DESCRIPTION_NAME, MANIFEST_NAME, *fixed])
 
-    def folder_names(self, rules: NameRules, *, after: str | None) -> Iterator[str]:
-        names = candidates(sanitize_name(self._report.title, rules, is_file=False), is_file=False)
+    def folder_names(
+        self, rules: NameRules, *, after: str | None, allow_4byte_utf8: bool = True
+    ) -> Iterator[str]:
+        title = sanitize_name(
+            self._report.title, rules, is_file=False, allow_4byte_utf8=allow_4byte_utf8
+        )
+        names = candidates(title, is_file=False)
         if after is not None:
             for name in names:
                 if name == after:
@@ -306,7 +342,8 @@ class SealedFile:
         if digest is not None:
             self._keep(digest)
 
-    def expected_sha256(self) -> str:
+    @property
+    def sha256(self) -> str:
         if self._att.sealed_sha256 is None:  # resumed mid-file: one pass over the file
             self._keep(sealed_sha256(self._open_plain, self._key, self._att.size))
         assert self._att.sealed_sha256 is not None
@@ -357,10 +394,12 @@ class SealedWire:
         atts = _ordered(attachments)
         return [attachment_name(n) for n, a in enumerate(atts, 1) if a.remote_name is None]
 
-    def folder_names(self, rules: NameRules, *, after: str | None) -> Iterator[str]:
+    def folder_names(
+        self, rules: NameRules, *, after: str | None, allow_4byte_utf8: bool = True
+    ) -> Iterator[str]:
         if self._report.readable_names:
             return ReadableWire(self._vault, self._report, self._version).folder_names(
-                rules, after=after
+                rules, after=after, allow_4byte_utf8=allow_4byte_utf8
             )
         return sealed_folder_candidates(datetime.now(timezone.utc))  # fresh suffixes
 
@@ -395,7 +434,7 @@ class SealedWire:
                     mime=a.mime,
                     captured_at=captured.get(a.file_id),
                     ciphertext_size=body.size,
-                    ciphertext_sha256=body.expected_sha256(),
+                    ciphertext_sha256=body.sha256,
                 )
             )
         plain = build_sealed_manifest(

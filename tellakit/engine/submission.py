@@ -7,53 +7,66 @@ The folder step is where duplicate and empty folders are avoided:
 * Report with a recorded folder and content already confirmed (description or a file sent):
   the folder is ours; one MKCOL makes sure it still exists (405 is fine).
 * Recorded but unconfirmed folder (a kill between recording and MKCOL, or between MKCOL and the
-  next step): MKCOL 201 -> ours now. 405 -> PROPFIND Depth 1: when the folder is empty or holds
-  nothing but this report's description file (same size and SHA-256) it is ours and is
-  reused; otherwise someone else took the name and the next candidate is tried. So a resume
-  never leaves an empty extra folder.
+  next step): MKCOL 201 -> ours now. 405 -> PROPFIND Depth 1: when the folder holds nothing but
+  files this report would create (its description file, and with bulk upload its chosen file
+  names), each as sent (see ``_looks_ours``), it is ours and is reused; otherwise someone else
+  took the name and the next candidate is tried. So a resume never leaves an empty extra folder.
 
 Everything that depends on the report's layout (readable or sealed: names, bodies, sizes, the
-digest the server must report) comes from its ``ReportWire`` (sealing.py).
+SHA-256 the server's digest must equal) comes from its ``ReportWire`` (sealing.py); each
+object sent is a ``WireObject`` of it, so a sealed file is verified on the server's digest of
+its ciphertext.
+
+Every object sent (description, each file, manifest) is checked against a SHA-256 the server
+computed (verification.py). A file whose check fails is sent again from the start, once; a
+second failure stops the report with "Verification failed: ...". A server whose database
+cannot store 4-byte UTF-8 (emoji; MySQL without utf8mb4) refuses such names: the folder or
+file then gets the same name without those characters, recorded as its server name.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from typing import Any
 
+from tellakit.engine.bulksend import BulkSend
 from tellakit.engine.chunking import Tuning
 from tellakit.engine.confirm import Confirmed, ConfirmedHook, Piece, ignore
 from tellakit.engine.control import StopToken, check
-from tellakit.engine.naming import join_remote
-from tellakit.engine.plan import StepKind, plan
+from tellakit.engine.naming import assign_file_names, join_remote
+from tellakit.engine.plan import Step, StepKind, plan
 from tellakit.engine.ports import ChunkedUploadFactory, ProtocolClient, ReportStore
-from tellakit.engine.sealing import wire_for
+from tellakit.engine.sealing import WireBytes, WireObject, wire_for
 from tellakit.engine.transfer import FileTransfer
-from tellakit.errors import VerificationFailed
-from tellakit.nextcloud.models import Capabilities, PutResult
-from tellakit.reports import Attachment, FileState, Report, Status
+from tellakit.engine.verification import Checked, Verifier, decode_digest, encode_digest
+from tellakit.errors import NameRejected, UnexpectedResponse, VerificationFailed
+from tellakit.nextcloud.models import Capabilities
+from tellakit.nextcloud.names import has_4byte_utf8, refuses_4byte_utf8
+from tellakit.reports import CHECKED, Attachment, FileState, Report, Status
+from tellakit.vault.models import WITHOUT_DIGEST_DOWNLOAD
 
 log = logging.getLogger(__name__)
 
 MAX_FOLDER_CANDIDATES = 1000
+#: How often a file (or the description, the manifest) is sent again from the start after
+#: its verification failed, before the report stops with "Verification failed".
+MAX_RESENDS = 1
 
-# (attachment or None, bytes sent of that file, file state or None)
+# (attachment or None, bytes sent of that file)
 ProgressHook = Callable[[Report, "Attachment | None", int], None]
+# (attachment, bytes of the server's copy downloaded and hashed so far)
+VerifyProgressHook = Callable[[Report, Attachment, int], None]
 
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _sha256_of(hashes: Mapping[str, str]) -> str | None:
-    for key, value in hashes.items():
-        if key.lower().replace("-", "") == "sha256" and value:
-            return value.lower()
-    return None
+def _no_verify_progress(_report: Report, _att: Attachment, _n: int) -> None:
+    """The hook of a caller that does not show verification downloads."""
 
 
 class ReportSubmission:
@@ -74,6 +87,10 @@ class ReportSubmission:
         on_progress: ProgressHook,
         tellakit_version: str,
         on_confirmed: ConfirmedHook = ignore,
+        without_digest: str = WITHOUT_DIGEST_DOWNLOAD,
+        on_verify_progress: VerifyProgressHook = _no_verify_progress,
+        root_known: bool = False,
+        on_root: Callable[[bool], None] | None = None,
         encrypt_to: tuple[str, ...] = (),
         readable_names: bool = False,
     ):
@@ -89,6 +106,8 @@ class ReportSubmission:
         self.tuning = tuning.for_server(capabilities.max_chunk_size)
         self.on_progress = on_progress
         self.on_confirmed = on_confirmed
+        self.on_verify_progress = on_verify_progress
+        self.version = tellakit_version
         self.report: Report = vault.get_report(report_id)
         # The connection's encryption settings count only for a report not fixed yet.
         self.wire = wire_for(
@@ -98,23 +117,45 @@ class ReportSubmission:
             readable_names=readable_names,
             tellakit_version=tellakit_version,
         )
-        self._put_results: dict[str, PutResult | None] = {}
+        self.verifier = Verifier(
+            client,
+            without_digest=without_digest,
+            cancel=token,
+            server_version=capabilities.version,
+        )
+        #: the server refused a name for its 4-byte UTF-8 characters during this run
+        self.no_4byte_utf8 = False
+        #: an earlier run made sure the root folder exists (ServerFacts); on_root(exists) is
+        #: told what this run found out
+        self.root_known = root_known
+        self.on_root = on_root or (lambda _exists: None)
+        #: the server answered a bulk request as a server without the endpoint
+        self.bulk_unsupported = False
 
     # --- driver -----------------------------------------------------------------------
 
     def run(self) -> Report:
         """Run every remaining step; returns the report, now SUBMITTED."""
-        manifest = self.upload_manifest or self.wire.manifest_always
-        for step in plan(self.report, upload_manifest=manifest):
+        steps = plan(
+            self.report,
+            upload_manifest=self.upload_manifest or self.wire.manifest_always,
+            bulk=self.tuning.bulk if self.caps.bulkupload else None,
+            description_size=len(self.wire.description()),
+        )
+        for step in steps:
             check(self.token)
             if step.kind is StepKind.NAMES:
                 self._choose_file_names()
             elif step.kind is StepKind.FOLDER:
                 self._choose_folder()
+            elif step.kind is StepKind.BULK:
+                self._send_bulk(step)
             elif step.kind is StepKind.DESCRIPTION:
                 self._send_description()
             elif step.kind is StepKind.UPLOAD:
-                self._upload(self._att(step.attachment_id))
+                att = self._att(step.attachment_id)
+                if att.state is not FileState.UPLOADED and att.state not in CHECKED:
+                    self._upload(att)  # not already stored by a BULK step
             elif step.kind is StepKind.VERIFY:
                 self._verify(self._att(step.attachment_id))
             elif step.kind is StepKind.MANIFEST:
@@ -148,55 +189,116 @@ class ReportSubmission:
         for att, name in zip(todo, names, strict=True):
             self._record_file(att, remote_name=name)
 
+    def _refused_for_4byte_utf8(self, error: NameRejected, name: str) -> bool:
+        """True (and remembered for the run) when ``error`` refused ``name`` for its emoji."""
+        if not refuses_4byte_utf8(error, name):
+            return False
+        if not self.no_4byte_utf8:
+            log.info("the server refuses names with 4-byte UTF-8 (no utf8mb4); using fallbacks")
+        self.no_4byte_utf8 = True
+        return True
+
+    def _rename_without_4byte_utf8(self, att: Attachment) -> None:
+        """Give ``att`` its fallback name (no 4-byte UTF-8), clash-free, and record it.
+        (Readable layout only: a sealed report's names are ASCII.)"""
+        others = [a.remote_name for a in self.report.attachments if a is not att and a.remote_name]
+        taken = [self.wire.description_name, self.wire.manifest_name, *others]
+        (name,) = assign_file_names([att.name], self.rules, taken=taken, allow_4byte_utf8=False)
+        log.info("a file name goes to the server without its 4-byte UTF-8 characters")
+        self._record_file(att, remote_name=name, remote_path=None)
+
     # --- 2. folder ----------------------------------------------------------------------
 
     def _content_confirmed(self) -> bool:
         return self.report.description_sent or any(
-            a.state in (FileState.UPLOADED, FileState.VERIFIED) or a.bytes_sent > 0
+            a.state is FileState.UPLOADED or a.state in CHECKED or a.bytes_sent > 0
             for a in self.report.attachments
         )  # the description is sent first, so this is "description sent" in practice
 
     def _looks_ours(self, folder: str) -> bool:
         """True when ``folder`` holds only what this report could have put there unrecorded.
 
-        Called only while nothing is confirmed (the description goes first, so no file was
-        sent either): the folder is ours if it is empty, or holds just our description.txt
-        (same size, and same SHA-256 when the server tells it), sent right before a kill.
+        Called only while nothing is confirmed: the folder is ours if it is empty, or holds
+        only files of this report sent right before a kill or a cut (its description file,
+        and with bulk upload any of its files), each of the size sent and with the same
+        SHA-256 as the server computes it or as downloaded back (the size alone where the
+        connection checks sizes only).
         """
         entries = self.client.propfind(folder, depth=1)
         own = folder.strip("/")
-        name = self.wire.description_name
-        desc = self.wire.description()
+        ours: dict[str, WireObject] = {
+            self.wire.description_name: WireBytes(self.wire.description())
+        }
+        for att in self.report.attachments:
+            if att.remote_name:
+                ours[att.remote_name] = self.wire.file(att)
         for entry in entries:
             if entry.path.strip("/") == own:
                 continue
-            if entry.is_dir or entry.name != name or entry.size != len(desc):
-                return False
-            sha = _sha256_of(self.client.file_hashes(join_remote(own, name)))
-            if sha is not None and sha != hashlib.sha256(desc).hexdigest():
+            sent = ours.get(entry.name)
+            if (
+                sent is None
+                or not self.verifier.holds(entry, join_remote(own, entry.name), sent).ok
+            ):
                 return False
         return True
 
-    def _choose_folder(self) -> None:
+    def _folder_names(self, *, after: str | None = None) -> Iterator[str]:
+        """The candidate folder names (past ``after``), without 4-byte UTF-8 once the server
+        refused some."""
+        return self.wire.folder_names(
+            self.rules, after=after, allow_4byte_utf8=not self.no_4byte_utf8
+        )
+
+    def _ensure_root(self) -> None:
         self.client.ensure_folder(self.root)
+        self.root_known = True
+        self.on_root(True)
+
+    def _mkcol(self, path: str) -> bool:
+        """MKCOL of the report folder; a root folder gone since an earlier run (409: parent
+        missing) is created again first."""
+        try:
+            return self.client.mkcol(path)
+        except UnexpectedResponse as exc:
+            if exc.status != 409:
+                raise
+            self.on_root(False)
+            self._ensure_root()
+            return self.client.mkcol(path)
+
+    def _choose_folder(self) -> None:
+        if not self.root_known:
+            self._ensure_root()
         recorded = self.report.remote_folder
-        taken = None
+        after = None
         if recorded:
-            if self._content_confirmed():
-                self.client.mkcol(recorded)  # still there? (405 = yes, it is ours)
-                return
-            if self.client.mkcol(recorded) or self._looks_ours(recorded):
-                return
-            # Someone else holds that name: continue with the candidates after it.
             taken = recorded.rsplit("/", 1)[-1]
-        names = self.wire.folder_names(self.rules, after=taken)
+            try:
+                if self._content_confirmed():
+                    self._mkcol(recorded)  # still there? (405 = yes, it is ours)
+                    return
+                if self._mkcol(recorded) or self._looks_ours(recorded):
+                    return
+            except NameRejected as exc:
+                if not self._refused_for_4byte_utf8(exc, taken):
+                    raise
+            else:
+                after = taken  # someone else holds that name: continue past it
+        names = self._folder_names(after=after)
         for _ in range(MAX_FOLDER_CANDIDATES):
             check(self.token)
-            path = join_remote(self.root, next(names))
+            name = next(names)
+            path = join_remote(self.root, name)
             # Recorded before the MKCOL: a kill between the two is caught by _looks_ours.
             self._record(remote_folder=path)
-            if self.client.mkcol(path):
-                return
+            try:
+                if self._mkcol(path):
+                    return
+            except NameRejected as exc:
+                if not self._refused_for_4byte_utf8(exc, name):
+                    raise
+                names = self._folder_names()  # the same title without its emoji
         raise VerificationFailed(
             f"no free folder name for this report in {self.root} after "
             f"{MAX_FOLDER_CANDIDATES} tries"
@@ -208,38 +310,111 @@ class ReportSubmission:
 
     # --- 3. description -----------------------------------------------------------------
 
-    def _put_bytes(self, name: str, data: bytes) -> None:
-        """One small file of the report's own (description, manifest) into its folder.
-
-        Its bytes are what goes on the wire (sealed: the age file), so the announced checksum
-        and the server's ``X-Hash`` answer, when it gives one, are of those bytes.
-        """
+    def _put_bytes(self, name: str, data: bytes) -> Checked:
+        """One small file of the report's own (description, manifest) into its folder,
+        verified like any file: sent again once when the check fails, then the report stops."""
         path = join_remote(self._folder(), name)
-        digest = hashlib.sha256(data).hexdigest()
-        result = self.client.put(
-            path, io.BytesIO(data), len(data), cancel=self.token, checksum_sha256_hex=digest
-        )
-        server_sha = _sha256_of(result.hashes)
-        if server_sha is not None and server_sha != digest:
-            raise VerificationFailed(
-                f"Verification failed: the server's SHA-256 of {name} differs from what was sent.",
-                path=path,
+        sent = WireBytes(data)
+        for resends in range(MAX_RESENDS + 1):
+            result = self.client.put(
+                path,
+                io.BytesIO(data),
+                len(data),
+                cancel=self.token,
+                checksum_sha256_hex=sent.sha256,
             )
+            checked = self.verifier.check(path, sent, name=name, known=result.server_digest)
+            if checked.ok:
+                return checked
+            log.warning("%s failed its verification (%d re-sends so far)", name, resends)
+        raise VerificationFailed(f"Verification failed: {checked.problem}.", path=path)
 
     def _send_description(self) -> None:
+        if self.report.description_sent:
+            return  # a BULK step sent it
         self._put_bytes(self.wire.description_name, self.wire.description())
+        self._description_sent()
+
+    def _description_sent(self) -> None:
         self._record(description_sent=True)
         self.on_confirmed(Confirmed(Piece.DESCRIPTION))
         self.on_progress(self.report, None, 0)
 
+    # --- bulk: the description and small files in one request ----------------------------
+
+    def _send_bulk(self, step: Step) -> None:
+        """One bulk request (see bulksend.py); what it did not store goes on by PUT."""
+        if self.bulk_unsupported:
+            return
+        atts = [self._att(i) for i in step.attachment_ids]
+        atts = [a for a in atts if a.state is not FileState.UPLOADED and a.state not in CHECKED]
+        for att in atts:
+            assert att.remote_name is not None
+            if self.no_4byte_utf8 and has_4byte_utf8(att.remote_name):
+                self._rename_without_4byte_utf8(att)
+        desc = None
+        if step.description and not self.report.description_sent:
+            desc = self.wire.description()
+        if not atts and desc is None:
+            return
+        outcome = BulkSend(
+            vault=self.vault,
+            client=self.client,
+            report_id=self.report_id,
+            folder=self._folder(),
+            token=self.token,
+            on_progress=lambda att, n: self.on_progress(self.report, att, n),
+            on_confirmed=self.on_confirmed,
+            body=self.wire.file,
+            description_name=self.wire.description_name,
+        ).send(atts, desc)
+        self.bulk_unsupported = outcome.unsupported
+        for att in atts:
+            why = outcome.refused.get(att.id)
+            refusal = NameRejected(why or "", status=400, reason=why)
+            if why and self._refused_for_4byte_utf8(refusal, att.remote_name or ""):
+                self._rename_without_4byte_utf8(att)  # its UPLOAD step sends it so
+        # What bulk stored carries no digest: the server recalculates them all at once (their
+        # VERIFY steps then compare), rather than one round trip per file.
+        desc_path = join_remote(self._folder(), self.wire.description_name)
+        stored = [a.remote_path or "" for a in outcome.stored]
+        if desc is not None and outcome.description_stored:
+            stored.append(desc_path)
+        digests = self.verifier.recalculated_digests(stored)
+        for att in outcome.stored:
+            digest = digests.get(att.remote_path or "")
+            if digest is not None:
+                self._record_file(att, server_digest=encode_digest(digest))
+        if desc is not None and outcome.description_stored:
+            known = digests.get(desc_path)
+            name = self.wire.description_name
+            if self.verifier.check(desc_path, WireBytes(desc), name=name, known=known).ok:
+                self._description_sent()
+            # else the DESCRIPTION step sends it again by PUT, verified as every file
+
     # --- 4. files -----------------------------------------------------------------------
 
     def _upload(self, att: Attachment) -> None:
-        assert att.remote_name is not None
-        remote_path = join_remote(self._folder(), att.remote_name)
+        """Send ``att``; a name refused for its emoji is replaced and the file sent there."""
         if att.state is FileState.FAILED:
             # A failed verification: start the file again from nothing.
-            self._record_file(att, transfer_id=None, bytes_sent=0, chunk_size=None)
+            self._record_file(
+                att, transfer_id=None, bytes_sent=0, chunk_size=None, server_digest=None
+            )
+        assert att.remote_name is not None
+        if self.no_4byte_utf8 and has_4byte_utf8(att.remote_name):
+            self._rename_without_4byte_utf8(att)
+        try:
+            self._transfer(att)
+        except NameRejected as exc:
+            if not self._refused_for_4byte_utf8(exc, att.remote_name or ""):
+                raise
+            self._rename_without_4byte_utf8(att)
+            self._transfer(att)  # a chunked upload goes on from the chunks already sent
+
+    def _transfer(self, att: Attachment) -> None:
+        assert att.remote_name is not None
+        remote_path = join_remote(self._folder(), att.remote_name)
         body = self.wire.file(att)
         transfer = FileTransfer(
             vault=self.vault,
@@ -252,38 +427,60 @@ class ReportSubmission:
             tuning=self.tuning,
             token=self.token,
             on_progress=lambda n: self.on_progress(self.report, att, body.plain_bytes(n)),
+            verifier=self.verifier,
             on_confirmed=self.on_confirmed,
         )
         self.on_progress(self.report, att, body.plain_bytes(att.bytes_sent))
-        self._put_results[att.id] = transfer.run()
+        transfer.run()
         self.on_progress(self.report, att, att.size)
 
     # --- 5. verify ----------------------------------------------------------------------
 
     def _verify(self, att: Attachment) -> None:
+        """Check ``att`` on the server; on a mismatch send it again from the start, once."""
         path = att.remote_path or join_remote(self._folder(), att.remote_name or "")
-        entries = self.client.propfind(path, depth=0)
-        size = entries[0].size if entries else None
-        body = self.wire.file(att)
-        problem = None
-        server_sha = None
-        if size != body.size:
-            problem = f"the server holds {size} bytes of {att.name!r}, not the {body.size} sent"
-        else:
-            result = self._put_results.get(att.id)
-            server_sha = _sha256_of(result.hashes) if result is not None else None
-            if server_sha is None:
-                server_sha = _sha256_of(self.client.file_hashes(path))
-            if server_sha is not None and server_sha != body.expected_sha256():
-                problem = f"the server's SHA-256 of {att.name!r} differs from the vault's"
-        if problem is not None:
-            self._record_file(att, state=FileState.FAILED, error=problem)
-            self.on_progress(self.report, att, 0)
-            raise VerificationFailed(f"Verification failed: {problem}.", path=path)
-        checksum = f"SHA256:{server_sha}" if server_sha else None
-        self._record_file(att, state=FileState.VERIFIED, checksum=checksum, verified_at=_now())
+        body = self.wire.file(att)  # sealed: the ciphertext's SHA-256, never the plaintext's
+        checked = self.verifier.check(
+            path,
+            body,
+            name=att.name,
+            known=decode_digest(att.server_digest),
+            on_progress=lambda n: self.on_verify_progress(self.report, att, body.plain_bytes(n)),
+        )
+        if not checked.ok:
+            self._failed_check(att, path, checked)
+            return
+        level = checked.verification
+        assert level is not None
+        state = FileState.VERIFIED if level.content_verified else FileState.SIZE_CHECKED
+        self._record_file(
+            att,
+            state=state,
+            verification=level,
+            checksum=checked.checksum,
+            verified_at=_now(),
+            error=None,
+        )
         self.on_confirmed(Confirmed(Piece.VERIFIED, att.id, att.size))
         self.on_progress(self.report, att, att.size)
+
+    def _failed_check(self, att: Attachment, path: str, checked: Checked) -> None:
+        """Record the failed check; send the file again (and check it) unless it was already
+        sent again, else stop the report with the reason."""
+        resend = att.resends < MAX_RESENDS
+        self._record_file(
+            att,
+            state=FileState.FAILED,
+            error=checked.problem,
+            resends=att.resends + 1 if resend else att.resends,
+            server_digest=None,
+        )
+        self.on_progress(self.report, att, 0)
+        if not resend:
+            raise VerificationFailed(f"Verification failed: {checked.problem}.", path=path)
+        log.warning("a file failed its verification; sending it again from the start")
+        self._upload(att)
+        self._verify(att)
 
     # --- 6. manifest, 7. finish ---------------------------------------------------------
 

@@ -5,10 +5,12 @@ the wire are a little more; the submission converts, and the recorded counts are
 
 The vault records what the server confirmed (a chunk, a file); between two confirmations the
 bytes of the request in flight exist only here, so a view that (re)opens mid-chunk still shows
-them. A run's figures are dropped when it ends: from then on the vault's record is the truth.
+them, as it shows how far a download that verifies a file got. A run's figures are dropped
+when it ends: from then on the vault's record is the truth.
 
-Thread rules: ``ProgressTracker._lock`` guards ``_sent`` (bytes in flight per attachment) and
-``_meters`` (one speed meter per report); the vault is read, and events are built, without it.
+Thread rules: ``ProgressTracker._lock`` guards ``_sent`` (bytes in flight per attachment),
+``_verifying`` (bytes downloaded back per attachment) and ``_meters`` (one speed meter per
+report); the vault is read, and events are built, without it.
 Worker threads write (one worker per report at a time); views read from any thread.
 """
 
@@ -18,10 +20,10 @@ import threading
 
 from tellakit.engine.events import FileEvent, FileProgress, ReportProgress, SpeedMeter
 from tellakit.engine.scheduler import RetryOutlook
-from tellakit.reports import Attachment, FileState, Report, Status
+from tellakit.reports import CHECKED, Attachment, FileState, Report, Status
 
 #: File states whose bytes are all on the server.
-_ON_SERVER = (FileState.UPLOADED, FileState.VERIFIED)
+_ON_SERVER = (FileState.UPLOADED, *CHECKED)
 
 
 class ProgressTracker:
@@ -30,18 +32,21 @@ class ProgressTracker:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._sent: dict[str, dict[str, int]] = {}  # report id -> attachment id -> bytes
+        self._verifying: dict[str, dict[str, int]] = {}  # report id -> attachment id -> bytes
         self._meters: dict[str, SpeedMeter] = {}
 
     def begin(self, report_id: str) -> None:
         """A run starts: forget the figures of any earlier run."""
         with self._lock:
             self._sent[report_id] = {}
+            self._verifying[report_id] = {}
             self._meters[report_id] = SpeedMeter()
 
     def end(self, report_id: str) -> None:
         """The run ended: the vault's record is the truth again, and nothing moves."""
         with self._lock:
             self._sent.pop(report_id, None)
+            self._verifying.pop(report_id, None)
             self._meters.pop(report_id, None)
 
     def speed(self, report_id: str) -> float:
@@ -59,24 +64,22 @@ class ProgressTracker:
             meter = self._meters.setdefault(report.id, SpeedMeter())
             speed = meter.add(max(0, sent - previous))
             in_flight = dict(files)
-        return FileEvent(
-            report_id=report.id,
-            state=Status.UPLOADING,
-            report_bytes_sent=min(_report_bytes(report, in_flight), report.total_bytes),
-            report_total=report.total_bytes,
-            speed_bps=speed,
-            attachment_id=att.id,
-            name=att.name,
-            bytes_sent=sent,
-            total=att.size,
-            file_state=att.state,
-        )
+        return _file_event(report, att, in_flight, sent=sent, speed=speed)
+
+    def verify_bytes(self, report: Report, att: Attachment, downloaded: int) -> FileEvent:
+        """Record that ``downloaded`` bytes of the server's copy of ``att`` were hashed (a
+        download that verifies it); the event that says so. The upload figures stay."""
+        with self._lock:
+            self._verifying.setdefault(report.id, {})[att.id] = downloaded
+            in_flight = dict(self._sent.get(report.id, {}))
+        return _file_event(report, att, in_flight, sent=att.size, verify_bytes=downloaded)
 
     def snapshot(
         self, report: Report, *, active: bool, retry: RetryOutlook | None = None
     ) -> ReportProgress:
         """The report's live state: the vault's record plus what is in flight now."""
         with self._lock:
+            verifying = dict(self._verifying.get(report.id, {}))
             in_flight = dict(self._sent.get(report.id, {}))
             meter = self._meters.get(report.id)
             speed = meter.rate if meter is not None and active else 0.0
@@ -91,6 +94,8 @@ class ProgressTracker:
                 total=a.size,
                 state=a.state,
                 error=a.error,
+                verification=a.verification,
+                verify_bytes=verifying.get(a.id) if a.state is FileState.UPLOADED else None,
             )
             for a in sorted(report.attachments, key=lambda a: a.position)
         )
@@ -108,6 +113,30 @@ class ProgressTracker:
             files=files,
             retry=retry,
         )
+
+
+def _file_event(
+    report: Report,
+    att: Attachment,
+    in_flight: dict[str, int],
+    *,
+    sent: int,
+    speed: float = 0.0,
+    verify_bytes: int | None = None,
+) -> FileEvent:
+    return FileEvent(
+        report_id=report.id,
+        state=Status.UPLOADING,
+        report_bytes_sent=min(_report_bytes(report, in_flight), report.total_bytes),
+        report_total=report.total_bytes,
+        speed_bps=speed,
+        attachment_id=att.id,
+        name=att.name,
+        bytes_sent=sent,
+        total=att.size,
+        file_state=att.state,
+        verify_bytes=verify_bytes,
+    )
 
 
 def _report_bytes(report: Report, in_flight: dict[str, int]) -> int:

@@ -36,8 +36,9 @@ from tellakit.engine.ports import (
     ProtocolClient,
 )
 from tellakit.engine.sealing import WireFile
+from tellakit.engine.verification import Verifier, encode_digest
 from tellakit.errors import ResourceLocked, UploadExpired, VaultError
-from tellakit.nextcloud.models import PutResult
+from tellakit.nextcloud.models import PutResult, ServerDigest
 from tellakit.reports import Attachment, FileState
 
 log = logging.getLogger(__name__)
@@ -160,6 +161,7 @@ class FileTransfer:
         tuning: Tuning,
         token: StopToken,
         on_progress: Progress,
+        verifier: Verifier,
         on_confirmed: ConfirmedHook = ignore,
         use_chunks: bool | None = None,
     ):
@@ -175,6 +177,7 @@ class FileTransfer:
         self.token = token
         self.on_progress = on_progress
         self.on_confirmed = on_confirmed
+        self.verifier = verifier
         self.use_chunks = tuning.use_chunks(self.total) if use_chunks is None else use_chunks
         self.requests_sent = 0
 
@@ -190,7 +193,11 @@ class FileTransfer:
         return self.body.open()
 
     def run(self) -> PutResult | None:
-        """Send the file; returns the server's answer to the final PUT/MOVE (None if adopted)."""
+        """Send the file; returns the server's answer to the final PUT/MOVE (None if adopted).
+
+        The server's digest in that answer (or the one that let a file already on the server be
+        adopted) is recorded with the file as ``server_digest`` for the verification step.
+        """
         check(self.token)
         self._update(state=FileState.UPLOADING, remote_path=self.remote_path, error=None)
         if self.use_chunks:
@@ -219,12 +226,15 @@ class FileTransfer:
 
             result = self._with_lock_retry(send, reader)
             self.body.sent_in_order(raw)
-        self._uploaded()
+        self._uploaded(result.server_digest)
         return result
 
-    def _uploaded(self) -> None:
-        """The whole file is on the server: record it, then say so."""
-        self._update(state=FileState.UPLOADED, bytes_sent=self.total)
+    def _uploaded(self, digest: ServerDigest | None) -> None:
+        """The whole file is on the server: record it with the server's digest of it (kept
+        for the verification step, also across a restart), then say so."""
+        self._update(
+            state=FileState.UPLOADED, bytes_sent=self.total, server_digest=encode_digest(digest)
+        )
         self.on_confirmed(Confirmed(Piece.FILE, self.att.id, self.total))
 
     def _with_lock_retry(self, send: Callable[[], T], reader: GuardedReader) -> T:
@@ -276,13 +286,19 @@ class FileTransfer:
         )
 
     def _already_on_server(self) -> bool:
-        """True when the destination holds exactly our file (a MOVE whose answer was lost)."""
+        """True when the destination holds exactly our file (a MOVE whose answer was lost).
+
+        Recognised by its size and then a digest the server computed (``PATCH
+        X-Recalculate-Hash``) or one of a download, never by the checksum we sent; adopted on
+        its size alone only where the connection checks sizes only (and recorded as such).
+        The digest is recorded for the verification step, which then needs no second look.
+        """
         entry = self.client.stat(self.remote_path)  # None when missing; other errors raise
-        if entry is None or entry.is_dir or entry.size != self.total:
+        found = self.verifier.holds(entry, self.remote_path, self.body)
+        if not found.ok:
             return False
-        hashes = self.client.file_hashes(self.remote_path)
-        sha = hashes.get("sha256") or hashes.get("SHA256") or ""
-        return bool(sha) and sha.lower() == self.body.expected_sha256()
+        self._uploaded(found.digest)
+        return True
 
     def _chunked(self) -> PutResult | None:
         total = self.total
@@ -295,7 +311,6 @@ class FileTransfer:
             except UploadExpired:
                 upload = None
                 if self._already_on_server():
-                    self._uploaded()
                     return None
             else:
                 point = resume_point(
@@ -352,5 +367,5 @@ class FileTransfer:
             self.body.sent_in_order(raw)
         check(self.token)
         result: PutResult = upload.finish()
-        self._uploaded()
+        self._uploaded(result.server_digest)
         return result

@@ -13,8 +13,11 @@ thread). One shared watcher thread polls the tokens of the running watches every
 first). That wakes the request thread waiting for the answer; urllib3 then closes the
 connection, which with SO_LINGER 0 is a reset: the kernel drops what it still queued, and
 the server's read of the body fails instead of completing. A request still running at the
-next poll (a thread blocked in send(), which a read shutdown does not wake) gets both sides
-shut down; the FIN that adds goes out only after the queued bytes, so the reset overtakes it.
+next poll with bytes still queued to send (a thread blocked in send(), which a read shutdown
+does not wake) gets both sides shut down; the FIN that adds goes out only after the queued
+bytes, so the reset overtakes it. With nothing queued (the thread is only slow to wake, on a
+loaded machine) no FIN is sent: the server, which has nothing more to read, would take it
+for the end of a complete request, where the reset tells it the request died.
 
 Bytes the server's kernel has already acknowledged cannot be called back: when the whole rest
 of the body sits in the server's receive buffer, the server completes the request. Over a
@@ -45,6 +48,16 @@ POLL_SECONDS = 0.1
 IDLE_POLLS = 50
 
 _LINGER_RESET = struct.pack("ii", 1, 0)
+#: ioctl asking a TCP socket for its unacknowledged send queue (SIOCOUTQ = TIOCOUTQ on Linux);
+#: None where there is none (then a second abort shuts both sides down)
+_OUTQ: int | None
+try:
+    import fcntl
+    import termios
+
+    _OUTQ = termios.TIOCOUTQ
+except (ImportError, AttributeError):  # pragma: no cover - not POSIX
+    _OUTQ = None
 
 
 class RequestWatch:
@@ -85,10 +98,11 @@ class RequestWatch:
         with self._lock:
             if self._closed:
                 return
-            how = socket.SHUT_RDWR if self.aborted else socket.SHUT_RD
+            again = self.aborted
             self.aborted = True
             for sock in self._socks:
-                _shut(sock, how)
+                # A FIN only where a sender may be blocked; nothing queued: no thread is.
+                _shut(sock, socket.SHUT_RDWR if again and _unsent(sock) != 0 else socket.SHUT_RD)
 
     def close(self) -> None:
         """The request is over: forget (close the duplicates of) its sockets."""
@@ -99,6 +113,17 @@ class RequestWatch:
         for sock in socks:
             with contextlib.suppress(OSError):
                 sock.close()
+
+
+def _unsent(sock: socket.socket) -> int | None:
+    """Bytes in ``sock``'s send queue not yet acknowledged (SIOCOUTQ); None where unknown."""
+    if _OUTQ is None:
+        return None
+    try:
+        answer = fcntl.ioctl(sock.fileno(), _OUTQ, struct.pack("i", 0))
+    except (OSError, ValueError):
+        return None
+    return int(struct.unpack("i", answer)[0])
 
 
 def _shut(sock: socket.socket, how: int) -> None:

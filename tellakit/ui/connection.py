@@ -25,6 +25,13 @@ if TYPE_CHECKING:
     from tellakit.ui.context import AppContext
     from tellakit.vault import ConnectionSettings
 
+#: Shown after a Login Flow whose http:// addresses (a TLS proxy in front of a Nextcloud that
+#: does not know it) were used in their https form.
+HTTPS_NOTE = (
+    "The server handed out plain http:// login addresses; tellakit used their https form. "
+    "Its administrator should set 'overwriteprotocol' => 'https' in config/config.php."
+)
+
 
 class ConnectionForm(Screen):
     """Settings › Servers › + › Nextcloud."""
@@ -68,6 +75,15 @@ class ConnectionForm(Screen):
             indent=False,
             layout=w.Layout(width="auto"),
         )
+        # What to do with a file the server computes no SHA-256 for (ConnectionSettings).
+        self.without_digest = w.RadioButtons(
+            options=[
+                ("Download it back and compare (the file crosses the link twice)", "download"),
+                ("Check its size only (its content is then not verified)", "size_only"),
+            ],
+            value="download",
+            layout=w.Layout(width="auto"),
+        )
         self.connect_button = w.Button(description="Connect", button_style="primary", icon="plug")
         self.login_flow_button = w.Button(
             description="Log in with Nextcloud",
@@ -82,6 +98,7 @@ class ConnectionForm(Screen):
             (self.login, "tk-server-login"),
             (self.password, "tk-server-password"),
             (self.folder, "tk-server-folder"),
+            (self.without_digest, "tk-without-digest"),
             (self.connect_button, "tk-connect"),
             (self.login_flow_button, "tk-login-flow"),
             (self.cancel_button, "tk-cancel"),
@@ -101,6 +118,11 @@ class ConnectionForm(Screen):
                 self.folder,
                 self.sealing,
                 self.allow_http,
+                w.HTML(
+                    "<small>If the server computes no checksum of an uploaded file "
+                    "(Nextcloud 18 and older):</small>"
+                ),
+                self.without_digest,
                 w.HBox([self.connect_button, self.login_flow_button, self.cancel_button]),
                 self.login_link,
                 self.message,
@@ -128,10 +150,12 @@ class ConnectionForm(Screen):
     def _done(self, settings: ConnectionSettings) -> None:
         self._set_busy(False)
         self.login_link.value = ""
-        sealed = " Reports will be sealed to the organization." if settings.encrypt_to else ""
-        self.message.show(
-            f"Connected to {settings.server_url} as {settings.user_id}.{sealed}", "success"
-        )
+        text = f"Connected to {settings.server_url} as {settings.user_id}."
+        if settings.encrypt_to:
+            text += " Reports will be sealed to the organization."
+        if self.upgraded_to_https:
+            text += f" {HTTPS_NOTE}"
+        self.message.show(text, "success")
         self.ctx.connected()
 
     def _failed(self, error: BaseException) -> None:
@@ -165,12 +189,20 @@ class ConnectionForm(Screen):
         sealing = self._sealing()
         if sealing is None:
             return
+        without_digest = self.without_digest.value
         vault = self.ctx.vault
         self.message.show(f"Checking {url}…")
         self._set_busy(True)
         self._task = Task(
             lambda: connect(
-                vault, url, login, password, folder, allow_insecure_http=allow_http, **sealing
+                vault,
+                url,
+                login,
+                password,
+                folder,
+                allow_insecure_http=allow_http,
+                without_digest=without_digest,
+                **sealing,
             ),
             on_done=self._done,
             on_error=self._failed,
@@ -182,6 +214,7 @@ class ConnectionForm(Screen):
         sealing = self._sealing()
         if sealing is None:
             return
+        without_digest = self.without_digest.value
         vault = self.ctx.vault
         self._cancel_flow = cancel = threading.Event()
         self.message.show(f"Asking {url} for a login page…")
@@ -189,6 +222,7 @@ class ConnectionForm(Screen):
 
         def flow() -> ConnectionSettings:
             started = start_login(url, allow_insecure_http=allow_http)
+            self.upgraded_to_https = started.upgraded_to_https
             self.login_link.value = (
                 f'<p style="overflow-wrap:anywhere">Open <a href="{esc(started.login_url)}" '
                 f'target="_blank" rel="noopener noreferrer"><b>the Nextcloud login page</b></a> '
@@ -197,7 +231,9 @@ class ConnectionForm(Screen):
             )
             self.login_url = started.login_url
             self.message.show("Waiting for you to grant access in the browser…")
-            return finish_login(vault, started, folder, cancel=cancel, **sealing)
+            return finish_login(
+                vault, started, folder, cancel=cancel, without_digest=without_digest, **sealing
+            )
 
         self._task = Task(flow, on_done=self._done, on_error=self._failed, name="tellakit-login")
 
@@ -213,3 +249,5 @@ class ConnectionForm(Screen):
         super().dispose()
 
     login_url: str = ""
+    #: the server handed out http:// Login Flow addresses; their https form was used
+    upgraded_to_https: bool = False

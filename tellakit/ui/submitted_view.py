@@ -1,4 +1,4 @@
-"""A submitted report, read only: where each file is on the server and its verified checksum."""
+"""A submitted report, read only: where each file is on the server and how it was verified."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import ipywidgets as w
 
-from tellakit.reports import Report
+from tellakit.reports import FileState, Report, Verification
 from tellakit.ui.common import Confirm, Message
 from tellakit.ui.fmt import esc, human_date, human_size
 from tellakit.ui.recipients import layout_note
@@ -16,15 +16,25 @@ if TYPE_CHECKING:
     from tellakit.ui.context import AppContext
 
 
+def verified_text(state: FileState, verification: Verification | None, when: str) -> str:
+    """The Verified cell: a check mark and how, only when the content was verified."""
+    if state is FileState.VERIFIED:
+        how = f" {verification.label}" if verification is not None else ""
+        return f"✓{how} · {when}"
+    if state is FileState.SIZE_CHECKED:
+        return f"{Verification.SIZE_ONLY.label} · {when}"
+    return state.value
+
+
 def files_table(report: Report) -> str:
-    """HTML table: name, size, server path, checksum and when it was verified."""
+    """HTML table: name, size, server path, the server's checksum and how and when each file
+    was verified ("size checked, content not verified" without a check mark)."""
     rows = []
     for a in sorted(report.attachments, key=lambda a: a.position):
-        ours = a.sealed_sha256 or a.sha256  # what was sent: the sealed file, or the plaintext
-        check = esc(a.checksum) if a.checksum else f"SHA256:{esc(ours)} (size checked)"
-        if a.sealed_sha256 is not None:
+        check = esc(a.checksum) if a.checksum else "none (size checked only)"
+        if a.checksum and a.sealed_sha256 is not None:
             check += " <small>(of the sealed file)</small>"
-        verified = f"✓ {esc(human_date(a.verified_at))}" if a.verified_at else esc(a.state.value)
+        verified = esc(verified_text(a.state, a.verification, human_date(a.verified_at)))
         rows.append(
             f"<tr><td>{esc(a.name)}</td>"
             f"<td style='white-space:nowrap'>{esc(human_size(a.size))}</td>"
@@ -32,7 +42,7 @@ def files_table(report: Report) -> str:
             f"<td><code style='overflow-wrap:anywhere'>{check}</code></td><td>{verified}</td></tr>"
         )
     head = (
-        "<tr><th>File</th><th>Size</th><th>On the server</th><th>Checksum</th>"
+        "<tr><th>File</th><th>Size</th><th>On the server</th><th>Server's checksum</th>"
         "<th>Verified</th></tr>"
     )
     return (

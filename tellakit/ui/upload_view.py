@@ -14,7 +14,7 @@ import ipywidgets as w
 
 from tellakit.engine import FileEvent, FileProgress, ProgressEvent, ReportEvent, ReportProgress
 from tellakit.errors import TellakitError
-from tellakit.reports import RESUMABLE, STOPPED, FileState, Status
+from tellakit.reports import CHECKED, RESUMABLE, STOPPED, FileState, Status, Verification
 from tellakit.ui.bridge import Throttle
 from tellakit.ui.common import Confirm, Message
 from tellakit.ui.fmt import esc, human_size, human_speed, percent
@@ -66,18 +66,38 @@ class ProgressRow(w.HBox):
         )
         self.add_class("tk-progress-row")
 
-    def update(self, sent: int, speed: float = 0.0, state: str = "") -> None:
-        """Show ``sent`` bytes of the total (and the file's state when it has one)."""
-        done = state in ("uploaded", "verified")
+    def update(
+        self,
+        sent: int,
+        speed: float = 0.0,
+        state: str = "",
+        *,
+        verification: Verification | None = None,
+        verify_bytes: int | None = None,
+    ) -> None:
+        """Show ``sent`` bytes of the total (and the file's state when it has one): how it
+        was verified once it is, and how far a download that verifies it got meanwhile."""
+        done = state in ("uploaded", *CHECKED)
         value = 100.0 if done else percent(sent, self.total)
         self.bar.value = value
-        self.bar.bar_style = (
-            "success" if value >= 100.0 else ("danger" if state == "failed" else "")
-        )
+        if state == FileState.SIZE_CHECKED:
+            style = "warning"  # on the server, but its content was not verified
+        elif value >= 100.0:
+            style = "success"
+        else:
+            style = "danger" if state == "failed" else ""
+        self.bar.bar_style = style
         self.state = state
         text = progress_text(self.total if done else sent, self.total, speed)
-        if state == "verified":
-            text += " · verified ✓"
+        if state == FileState.VERIFIED:
+            text += " · verified ✓" + (f" ({verification.label})" if verification else "")
+        elif state == FileState.SIZE_CHECKED:
+            text += f" · {Verification.SIZE_ONLY.label}"
+        elif state == FileState.UPLOADED and verify_bytes is not None:
+            text += (
+                f" · verifying: downloaded {human_size(min(verify_bytes, self.total))} "
+                f"of {human_size(self.total)}"
+            )
         self.detail.value = f"<small>{esc(text)}</small>"
 
 
@@ -165,10 +185,17 @@ class UploadView(Screen):
         for f in snapshot.files:
             row = self.file_rows.get(f.attachment_id)
             if row is not None:
-                row.update(f.bytes_sent, 0.0, f.state)
+                row.update(
+                    f.bytes_sent,
+                    0.0,
+                    f.state,
+                    verification=f.verification,
+                    verify_bytes=f.verify_bytes,
+                )
                 self._file_error(f)
         self.total_row.update(snapshot.bytes_sent, snapshot.speed_bps)
-        self.render_state(snapshot.state, snapshot.reason)
+        size_only = sum(1 for f in snapshot.files if f.state is FileState.SIZE_CHECKED)
+        self.render_state(snapshot.state, snapshot.reason, size_only=size_only)
 
     def _file_error(self, f: FileProgress) -> None:
         if f.error and f.state is FileState.FAILED:
@@ -180,14 +207,20 @@ class UploadView(Screen):
         """The report state shown now."""
         return self._state
 
-    def render_state(self, state: str, reason: str | None) -> None:
-        """Status line and which buttons make sense in ``state``."""
+    def render_state(self, state: str, reason: str | None, *, size_only: int = 0) -> None:
+        """Status line and which buttons make sense in ``state``; ``size_only`` files were
+        checked by their size alone (no check mark then)."""
         self._state = state
         text = _STATE_TEXT.get(state, state)
         if reason and state in STOPPED:
             text = f"{text}: {reason}"
         if state == "submitted":
             text = "Submitted ✓ every file is on the server and verified."
+            if size_only:
+                text = (
+                    f"Submitted: every file is on the server; {size_only} of them "
+                    "size checked, content not verified (the server computes no checksum)."
+                )
         self.status.value = f'<b class="tk-state-{esc(state)}">{esc(text)}</b>'
         active = state == Status.UPLOADING.value
         self.pause_button.layout.display = "" if active else "none"
@@ -209,7 +242,12 @@ class UploadView(Screen):
         if isinstance(event, FileEvent) and row is not None:
             post(
                 ("file", event.attachment_id),
-                lambda: row.update(event.bytes_sent, event.speed_bps, event.file_state),
+                lambda: row.update(
+                    event.bytes_sent,
+                    event.speed_bps,
+                    event.file_state,
+                    verify_bytes=event.verify_bytes,
+                ),
             )
         if event.report_total:
             post("total", lambda: self.total_row.update(event.report_bytes_sent, event.speed_bps))

@@ -664,7 +664,9 @@ class Vault:
         Fields in order (``REPORT_ROW_FIELDS``): id, title, status (its string value), reason,
         created_at, updated_at, submitted_at (ISO 8601 UTC strings, None when unset), files
         (attachment count), bytes (their total size), bytes_sent (as ``Report.bytes_sent``),
-        remote_folder, attempts. One aggregate query; no objects are built.
+        remote_folder, attempts, verification (the distinct ``Verification`` values of its
+        files, comma-separated, None when none was checked yet). One aggregate query; no
+        objects are built.
         """
         self._id()
         return self._index.report_rows(_statuses(status))

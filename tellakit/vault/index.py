@@ -31,11 +31,11 @@ from tellakit.errors import (
     VaultError,
     VaultLocked,
 )
-from tellakit.reports import Attachment, FileState, Report, Status
+from tellakit.reports import Attachment, FileState, Report, Status, Verification
 from tellakit.vault.fsutil import create_private, is_regular
 from tellakit.vault.models import ConnectionSettings, VaultFile
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 RECOVERY = (
     "Restore this vault's index.db from a backup, or run `tellakit recover` to start a new "
     "index from the blobs (see docs/troubleshooting.md)."
@@ -48,17 +48,20 @@ CREATE TABLE deleted_blobs (
 );
 CREATE TABLE rekey_blobs (
     blob TEXT PRIMARY KEY,              -- a blob whose header a re-key is replacing
-    header BLOB NOT NULL,               -- the new header (the same file key, the new recipient)
-    header_mac TEXT NOT NULL,           -- its MAC, for files.header_mac once it is written
+    header BLOB NOT NULL,               -- the new header (the same file key and the new recipient)
+    header_mac TEXT NOT NULL,           -- its MAC: files.header_mac once it is written
     payload_offset INTEGER NOT NULL     -- where the payload starts in the blob as it was
 );
 """
 
+# A comment after a column's comma holds no comma of its own (SQLite's DROP COLUMN, which the
+# migration tests use, looks back for the comma before a column); none holds a semicolon (the
+# schema is run one statement at a time).
 _SCHEMA = (
     """
 CREATE TABLE files (
     id TEXT PRIMARY KEY,
-    blob TEXT NOT NULL UNIQUE,          -- path below blobs/, e.g. "ab/ab12..."
+    blob TEXT NOT NULL UNIQUE,          -- path below blobs/ (e.g. "ab/ab12...")
     name TEXT NOT NULL,
     mime TEXT NOT NULL,
     size INTEGER NOT NULL,
@@ -69,7 +72,7 @@ CREATE TABLE files (
 );
 CREATE TABLE reports (
     id TEXT PRIMARY KEY,
-    seq INTEGER NOT NULL,               -- creation order, breaks ties of equal timestamps
+    seq INTEGER NOT NULL,               -- creation order: breaks ties of equal timestamps
     title TEXT NOT NULL,
     description TEXT NOT NULL,
     status TEXT NOT NULL,
@@ -82,7 +85,7 @@ CREATE TABLE reports (
     description_sent INTEGER NOT NULL DEFAULT 0,
     manifest_sent INTEGER NOT NULL DEFAULT 0,
     attempts INTEGER NOT NULL DEFAULT 0,
-    sealed_to TEXT,                     -- age recipients, one a line ('' readable, NULL unfixed)
+    sealed_to TEXT,                     -- age recipients one a line ('' readable / NULL unfixed)
     readable_names INTEGER NOT NULL DEFAULT 0,
     description_key TEXT                -- sealed: the description's SealedKey.dumps()
 );
@@ -105,6 +108,9 @@ CREATE TABLE report_files (
     checksum TEXT,
     verified_at TEXT,
     error TEXT,
+    verification TEXT,                  -- how it was checked: server_sha256 ... size_only
+    server_digest TEXT,                 -- "<kind>:<hex>" the server answered while uploading
+    resends INTEGER NOT NULL DEFAULT 0, -- sent again from the start after a failed check
     sealed_key TEXT,                    -- sealed: this file's SealedKey.dumps()
     sealed_sha256 TEXT                  -- sealed: SHA-256 of the ciphertext, once known
 );
@@ -121,8 +127,9 @@ CREATE TABLE connection (
     allow_insecure_http INTEGER NOT NULL,
     upload_manifest INTEGER NOT NULL,
     auto_retry INTEGER NOT NULL,
-    encrypt_to TEXT NOT NULL DEFAULT '',        -- sealed submissions: age recipients, one a line
-    readable_names INTEGER NOT NULL DEFAULT 0   -- sealed, but Tella's readable folder names
+    encrypt_to TEXT NOT NULL DEFAULT '',        -- sealed submissions: age recipients (one a line)
+    readable_names INTEGER NOT NULL DEFAULT 0,  -- sealed but with Tella's readable folder names
+    without_digest TEXT NOT NULL DEFAULT 'download'  -- no server digest: download or size_only
 );
 """
     + _JOURNALS
@@ -133,11 +140,18 @@ _MIGRATIONS = {
     # Sealed submissions (issue 13): the connection's encryption settings ('' = none).
     3: "ALTER TABLE connection ADD COLUMN encrypt_to TEXT NOT NULL DEFAULT '';"
     "ALTER TABLE connection ADD COLUMN readable_names INTEGER NOT NULL DEFAULT 0",
+    # Verification on what the server computed (issue 14): how each file was checked, the
+    # upload's digest answer kept across a restart, the automatic re-sends, and what to do
+    # when a server offers no digest. Files verified before it keep a NULL verification.
+    4: "ALTER TABLE report_files ADD COLUMN verification TEXT;"
+    "ALTER TABLE report_files ADD COLUMN server_digest TEXT;"
+    "ALTER TABLE report_files ADD COLUMN resends INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE connection ADD COLUMN without_digest TEXT NOT NULL DEFAULT 'download'",
     # Sealed submissions, the engine's side: each report's layout, fixed when it is queued,
     # and the age keys of its files. A report that already has a folder on the server (or
     # was submitted) went out in the readable layout and stays in it; other outbox reports
     # are fixed when their next run starts.
-    4: "ALTER TABLE reports ADD COLUMN sealed_to TEXT;"
+    5: "ALTER TABLE reports ADD COLUMN sealed_to TEXT;"
     "ALTER TABLE reports ADD COLUMN readable_names INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE reports ADD COLUMN description_key TEXT;"
     "ALTER TABLE report_files ADD COLUMN sealed_key TEXT;"
@@ -156,7 +170,7 @@ _REPORT_COLS = (
 _ATT_COLS = (
     "id, report_id, file_id, name, mime, size, sha256, position, state, bytes_sent, "
     "remote_name, remote_path, transfer_id, chunk_size, checksum, verified_at, error, "
-    "sealed_key, sealed_sha256"
+    "verification, server_digest, resends, sealed_key, sealed_sha256"
 )
 _REPORT_MARKS = ", ".join("?" * (_REPORT_COLS.count(",") + 1))
 _ATT_MARKS = ", ".join("?" * (_ATT_COLS.count(",") + 1))
@@ -174,6 +188,7 @@ REPORT_ROW_FIELDS = (
     "bytes_sent",
     "remote_folder",
     "attempts",
+    "verification",
 )
 _CONN_FIELDS = (
     "server_url",
@@ -187,6 +202,7 @@ _CONN_FIELDS = (
     "auto_retry",
     "encrypt_to",
     "readable_names",
+    "without_digest",
 )
 _CONN_BOOLS = (
     "is_app_password",
@@ -230,6 +246,7 @@ def _assignments(fields: dict[str, Any]) -> tuple[str, list[Any]]:
 #: Value -> member lookups: listing thousands of rows, Enum(value) calls were 10-15% of the time.
 _STATUSES = {s.value: s for s in Status}
 _FILE_STATES = {s.value: s for s in FileState}
+_VERIFICATIONS = {v.value: v for v in Verification}
 _parse_dt = datetime.fromisoformat
 
 
@@ -566,6 +583,9 @@ class Index:
                     a.checksum,
                     _ts(a.verified_at),
                     a.error,
+                    None if a.verification is None else Verification(a.verification).value,
+                    a.server_digest,
+                    a.resends,
                     a.sealed_key,
                     a.sealed_sha256,
                 ),
@@ -631,8 +651,11 @@ class Index:
             checksum=row[14],
             verified_at=None if row[15] is None else _parse_dt(row[15]),
             error=row[16],
-            sealed_key=row[17],
-            sealed_sha256=row[18],
+            verification=None if row[17] is None else _VERIFICATIONS.get(row[17]),
+            server_digest=row[18],
+            resends=row[19],
+            sealed_key=row[20],
+            sealed_sha256=row[21],
         )
 
     @staticmethod
@@ -709,7 +732,8 @@ class Index:
         sql = (
             "SELECT r.id, r.title, r.status, r.reason, r.created_at, r.updated_at, "
             "r.submitted_at, COUNT(f.id), COALESCE(SUM(f.size), 0), "
-            "COALESCE(SUM(MIN(f.bytes_sent, f.size)), 0), r.remote_folder, r.attempts "
+            "COALESCE(SUM(MIN(f.bytes_sent, f.size)), 0), r.remote_folder, r.attempts, "
+            "GROUP_CONCAT(DISTINCT f.verification) "
             "FROM reports r LEFT JOIN report_files f ON f.report_id = r.id "
             + where  # placeholders only
             + " GROUP BY r.id ORDER BY r.created_at DESC, r.seq DESC"

@@ -37,3 +37,16 @@ class ConnectionSettings:
     encrypt_to: tuple[str, ...] = ()
     #: with ``encrypt_to``: the folder keeps Tella's name (the title); files stay sealed
     readable_names: bool = False
+    # --- verification (issue 14; docs/security.md) ---
+    #: what to do with a file the server offers no SHA-256 for (no ``X-Hash`` answer, no
+    #: ``PATCH X-Recalculate-Hash``): ``"download"`` it back and hash it (the default; every
+    #: byte crosses the link twice), or ``"size_only"``: recorded as "size checked, content
+    #: not verified"
+    without_digest: str = "download"
+
+
+#: ``ConnectionSettings.without_digest`` values: download the file back and hash it ...
+WITHOUT_DIGEST_DOWNLOAD = "download"
+#: ... or compare its size only (its content is then not verified).
+WITHOUT_DIGEST_SIZE_ONLY = "size_only"
+WITHOUT_DIGEST_CHOICES = (WITHOUT_DIGEST_DOWNLOAD, WITHOUT_DIGEST_SIZE_ONLY)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 
 from tests.devserver.helpers import OC, dav, error_parts, files_url, propfind
 
@@ -279,10 +280,13 @@ def test_locked_file_is_423_while_being_written(devserver):
     )
     t.start()
     assert started.wait(10)
-    for _ in range(50):  # the server marks the file busy when its PUT handler starts
-        second = dav("PUT", files_url(devserver, "busy.bin"), data=b"other")
-        if second.status_code == 423:
-            break
+    # The server marks the file busy when the first PUT's handler starts, which may come a
+    # while after the client sent its first bytes (a loaded machine): wait for that, then try.
+    deadline = time.monotonic() + 30
+    while not devserver.ctx.is_busy("alice", "busy.bin"):
+        assert time.monotonic() < deadline, "the first PUT never started writing"
+        time.sleep(0.01)
+    second = dav("PUT", files_url(devserver, "busy.bin"), data=b"other")
     release.set()
     t.join(10)
     assert second.status_code == 423

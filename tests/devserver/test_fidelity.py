@@ -51,27 +51,27 @@ def tree(root: Path) -> dict[str, str]:
     }
 
 
-def nextcloudcmd_sync(exe: str, srv, local: Path, home: Path) -> None:
-    """One ``nextcloudcmd -s`` run of ``local`` against alice's /sync (HOME for its config)."""
-    proc = subprocess.run(
+def nextcloudcmd_run(
+    exe: str, srv, local: Path, home: Path, *, silent: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """One ``nextcloudcmd`` run of ``local`` against alice's /sync (HOME for its config)."""
+    return subprocess.run(
         [
             exe,
-            "--user",
-            "alice",
-            "--password",
-            "secret",
-            "--non-interactive",
-            "-s",
-            "--path",
-            "/sync",
-            str(local),
-            srv.url,
+            *("--user", "alice", "--password", "secret", "--non-interactive"),
+            *(["-s"] if silent else []),
+            *("--path", "/sync", str(local), srv.url),
         ],
         env={**os.environ, "HOME": str(home)},
         capture_output=True,
         text=True,
         timeout=150,
     )
+
+
+def nextcloudcmd_sync(exe: str, srv, local: Path, home: Path) -> None:
+    """One ``nextcloudcmd -s`` run that must succeed."""
+    proc = nextcloudcmd_run(exe, srv, local, home)
     assert proc.returncode == 0, proc.stderr[-3000:]
 
 
@@ -213,9 +213,21 @@ def test_nextcloudcmd_recovers_from_a_connection_cut_mid_chunk(small_chunk_serve
     random_file(src / "big.bin", 40 * MIB)
     (srv.files_root("alice") / "sync").mkdir()
     srv.faults.cut_after(15 * MIB, method="PUT", path="/uploads/")
-    nextcloudcmd_sync(exe, srv, src, home)
+    # How nextcloudcmd takes the reset depends on where Qt meets it: seen as the connection
+    # closing (RemoteHostClosedError), Qt sends the chunk again by itself within the same run;
+    # seen as a failed write of the body (ECONNRESET/EPIPE), Qt reports UnknownNetworkError,
+    # which the client classifies as fatal: the run ends (exit 1) and the upload is left to the
+    # next sync, which resumes it. Which one happens is a race on the client's side (about 1 in
+    # 3 runs here). So sync again after such a run, as a user (or the desktop app) would.
+    runs = [nextcloudcmd_run(exe, srv, src, home, silent=False)]
+    if runs[0].returncode != 0:
+        assert "UnknownNetworkError" in runs[0].stderr, runs[0].stderr[-3000:]
+        runs.append(nextcloudcmd_run(exe, srv, src, home, silent=False))
+    assert runs[-1].returncode == 0, runs[-1].stderr[-3000:]
     chunk_puts = srv.log.filter(method="PUT", path="/uploads/")
     assert [r.status for r in chunk_puts].count(0) == 1  # the cut happened, once
     first_chunk = [r for r in chunk_puts if r.path == chunk_puts[0].path]
     assert len(first_chunk) == 1  # the chunk that had arrived was not sent again
     assert digest(srv.files_root("alice") / "sync" / "big.bin") == digest(src / "big.bin")
+    assert [r.status for r in srv.log.filter(method="MOVE", path="/.file")] == [201]
+    assert not any((srv.data_dir / "alice" / "uploads").iterdir())  # resumed, not restarted

@@ -4,18 +4,28 @@ from __future__ import annotations
 
 import hashlib
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from tellakit.engine import Tuning
+from tellakit.engine.chunking import BulkPolicy
 
-MiB = 1024 * 1024
+KiB = 1024
+MiB = 1024 * KiB
 PASSPHRASE = "correct horse battery staple"
 #: Files from 1 MiB go chunked, in fixed 5 MiB chunks (the smallest chunked upload v2 allows,
-#: which the dev server enforces), so chunked cases stay fast.
+#: which the dev server enforces), so chunked cases stay fast; smaller ones in one PUT each.
 SMALL = Tuning(
-    single_put_limit=1 * MiB, initial_chunk=5 * MiB, min_chunk=5 * MiB, max_chunk=5 * MiB
+    single_put_limit=1 * MiB,
+    initial_chunk=5 * MiB,
+    min_chunk=5 * MiB,
+    max_chunk=5 * MiB,
+    bulk=None,
 )
+#: SMALL, and files up to 512 KiB in bulk requests where the server offers them (it does by
+#: default); those between 512 KiB and 1 MiB still in one PUT each.
+BULK = replace(SMALL, bulk=BulkPolicy(file_limit=512 * KiB))
 
 
 def sha256(data: bytes) -> str:

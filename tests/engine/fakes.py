@@ -20,7 +20,7 @@ from typing import Any
 
 from tellakit.errors import ReportNotFound
 from tellakit.nextcloud import Cancelled
-from tellakit.nextcloud.models import Capabilities, DavEntry, PutResult
+from tellakit.nextcloud.models import Capabilities, DavEntry, DigestKind, PutResult, ServerDigest
 from tellakit.reports import Attachment, Report, Status, check_transition
 from tellakit.vault.models import ConnectionSettings
 
@@ -278,10 +278,21 @@ class FakeClient:
         with self.server.lock:
             return self._entry(path)
 
-    def file_hashes(self, path: str) -> dict[str, str]:
+    def recalculated_digest(self, path: str) -> ServerDigest | None:
         with self.server.lock:
             data = self.server.files.get(path)
-        return {} if data is None else {"sha256": hashlib.sha256(data).hexdigest()}
+        if data is None:
+            from tellakit.errors import UnexpectedResponse
+
+            raise UnexpectedResponse(f"PATCH {path}: 404", status=404)
+        return ServerDigest(DigestKind.RECALCULATED, hashlib.sha256(data).hexdigest())
+
+    def download_sha256(
+        self, path: str, *, cancel: Any = None, on_progress: Callable[[int], None] | None = None
+    ) -> ServerDigest:
+        with self.server.lock:
+            data = self.server.files[path]
+        return ServerDigest(DigestKind.DOWNLOAD, hashlib.sha256(data).hexdigest(), len(data))
 
     def close(self) -> None:
         pass

@@ -22,7 +22,7 @@ def main(argv: list[str]) -> int:
     from tellakit.vault import open_vault
 
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from engine_helpers import SMALL
+    from engine_helpers import BULK
 
     count = 0
 
@@ -38,8 +38,11 @@ def main(argv: list[str]) -> int:
             count += 1
             if count == kill_at:
                 body = kwargs.get("data")
-                if mode == "mid" and hasattr(body, "on_progress") and len(body) > 1:
-                    inner = body.on_progress
+                # A PUT's body (StreamBody) or a bulk request's (MultipartBody) says how far
+                # it got through its progress callback.
+                hook = next((a for a in ("on_progress", "_on_progress") if hasattr(body, a)), None)
+                if mode == "mid" and hook is not None and len(body) > 1:
+                    inner = getattr(body, hook)
                     half = len(body) // 2
 
                     def progress(sent: int) -> None:
@@ -48,7 +51,7 @@ def main(argv: list[str]) -> int:
                         if inner is not None:
                             inner(sent)
 
-                    body.on_progress = progress
+                    setattr(body, hook, progress)
                 elif mode in ("before", "mid"):
                     die()
             response = original(method, url, *args, **kwargs)
@@ -60,7 +63,7 @@ def main(argv: list[str]) -> int:
         return client
 
     vault = open_vault(vault_path, passphrase)
-    submitter = Submitter(vault, tuning=SMALL, client_factory=factory, max_parallel_reports=1)
+    submitter = Submitter(vault, tuning=BULK, client_factory=factory, max_parallel_reports=1)
     submitter.submit(report_id)
     submitter.wait(report_id, timeout=120)
     submitter.close()

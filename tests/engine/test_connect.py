@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from tellakit.engine import connect, disconnect, finish_login, start_login
+from tellakit.engine import Submitter, connect, disconnect, finish_login, start_login
 from tellakit.errors import (
     AuthenticationFailed,
     ConnectionSettingsError,
@@ -16,6 +16,7 @@ from tellakit.errors import (
     TwoFactorRequired,
 )
 from tellakit.nextcloud import Credentials, NextcloudClient
+from tellakit.reports import Status
 from tellakit.vault import age
 
 
@@ -166,3 +167,48 @@ def test_credentials_never_in_logs_or_reprs(vault, devserver, caplog):
     settings = connect(vault, devserver.url, "carol", secret, "Tella")
     texts = [caplog.text, repr(settings), str(info.value), repr(info.value), repr(vault)]
     assert not any(secret in t for t in texts)
+
+
+@pytest.mark.timeout(60)
+def test_login_flow_behind_a_tls_proxy_ends_connected_over_https(vault, proxied_devserver):
+    """Nextcloud behind a TLS proxy without overwriteprotocol hands out http:// addresses;
+    tellakit.start_login / finish_login use their https form and end connected."""
+    import tellakit
+
+    srv = proxied_devserver
+    assert srv.url.startswith("https://")
+    flow = tellakit.start_login(srv.url)
+    assert flow.upgraded_to_https
+    assert flow.login_url.startswith("https://") and flow.poll_endpoint.startswith("https://")
+    srv.approve_login_flow("alice")
+    settings = tellakit.finish_login(vault, flow, "Tella", timeout=20, interval=0.1)
+    assert settings.server_url == srv.url and settings.is_app_password
+    report = vault.create_report("Through the proxy", "", [vault.import_bytes(b"x", "x.txt").id])
+    with Submitter(vault) as sub:
+        sub.submit(report.id)
+        assert sub.wait(report.id, timeout=30)
+    assert vault.get_report(report.id).status is Status.SUBMITTED
+
+
+def test_login_flow_behind_a_proxy_whose_https_form_fails_names_the_administrators_fix(
+    vault, proxied_devserver
+):
+    import tellakit
+    from tellakit.errors import InsecureURL
+
+    proxied_devserver.faults.respond(502, method="POST", path="/login/v2/poll")
+    with pytest.raises(InsecureURL) as info:
+        tellakit.start_login(proxied_devserver.url)
+    assert "'overwriteprotocol' => 'https'" in str(info.value)
+    assert vault.get_connection() is None
+
+
+def test_without_digest_is_checked_and_stored(vault, devserver):
+    from tellakit.errors import ConnectionSettingsError
+
+    with pytest.raises(ConnectionSettingsError, match="size_only"):
+        connect(vault, devserver.url, "alice", "secret", "Tella", without_digest="sometimes")
+    assert vault.get_connection() is None
+    settings = connect(vault, devserver.url, "alice", "secret", "Tella", without_digest="size_only")
+    assert settings.without_digest == "size_only"
+    assert vault.get_connection().without_digest == "size_only"

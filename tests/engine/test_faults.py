@@ -1,6 +1,10 @@
 """The fault matrix: every injected failure ends, after resume, submitted with matching hashes
 or in the outbox with its reason; never a lost file, a second copy, or an extra/empty folder.
 
+Each report holds a tiny file (sent in a bulk request with the description, then verified by
+the server's recalculation), a small one (one PUT) and a big one (chunked), so every kind of
+request the engine makes is in the matrix.
+
 One dev server, one vault and one connection serve the whole module (each case is its own
 report in its own folder), so the matrix stays fast; after every case the whole root folder
 is checked against the reports submitted so far.
@@ -15,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_helpers import PASSPHRASE, SMALL, MiB, check_submitted, random_bytes
+from engine_helpers import BULK, PASSPHRASE, MiB, check_submitted, random_bytes
 
 from tellakit.engine import Submitter, connect
 from tellakit.reports import Status
@@ -23,6 +27,7 @@ from tellakit.vault import create_vault
 
 pytestmark = pytest.mark.timeout(120)
 ROOT = "M"
+TINY_SIZE = 200 * 1024  # in the bulk request, after the description
 SMALL_SIZE = 700 * 1024  # one PUT
 BIG_SIZE = 10 * MiB + 512 * 1024  # chunked: 5 MiB + 5.5 MiB
 CHUNK = 5 * MiB
@@ -71,10 +76,12 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     server = DevServer(base / "server", users={"alice": "secret"}).start()
     vault = create_vault(base / "vault", PASSPHRASE, work_factor=10)
     connect(vault, server.url, "alice", "secret", ROOT)
-    small = random_bytes(SMALL_SIZE, 11)
-    big = random_bytes(BIG_SIZE, 12)
-    files = [vault.import_bytes(small, "small.bin"), vault.import_bytes(big, "big.bin")]
-    submitter = Submitter(vault, tuning=SMALL)
+    files = [
+        vault.import_bytes(random_bytes(TINY_SIZE, 10), "tiny.bin"),
+        vault.import_bytes(random_bytes(SMALL_SIZE, 11), "small.bin"),
+        vault.import_bytes(random_bytes(BIG_SIZE, 12), "big.bin"),
+    ]
+    submitter = Submitter(vault, tuning=BULK)
     try:
         yield Env(
             server, vault, submitter, [f.id for f in files], {f.name: f.sha256 for f in files}
@@ -86,14 +93,16 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
 
 
 # Each kind of request the engine makes, as (method, path regex) for the fault injector.
+# (This server answers every PUT and MOVE with its SHA-256, so only the files of the bulk
+# request need a verification request; those of other servers are in test_profiles.py.)
 KINDS = {
     "MKCOL-folder": ("MKCOL", rf"/files/alice/{ROOT}/[^/]+$"),
     "MKCOL-upload": ("MKCOL", r"/uploads/"),
-    "PUT-description": ("PUT", r"/description\.txt$"),
+    "POST-bulk": ("POST", r"/dav/bulk$"),
+    "PATCH-verify": ("PATCH", r"/tiny\.bin$"),
     "PUT-file": ("PUT", r"/small\.bin$"),
     "PUT-chunk": ("PUT", r"/uploads/.+/00002$"),
     "MOVE": ("MOVE", r"/uploads/"),
-    "PROPFIND": ("PROPFIND", r"/files/"),
 }
 STATUSES = {500: True, 502: True, 503: True, 507: False, 401: False, 423: True, 429: True}
 
@@ -116,14 +125,19 @@ def test_status_injected_on_each_kind_of_request(env: Env, kind: str, status: in
 
 def _cut_cases() -> list[tuple[str, int]]:
     rng = random.Random(20261128)
-    cases = [("small", rng.randrange(0, SMALL_SIZE)) for _ in range(10)]
-    cases += [("big", rng.randrange(0, BIG_SIZE)) for _ in range(20)]
+    cases = [("tiny", rng.randrange(0, TINY_SIZE)) for _ in range(6)]
+    cases += [("small", rng.randrange(0, SMALL_SIZE)) for _ in range(6)]
+    cases += [("big", rng.randrange(0, BIG_SIZE)) for _ in range(18)]
     return cases
 
 
 @pytest.mark.parametrize(("which", "offset"), _cut_cases())
 def test_connection_cut_at_random_offset(env: Env, which: str, offset: int) -> None:
-    if which == "small":
+    if which == "tiny":
+        # The bulk body: the description's part, then the tiny file's (offset into it).
+        env.server.faults.cut_after(offset, method="POST", path=r"/dav/bulk$")
+        chunk = None
+    elif which == "small":
         env.server.faults.cut_after(offset, method="PUT", path=r"/small\.bin$")
         chunk = None
     else:

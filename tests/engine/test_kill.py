@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_helpers import PASSPHRASE, SMALL, MiB, check_submitted, random_bytes, submit_and_kill
+from engine_helpers import BULK, PASSPHRASE, MiB, check_submitted, random_bytes, submit_and_kill
 
 from tellakit.engine import Submitter, connect
 from tellakit.engine.monitor import STOPPED_DURING_UPLOAD
@@ -19,9 +19,15 @@ from tellakit.vault import create_vault, open_vault
 
 pytestmark = pytest.mark.timeout(120)
 ROOT = "K"
-FILES = {"small.bin": random_bytes(300 * 1024, 21), "big.bin": random_bytes(11 * MiB, 22)}
-# Requests of one submission: capabilities, MKCOL root, MKCOL folder, PUT description,
-# PUT small, PROPFIND, MKCOL upload, PUT chunk 1, PUT chunk 2, MOVE, PROPFIND, PUT manifest.
+FILES = {
+    "tiny.bin": random_bytes(300 * 1024, 21),
+    "small.bin": random_bytes(700 * 1024, 23),
+    "big.bin": random_bytes(11 * MiB, 22),
+}
+# Requests of one submission: capabilities, MKCOL root, MKCOL folder, POST bulk (description
+# and tiny), PATCH description, PATCH tiny (what bulk stores is verified by the server's
+# recalculation), PUT small, MKCOL upload, PUT chunk 1, PUT chunk 2, MOVE, PUT manifest (the
+# PUT and the MOVE answer the server's SHA-256, so they need no request of their own).
 REQUESTS = 12
 
 
@@ -58,7 +64,15 @@ def _kill_points() -> list[tuple[int, str]]:
     rng = random.Random(9)
     points = [(rng.randint(1, REQUESTS), rng.choice(["before", "mid", "after"])) for _ in range(10)]
     # Plus the subtle ones, always: the server did it, the index never heard of it.
-    return [*points, (3, "after"), (4, "after"), (7, "after"), (10, "after")]
+    return [
+        *points,
+        (3, "after"),
+        (4, "after"),
+        (4, "mid"),
+        (7, "after"),
+        (9, "after"),
+        (11, "after"),
+    ]
 
 
 @pytest.mark.parametrize(("k", "mode"), _kill_points())
@@ -66,7 +80,7 @@ def test_sigkill_then_resume(env: Env, k: int, mode: str) -> None:
     report_id = submit_and_kill(env.vault_path, f"kill {k} {mode}", env.file_ids, k, mode)
     vault = open_vault(env.vault_path, PASSPHRASE)
     try:
-        with Submitter(vault, tuning=SMALL) as sub:
+        with Submitter(vault, tuning=BULK) as sub:
             found = vault.get_report(report_id)
             if found.status is not Status.SUBMITTED:
                 # Shown in the outbox, resumable, with the reason.

@@ -199,13 +199,20 @@ def test_a_cut_at_a_seeded_offset_resumes_to_the_same_bytes(
 def test_a_flipped_byte_fails_verification_against_the_ciphertext_and_is_sent_again(
     env: Env,
 ) -> None:
-    env.server.faults.flip_byte(1000, method="PUT", path=r"/1\.age$")
+    """The server's SHA-256 of what it stored is compared with the ciphertext's: a flipped
+    byte is caught, the file sent again at once (same key, same bytes); flipped again, the
+    report stops with the reason, and a resume sends the same bytes once more."""
+    env.server.faults.flip_byte(1000, method="PUT", path=r"/1\.age$", times=2)
     report = env.run("flipped")
     assert report.status is Status.INTERRUPTED, report.reason
     assert "Verification failed" in (report.reason or "")
+    first = report.attachments[0]
+    assert first.resends == 1 and first.state is FileState.FAILED
     keys = stored_keys(report)
     done = env.resume(report.id)
     check_sealed_report(env.vault, env.root, done, env.org, keys=keys)
+    sent = done.attachments[0]
+    assert sent.checksum == f"SHA256:{sent.sealed_sha256}" and sent.sealed_sha256 != sent.sha256
 
 
 def test_a_pause_mid_chunk_resumes_to_the_same_bytes(env: Env) -> None:

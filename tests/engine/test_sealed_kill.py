@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_helpers import PASSPHRASE, SMALL, MiB, random_bytes, submit_and_kill
+from engine_helpers import BULK, PASSPHRASE, MiB, random_bytes, submit_and_kill
 from sealed_helpers import Organization, check_sealed_report, sealed_connection, stored_keys
 
 from tellakit.engine import Submitter
@@ -21,10 +21,11 @@ from tellakit.vault import open_vault
 pytestmark = pytest.mark.timeout(120)
 ROOT = "SK"
 FILES = {"small.bin": random_bytes(300 * 1024, 41), "big.bin": random_bytes(11 * MiB, 42)}
-# Requests of one sealed submission, as in test_kill: capabilities, MKCOL root, MKCOL folder,
-# PUT description.txt.age, PUT 1.age, PROPFIND, MKCOL upload, PUT chunk 1, PUT chunk 2,
-# MOVE, PROPFIND, PUT manifest.json.age.
-PUT_SMALL, CHUNK_1, CHUNK_2, MOVE = 5, 8, 9, 10
+# Requests of one sealed submission, as in test_kill (the child offers bulk upload):
+# capabilities, MKCOL root, MKCOL folder, POST bulk (description.txt.age and 1.age), PATCH
+# 1.age, PATCH description.txt.age (the server's recalculated SHA-256 of each, compared with
+# the ciphertext's), MKCOL upload, PUT chunk 1, PUT chunk 2, MOVE, PUT manifest.json.age.
+BULK_POST, CHUNK_1, CHUNK_2, MOVE, REQUESTS = 4, 8, 9, 10, 11
 
 
 @dataclass
@@ -46,11 +47,14 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
 
 def _kill_points() -> list[tuple[int, str]]:
     rng = random.Random(13)
-    # Mid-file: in the single PUT and in each chunk; after: the server did it (folder made,
-    # description stored, MOVE done) but the index never heard of it; plus two seeded ones.
-    fixed = [(PUT_SMALL, "mid"), (CHUNK_1, "mid"), (CHUNK_2, "mid"), (3, "after"), (4, "after")]
-    fixed.append((MOVE, "after"))
-    return fixed + [(rng.randint(2, 12), rng.choice(["before", "mid", "after"])) for _ in range(2)]
+    # Mid-file: in the bulk request and in each chunk; after: the server did it (folder made,
+    # description and small file stored in bulk, MOVE done) but the index never heard of it;
+    # plus two seeded ones.
+    fixed = [(BULK_POST, "mid"), (CHUNK_1, "mid"), (CHUNK_2, "mid"), (3, "after")]
+    fixed += [(BULK_POST, "after"), (MOVE, "after")]
+    return fixed + [
+        (rng.randint(2, REQUESTS), rng.choice(["before", "mid", "after"])) for _ in range(2)
+    ]
 
 
 @pytest.mark.parametrize(("k", "mode"), _kill_points())
@@ -63,7 +67,7 @@ def test_sigkill_then_resume_sends_the_same_bytes(env: Env, k: int, mode: str) -
         assert found.sealed_to == (env.org.recipient,)
         if found.status is not Status.SUBMITTED:
             assert keys.description and all(keys.files.values())  # stored before any byte
-            with Submitter(vault, tuning=SMALL) as sub:
+            with Submitter(vault, tuning=BULK) as sub:
                 sub.resume(report_id)
                 assert sub.wait(report_id, timeout=60)
         done = vault.get_report(report_id)

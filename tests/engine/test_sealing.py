@@ -97,7 +97,7 @@ def test_a_sealed_body_sizes_digest_and_progress() -> None:
     assert data.startswith(b"age-encryption.org/v1\n-> X25519 ")  # opened in test_sealed
     digest = hashlib.sha256(data).hexdigest()
     assert vault.get_report(report.id).attachments[0].sealed_sha256 == digest
-    assert body.expected_sha256() == digest and body.announced_sha256() == digest
+    assert body.sha256 == digest and body.announced_sha256() == digest
     shown = [body.plain_bytes(n) for n in range(0, body.size + 1, 997)]
     assert shown == sorted(shown) and shown[0] == 0
     assert body.plain_bytes(key.prefix_size) == 0 and body.plain_bytes(body.size) == att.size
@@ -112,8 +112,8 @@ def test_a_sealed_body_sizes_digest_and_progress() -> None:
     assert vault.get_report(report.id).attachments[0].sealed_sha256 is None
     with resumed.open() as reader:
         whole = reader.read() or b""
-    assert resumed.expected_sha256() == hashlib.sha256(whole).hexdigest()
-    assert vault.get_report(report.id).attachments[0].sealed_sha256 == resumed.expected_sha256()
+    assert resumed.sha256 == hashlib.sha256(whole).hexdigest()
+    assert vault.get_report(report.id).attachments[0].sealed_sha256 == resumed.sha256
 
 
 def test_a_readable_body_is_the_plaintext_with_its_recorded_digest() -> None:
@@ -122,7 +122,7 @@ def test_a_readable_body_is_the_plaintext_with_its_recorded_digest() -> None:
     att = report.attachments[2]
     body = wire.file(att)
     assert body.size == att.size == body.plain_bytes(att.size)
-    assert body.expected_sha256() == body.announced_sha256() == att.sha256
+    assert body.sha256 == body.announced_sha256() == att.sha256
     with body.open() as reader:
         assert reader.read() == FILES["notes.txt"]
 

@@ -157,3 +157,28 @@ def test_a_v1_fallback_upload_resumes_as_v1(connected, devserver):
     assert len(devserver.log.filter("PUT", f"/uploads/alice/{folder}/")) == 1  # chunk 2 only
     tree = server_tree(devserver.files_root("alice"))
     assert sha256(tree["Tella/v1 resume/big.bin"]) == sha256(data)
+
+
+def test_later_reports_ask_neither_capabilities_nor_the_root_again(connected, devserver):
+    first = report_with_files(connected, "First", [("a.txt", b"one")])
+    second = report_with_files(connected, "Second", [("a.txt", b"two")])
+    third = report_with_files(connected, "Third", [("a.txt", b"three")])
+    with Submitter(connected, tuning=SMALL) as sub:
+        sub.submit(first.id)
+        assert sub.wait(first.id, timeout=60)
+        devserver.log.clear()
+        sub.submit(second.id)
+        assert sub.wait(second.id, timeout=60)
+        # Folder, description, file, manifest: each PUT answered its SHA-256.
+        assert [r.method for r in devserver.log.snapshot()] == ["MKCOL", "PUT", "PUT", "PUT"]
+        # The root folder removed meanwhile: its report folder's MKCOL finds out (409).
+        import shutil
+
+        shutil.rmtree(Path(devserver.files_root("alice")) / "Tella")
+        sub.submit(third.id)
+        assert sub.wait(third.id, timeout=60)
+    done = connected.get_report(third.id)
+    assert done.status is Status.SUBMITTED, done.reason
+    assert (Path(devserver.files_root("alice")) / "Tella" / "Third" / "a.txt").read_bytes() == (
+        b"three"
+    )

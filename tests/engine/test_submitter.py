@@ -1,5 +1,6 @@
 """The Submitter against the development server: layout, progress, pause, resume, delete,
-outbox, fatal and retryable errors, verification, orphan recovery."""
+outbox, fatal and retryable errors, verification, orphan recovery. The tests taking ``target``
+also run against a real Nextcloud when one is given (targets.py, docs/testing.md)."""
 
 from __future__ import annotations
 
@@ -14,13 +15,13 @@ import pytest
 from engine_helpers import (
     PASSPHRASE,
     SMALL,
-    layout_problems,
     random_bytes,
     report_with_files,
     server_tree,
     sha256,
     wait_for,
 )
+from fakes import FakeTimers
 
 from tellakit.engine import FileEvent, ProgressEvent, ReportEvent, Submitter, client_for
 from tellakit.engine.monitor import STOPPED_DURING_UPLOAD
@@ -34,7 +35,8 @@ pytestmark = pytest.mark.timeout(90)
 KiB = 1024
 
 
-def test_submit_returns_at_once_and_lands_in_tella_layout(connected, devserver):
+def test_submit_returns_at_once_and_lands_in_tella_layout(connected_target, target):
+    connected = connected_target
     files = [
         ("empty.txt", b""),
         ("фото 📷.jpg", random_bytes(3000, 1)),
@@ -44,18 +46,19 @@ def test_submit_returns_at_once_and_lands_in_tella_layout(connected, devserver):
         ("manifest.json", b"{}"),
     ]
     report = report_with_files(connected, "Protest: 12/03 <north>", files, "Only this text.")
-    devserver.faults.latency(0.2, method="PUT")
+    if target.devserver is not None:
+        target.devserver.faults.latency(0.2, method="PUT")  # a real server takes its time
     with Submitter(connected, tuning=SMALL) as sub:
         sub.submit(report.id)
         # Returned before the work is done: the report is uploading, not yet submitted.
         assert connected.get_report(report.id).status is Status.UPLOADING
-        assert sub.wait(report.id, timeout=60)
+        assert sub.wait(report.id, timeout=80)
     done = connected.get_report(report.id)
     assert done.status is Status.SUBMITTED, done.reason
     assert done.submitted_at is not None
-    folder = "Tella/Protest 12 03 north"
-    assert done.remote_folder == folder
-    tree = server_tree(devserver.files_root("alice"))
+    folder = "Protest 12 03 north"
+    assert done.remote_folder == f"{target.root}/{folder}"
+    tree = target.tree()
     assert tree[f"{folder}/description.txt"] == b"Only this text."
     expected = {
         "empty.txt": files[0][1],
@@ -67,7 +70,7 @@ def test_submit_returns_at_once_and_lands_in_tella_layout(connected, devserver):
     }
     for name, data in expected.items():
         assert tree[f"{folder}/{name}"] == data, name
-    assert not layout_problems(tree, {folder: [*expected, "description.txt", "manifest.json"]})
+    assert not target.layout_problems({folder: [*expected, "description.txt", "manifest.json"]})
     manifest = json.loads(tree[f"{folder}/manifest.json"])
     assert manifest["format"] == "tellakit-report"
     assert [f["name"] for f in manifest["files"]] == list(expected)
@@ -244,15 +247,17 @@ def test_close_after_deleting_a_report_whose_worker_is_still_busy_does_not_raise
     assert report.id not in {r.id for r in connected.list_reports()}
 
 
-def test_submit_later_then_outbox(connected, devserver):
+def test_submit_later_then_outbox(connected_target, target):
+    connected = connected_target
     ids = [report_with_files(connected, f"r{i}", [("a.txt", b"%d" % i)]).id for i in range(3)]
     with Submitter(connected, tuning=SMALL) as sub:
         for rid in ids:
             sub.submit_later(rid)
         assert {connected.get_report(r).status for r in ids} == {Status.QUEUED}
         assert set(sub.submit_outbox()) == set(ids)
-        assert sub.wait(timeout=60)
+        assert sub.wait(timeout=80)
     assert {connected.get_report(r).status for r in ids} == {Status.SUBMITTED}
+    assert target.tree(contents=False).keys() >= {f"r{i}/a.txt" for i in range(3)}
 
 
 def test_retryable_error_goes_to_outbox_and_the_batch_goes_on(connected, devserver):
@@ -322,7 +327,9 @@ class CorruptingClient(NextcloudClient):
         return super().put(path, stream, size, **kw)
 
 
-def test_checksum_mismatch_is_never_submitted_and_resume_reuploads(connected, devserver):
+def test_checksum_mismatch_is_never_submitted_and_resume_reuploads(connected_target, target):
+    # The fault is the client's (a body corrupted on the way), so it needs no injector.
+    connected = connected_target
     good, bad = random_bytes(4000, 7), random_bytes(5000, 8)
     report = report_with_files(connected, "verify", [("good.bin", good), ("bad.bin", bad)])
 
@@ -342,15 +349,16 @@ def test_checksum_mismatch_is_never_submitted_and_resume_reuploads(connected, de
         sub.resume(report.id)
         assert sub.wait(report.id, timeout=60)
     assert connected.get_report(report.id).status is Status.SUBMITTED
-    tree = server_tree(devserver.files_root("alice"))
-    assert tree["Tella/verify/bad.bin"] == bad
-    assert not layout_problems(
-        tree, {"Tella/verify": ["good.bin", "bad.bin", "description.txt", "manifest.json"]}
+    assert target.read("verify/bad.bin") == bad
+    assert not target.layout_problems(
+        {"verify": ["good.bin", "bad.bin", "description.txt", "manifest.json"]}
     )
 
 
 @pytest.mark.parametrize("from_end", [20, 75 * 65552], ids=["last-chunk", "middle-chunk"])
-def test_tampered_vault_file_is_never_completed(connected, devserver, from_end):
+def test_tampered_vault_file_is_never_completed(connected_target, target, from_end):
+    # The fault is in the vault, so it needs no injector.
+    connected = connected_target
     data = random_bytes(11 * 1024 * KiB, 9)  # chunked: 5 MiB + 6 MiB
     report = report_with_files(connected, "tampered", [("t.bin", data)])
     blobs = [p for p in (Path(connected.path) / "blobs").rglob("*") if p.is_file()]
@@ -364,9 +372,10 @@ def test_tampered_vault_file_is_never_completed(connected, devserver, from_end):
     r = connected.get_report(report.id)
     assert r.status is Status.INTERRUPTED and r.retryable is False
     assert "failed authentication" in (r.reason or "")
-    assert devserver.log.filter("MKCOL", "/uploads/")  # it went the chunked way
-    assert not devserver.log.filter("MOVE")  # ... and was never completed
-    assert not (devserver.files_root("alice") / "Tella" / "tampered" / "t.bin").exists()
+    if target.devserver is not None:  # the request log is the dev server's
+        assert target.devserver.log.filter("MKCOL", "/uploads/")  # it went the chunked way
+        assert not target.devserver.log.filter("MOVE")  # ... and was never completed
+    assert not target.exists("tampered/t.bin")
 
 
 @pytest.mark.parametrize("where", ["payload", "header"])
@@ -471,14 +480,35 @@ def test_auto_retry_from_the_connection_setting_and_pause_cancels_it(connected, 
     b = report_with_files(connected, "held", [("b.txt", b"b")])
     devserver.faults.respond(503, method="PUT", path=r"a\.txt$")
     devserver.faults.respond(503, method="PUT", path=r"b\.txt$")
-    sub = Submitter(connected, tuning=SMALL, backoff=Backoff(base=0.5, jitter=0))
+    # The retries' timers come due only when the test says so (FakeTimers): the retry of b
+    # cannot fire before the pause, however loaded the machine, and "it never fired" is
+    # checked by moving time far past it instead of sleeping.
+    timers = FakeTimers()
+    sub = Submitter(
+        connected,
+        tuning=SMALL,
+        backoff=Backoff(base=0.5, jitter=0),
+        timer=timers,
+        clock=timers.clock,
+    )
     try:
         sub.submit(a.id)
-        wait_for(lambda: connected.get_report(a.id).status is Status.SUBMITTED, 30)
+
+        def a_submitted() -> bool:
+            if timers.pending:  # a's retry (or a probe first) is due: let it come
+                timers.next()
+            return connected.get_report(a.id).status is Status.SUBMITTED
+
+        wait_for(a_submitted, 30)
+        assert len(devserver.log.filter("PUT", "a.txt")) == 2  # retried by itself
         sub.submit(b.id)
         wait_for(lambda: connected.get_report(b.id).status is Status.INTERRUPTED, 30)
+        wait_for(lambda: bool(timers.pending), 30)  # its automatic retry is planned
+        planned = timers.pending
         sub.pause(b.id)  # the user pauses: no automatic retry behind their back
-        time.sleep(1.2)  # longer than the backoff: a retry would have happened by now
+        assert all(t.cancelled for t in planned)
+        timers.advance(3600)  # an hour later: any retry left would have fired by now
+        assert sub.wait(b.id, timeout=30)
         assert connected.get_report(b.id).status is Status.PAUSED
         assert len(devserver.log.filter("PUT", "b.txt")) == 1
     finally:

@@ -11,6 +11,7 @@ import http.server
 import io
 import socket
 import ssl
+import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -159,3 +160,38 @@ def test_a_finished_request_is_not_cut_later_and_its_connection_is_reused() -> N
         httpd.shutdown()
         httpd.server_close()
     assert httpd.connections == 1  # the pooled connection was still good: no reconnect
+
+
+def test_a_second_abort_with_nothing_left_to_send_still_ends_in_a_reset() -> None:
+    # A loaded machine: the request thread is slow to wake after the first abort, so the
+    # watcher's next poll aborts again before the thread closes the connection. Its body was
+    # all sent and read: a FIN now would tell the server the request ended normally.
+    if abort._OUTQ is None:
+        pytest.skip("no SIOCOUTQ on this system: a second abort shuts both sides down")
+    listener = socket.create_server(("127.0.0.1", 0))
+    client = socket.create_connection(listener.getsockname())
+    server, _ = listener.accept()
+    try:
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        client.sendall(b"x" * 100_000)
+        received = 0
+        while received < 100_000:
+            received += len(server.recv(1 << 20))
+        deadline = time.monotonic() + 10
+        while abort._unsent(client) not in (0, None):  # acknowledged by the server's kernel
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        cancel = threading.Event()
+        cancel.set()
+        watch = abort.RequestWatch(cancel)
+        watch.register(client)
+        watch.abort()  # the watcher's first poll
+        watch.abort()  # its next one, the request thread still not done
+        client.close()  # the request thread finally lets go...
+        watch.close()  # ... and the watch's own descriptor goes: the socket closes
+        server.settimeout(10)
+        with pytest.raises(ConnectionResetError):
+            assert server.recv(1) != b"", "a FIN: the server saw a polite end"
+    finally:
+        server.close()
+        listener.close()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,7 +19,7 @@ from tellakit.nextcloud import (
 from tellakit.nextcloud.loginflow import https_form
 
 from .conftest import assert_no_secret
-from .servers import login_flow_server, plain_html_server, self_signed_cert
+from .servers import login_flow_server, plain_html_server
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -82,14 +81,9 @@ def test_login_flow_on_a_non_nextcloud_server() -> None:
 
 
 @pytest.fixture
-def proxied(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def proxied(proxied_devserver: Any) -> Any:
     """A behind-proxy server over TLS (its self-signed certificate trusted as an org's CA)."""
-    from tellakit.devserver import DevServer
-
-    cert, key = self_signed_cert(tmp_path)
-    monkeypatch.setenv("TELLAKIT_CA_BUNDLE", str(cert))
-    with DevServer(tmp_path / "data", profile="behind-proxy", tls=(cert, key)) as srv:
-        yield srv
+    return proxied_devserver
 
 
 def test_http_urls_behind_a_tls_proxy_are_used_in_their_https_form(proxied: Any) -> None:

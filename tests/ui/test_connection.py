@@ -182,3 +182,21 @@ def test_a_pasted_secret_key_is_cleared_at_once_and_never_shown(
         assert "secret key" in shown and secret not in shown and secret.lower() not in shown
     finally:
         close_app(app)
+
+
+def test_login_flow_behind_a_tls_proxy_connects_and_names_the_setting(
+    tmp_path: Path, proxied_devserver: Any
+) -> None:
+    app = _form_app(tmp_path, ServerPrefill(proxied_devserver.url, "", ""))
+    try:
+        form = app.screen
+        form.login_flow_button.click()
+        wait_until(lambda: bool(form.login_url), what="link")
+        assert form.login_url.startswith("https://")  # the server said http://
+        proxied_devserver.approve_login_flow("alice")
+        assert form.wait(30)
+        assert isinstance(app.screen, HomeView)
+        assert app.vault.get_connection().server_url == proxied_devserver.url
+        assert "overwriteprotocol" in form.message.text
+    finally:
+        close_app(app)

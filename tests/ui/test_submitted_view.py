@@ -1,19 +1,22 @@
-"""A submitted report: read only, with each file's server path and verified checksum."""
+"""A submitted report: read only, with each file's server path and how it was verified."""
 
 from __future__ import annotations
 
 import hashlib
+import re
+from pathlib import Path
 
 import ipywidgets as w
 
 from tellakit.sealed import fingerprint, set_encrypt_to
-from tellakit.ui import App
+from tellakit.ui import App, ServerPrefill
+from tellakit.ui.connection import ConnectionForm
 from tellakit.ui.report_list import ReportsView
 from tellakit.ui.submitted_view import SubmittedView
 from tellakit.ui.upload_view import UploadView
 from tellakit.vault import age
 
-from .helpers import settle
+from .helpers import close_app, make_app, settle, unlock
 
 
 def test_shows_server_paths_and_checksums_and_has_nothing_to_edit(app: App) -> None:
@@ -80,3 +83,48 @@ def test_a_readable_report_says_the_host_can_read_it(app: App) -> None:
     app.show_reports("Submitted")
     app.screen.current.rows[0].title_button.click()
     assert "can read it" in app.screen.children[1].value
+
+
+def _rows(table: str) -> dict[str, str]:
+    """File name -> the text of its row (tags dropped)."""
+    rows = re.findall(r"<tr><td>(.*?)</td>(.*?)</tr>", table)
+    return {name: re.sub(r"<[^>]+>", " ", rest) for name, rest in rows}
+
+
+def test_each_level_of_verification_reads_differently(app: App) -> None:
+    data = b"photo" * 100
+    file = app.vault.import_bytes(data, "photo.jpg")
+    report = app.vault.create_report("Levels", "", [file.id])
+    app.submitter.submit(report.id)
+    settle(app, report.id)
+    row = _rows(SubmittedView(app, app.vault.get_report(report.id)).children[2].value)
+    # This server offers bulk upload; the small file's SHA-256 was recalculated there.
+    assert "✓ recalculated by the server" in row["photo.jpg"]
+
+
+def test_a_file_checked_by_its_size_only_never_gets_a_check_mark(tmp_path: Path) -> None:
+    """On a server that computes no checksum, with the form's "size only" choice."""
+    from tellakit.devserver import DevServer
+
+    with DevServer(tmp_path / "srv", users={"alice": "secret"}, profile="nextcloud-old") as srv:
+        prefill = ServerPrefill(srv.url, "alice", "secret")
+        app = make_app(tmp_path / "vault", prefill, auto_connect=False)
+        try:
+            unlock(app)
+            app.screen.add_button.click()
+            form = app.screen
+            assert isinstance(form, ConnectionForm)
+            form.without_digest.value = "size_only"
+            form.connect_button.click()
+            assert form.wait(20)
+            assert app.vault.get_connection().without_digest == "size_only"
+            file = app.vault.import_bytes(b"evidence" * 100, "ev.txt")
+            report = app.vault.create_report("Size only", "", [file.id])
+            app.submitter.submit(report.id)
+            settle(app, report.id)
+            view = SubmittedView(app, app.vault.get_report(report.id))
+            row = _rows(view.children[2].value)["ev.txt"]
+            assert "size checked, content not verified" in row
+            assert "✓" not in row and "SHA256:" not in row
+        finally:
+            close_app(app)

@@ -122,3 +122,30 @@ def test_an_interrupted_upload_shows_the_reason_and_offers_resume(app: App, devs
     view.resume_button.click()
     settle(app, report_id)
     assert view.state == "submitted"
+
+
+def test_rows_say_how_each_file_was_verified_and_a_size_check_gets_no_check_mark() -> None:
+    from tellakit.reports import FileState, Verification
+    from tellakit.ui.upload_view import ProgressRow
+
+    row = ProgressRow("a.bin", 3 * MiB, css="tk-file-bar")
+    row.update(3 * MiB, 0.0, FileState.UPLOADED, verify_bytes=MiB)
+    assert "verifying: downloaded 1.0 MB of 3.1 MB" in row.detail.value  # a download verifies
+    row.update(3 * MiB, 0.0, FileState.VERIFIED, verification=Verification.DOWNLOAD)
+    assert "verified ✓ (downloaded and hashed)" in row.detail.value
+    assert row.bar.bar_style == "success"
+    row.update(3 * MiB, 0.0, FileState.SIZE_CHECKED, verification=Verification.SIZE_ONLY)
+    assert "size checked, content not verified" in row.detail.value
+    assert "✓" not in row.detail.value and row.bar.bar_style == "warning"
+
+
+def test_a_report_with_size_only_files_is_not_announced_as_verified(app: App) -> None:
+    report_id = _report(app, [1_000])
+    app.submitter.submit(report_id)
+    settle(app, report_id)
+    app.show_upload(report_id)
+    view = app.screen
+    assert "verified" in view.status.value and "✓" in view.status.value
+    view.render_state("submitted", None, size_only=1)
+    assert "✓" not in view.status.value
+    assert "1 of them size checked, content not verified" in view.status.value

@@ -25,7 +25,7 @@ from tellakit.vault.blobs import PARTIAL, STALE_SECONDS
 from tellakit.vault.index import SCHEMA_VERSION
 
 from .conftest import FAST_WORK_FACTOR, PASSPHRASE
-from .test_index_migration import drop_version_4
+from .test_index_migration import drop_version_4, drop_version_5
 
 
 def _age(path: Path) -> None:
@@ -120,6 +120,7 @@ def test_a_version_1_index_is_migrated(vault: Vault) -> None:
     con.execute("DROP TABLE rekey_blobs")
     con.execute("ALTER TABLE connection DROP COLUMN encrypt_to")
     con.execute("ALTER TABLE connection DROP COLUMN readable_names")
+    drop_version_5(con)
     drop_version_4(con)
     con.execute("PRAGMA user_version = 1")
     vault.close()
