@@ -324,8 +324,9 @@ def test_a_verifying_download_shows_progress_and_stops_on_pause(env: Env) -> Non
     # The server logs the abandoned download once it notices the client left (about a second
     # of buffered sending later): wait for that, so the log the resume clears holds only what
     # the resume asks for.
-    log = env.server.log
-    wait_for(lambda: any(r.method == "GET" and "big.bin" in r.path for r in log.snapshot()), 30)
+    path, log = paused.attachments[0].remote_path, env.server.log
+    assert path
+    wait_for(lambda: any(r.method == "GET" and r.path.endswith(path) for r in log.snapshot()), 30)
     done = env.resume(paused)
     assert done.status is Status.SUBMITTED and env.identical(done)
     assert done.attachments[0].verification is V.DOWNLOAD
