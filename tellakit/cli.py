@@ -222,6 +222,23 @@ def build_parser() -> argparse.ArgumentParser:
         "'size checked, content not verified')",
     )
 
+    p = _add(
+        sub,
+        "encrypt-to",
+        "seal reports queued from now on to these age recipients (none: show the setting)",
+        common,
+    )
+    p.add_argument("recipients", nargs="*", metavar="RECIPIENT", help="age1... or ssh-ed25519")
+    p.add_argument(
+        "--off", action="store_true", help="write reports queued from now on in clear again"
+    )
+    p.add_argument(
+        "--readable-names",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="sealed report folders keep their titles as names (--no-readable-names: not)",
+    )
+
     p = _add(sub, "import", "encrypt files into the vault; prints their ids", common)
     p.add_argument("paths", nargs="+", type=Path, help="files to import")
     p.add_argument(
@@ -624,11 +641,11 @@ def _cmd_destroy(args: argparse.Namespace) -> int:
 
 def _cmd_connect(args: argparse.Namespace) -> int:
     from tellakit.engine import connect
-    from tellakit.sealed import describe_encryption, parse_recipients, set_encrypt_to
+    from tellakit.sealed import describe_encryption, parse_recipients
 
     if args.readable_names and not args.encrypt_to:
         raise UsageError("--readable-names goes with --encrypt-to")
-    parse_recipients(args.encrypt_to)  # refuse a bad recipient before anything is stored
+    parse_recipients(args.encrypt_to)  # refuse a bad recipient before asking for a password
     with _open(args) as vault:
         password = _secret(args.password_file, ENV_SERVER_PASSWORD, "Server password: ")
         settings = connect(
@@ -638,16 +655,10 @@ def _cmd_connect(args: argparse.Namespace) -> int:
             password,
             args.root,
             allow_insecure_http=args.allow_insecure_http,
+            encrypt_to=args.encrypt_to,
+            readable_names=args.readable_names,
             without_digest=args.without_digest.replace("-", "_"),
         )
-        if args.encrypt_to:
-            try:
-                settings = set_encrypt_to(
-                    vault, args.encrypt_to, readable_names=args.readable_names
-                )
-            except BaseException:
-                vault.delete_connection()  # never leave a connection that would not seal
-                raise
         print(
             f"Connected to {settings.server_url} as {settings.user_id}; reports go to "
             f"{settings.root_folder}/"
@@ -657,6 +668,26 @@ def _cmd_connect(args: argparse.Namespace) -> int:
                 "Files the server computes no SHA-256 for are checked by size only "
                 "(shown as 'size checked, content not verified')."
             )
+        for line in describe_encryption(settings):
+            print(line)
+    return EXIT_OK
+
+
+def _cmd_encrypt_to(args: argparse.Namespace) -> int:
+    from tellakit.errors import NoConnection
+    from tellakit.sealed import describe_encryption, parse_recipients, set_encrypt_to
+
+    if args.off and args.recipients:
+        raise UsageError("give recipients or --off, not both")
+    parse_recipients(args.recipients)  # refuse a bad recipient before opening the vault
+    with _open(args) as vault:
+        settings = vault.get_connection()
+        if settings is None:
+            raise NoConnection("This vault has no Nextcloud connection; connect first.")
+        if args.off or args.recipients or args.readable_names is not None:
+            keep = () if args.off else (args.recipients or settings.encrypt_to)
+            settings = set_encrypt_to(vault, keep, readable_names=args.readable_names)
+            print("Reports queued from now on are written this way; queued ones keep theirs.")
         for line in describe_encryption(settings):
             print(line)
     return EXIT_OK
@@ -950,6 +981,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "rekey": _cmd_rekey,
     "destroy": _cmd_destroy,
     "connect": _cmd_connect,
+    "encrypt-to": _cmd_encrypt_to,
     "import": _cmd_import,
     "files": _cmd_files,
     "report": _cmd_report,

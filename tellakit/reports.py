@@ -190,6 +190,11 @@ class Attachment:
     server_digest: str | None = None
     #: times the file was sent again from the start after its verification failed
     resends: int = 0
+    # sealed layout (engine/sealing.py): this file's age key, header and nonce
+    # (``SealedKey.dumps()``), fixed before its first byte is sent; and the SHA-256 of the
+    # ciphertext once known. None in the readable layout.
+    sealed_key: str | None = field(default=None, repr=False)
+    sealed_sha256: str | None = None
 
 
 BOOKKEEPING_FIELDS = frozenset(
@@ -207,10 +212,21 @@ BOOKKEEPING_FIELDS = frozenset(
         "verification",
         "server_digest",
         "resends",
+        "sealed_key",
+        "sealed_sha256",
     }
 )
 SUBMISSION_FIELDS = frozenset(
-    {"remote_folder", "description_sent", "manifest_sent", "attempts", "submitted_at"}
+    {
+        "remote_folder",
+        "description_sent",
+        "manifest_sent",
+        "attempts",
+        "submitted_at",
+        "sealed_to",
+        "readable_names",
+        "description_key",
+    }
 )
 
 
@@ -232,11 +248,23 @@ class Report:
     manifest_sent: bool
     attempts: int
     attachments: list[Attachment] = field(default_factory=list)
+    # How the report goes to the server, fixed when it leaves the draft state (or, queued
+    # without a connection, when its first run starts): the age recipients it is sealed to
+    # (empty: the readable layout; None: not fixed yet), whether a sealed report keeps its
+    # readable folder name, and the description's age key (``SealedKey.dumps()``).
+    sealed_to: tuple[str, ...] | None = None
+    readable_names: bool = False
+    description_key: str | None = field(default=None, repr=False)
 
     @property
     def editable(self) -> bool:
         """Only drafts can be edited."""
         return self.status is Status.DRAFT
+
+    @property
+    def sealed(self) -> bool:
+        """True when the report goes (or went) to the server in the sealed layout."""
+        return bool(self.sealed_to)
 
     @property
     def in_outbox(self) -> bool:

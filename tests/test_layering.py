@@ -23,9 +23,8 @@ FORBIDDEN = {
     "nextcloud": {ROOT, "vault", "reports", "devserver", "sealed", "org", *UPPER},
     # The sealed layout is pure (of the vault only its age part: see the test below).
     "sealed": {ROOT, "nextcloud", "reports", "devserver", "org", *UPPER},
-    # org sits beside the engine (cli uses it); its demo reads tellakit.__version__ from the
-    # package root, so the root is not forbidden here (yet).
-    "org": {"devserver", *UPPER},
+    # org sits beside the engine (cli uses it).
+    "org": {ROOT, "devserver", *UPPER},
     "engine": {ROOT, "devserver", "org", *UPPER - {"engine"}},
     "console": {ROOT, "devserver", *UPPER - {"console", "engine"}},
     "summary": {ROOT, "ui", "cli", "devserver", "lab", "console", "batch"},

@@ -20,8 +20,11 @@ files may be on the server, whole (never a part), unrecorded. The next run sends
 again (an overwrite with the same bytes), and a folder holding only such files of its own is
 recognised as the report's (submission._looks_ours), so nothing is lost or duplicated.
 
-The plaintext of each file exists only in memory: its MD5 is computed by a first read of the
-decrypting reader, which then seeks back and streams the same bytes into the request.
+Each file's part carries what its ``WireFile`` (sealing.py) gives: the vault's plaintext in
+the readable layout, the age file of a sealed report (no mtime then); sizes and the bytes
+recorded as sent are those of the wire, progress is told in plaintext bytes as for a PUT.
+Plaintext exists only in memory: a part's MD5 is computed by a first read of its reader, which
+then seeks back and streams the same bytes into the request.
 """
 
 from __future__ import annotations
@@ -35,7 +38,8 @@ from dataclasses import dataclass, field
 from tellakit.engine.confirm import Confirmed, ConfirmedHook, Piece
 from tellakit.engine.control import StopToken
 from tellakit.engine.naming import DESCRIPTION_NAME, join_remote
-from tellakit.engine.ports import BlobStream, ProtocolClient, ReportStore
+from tellakit.engine.ports import ProtocolClient, ReportStore
+from tellakit.engine.sealing import WireFile
 from tellakit.engine.transfer import GuardedReader
 from tellakit.errors import BulkUploadUnsupported
 from tellakit.nextcloud.bulk import BulkItem, BulkReply
@@ -76,8 +80,8 @@ class BulkSend:
         token: StopToken,
         on_progress: Callable[[Attachment, int], None],
         on_confirmed: ConfirmedHook,
-        open_body: Callable[[Attachment], BlobStream] | None = None,
-        body_size: Callable[[Attachment], int] | None = None,
+        body: Callable[[Attachment], WireFile],
+        description_name: str = DESCRIPTION_NAME,
     ) -> None:
         self.vault = vault
         self.client = client
@@ -86,21 +90,20 @@ class BulkSend:
         self.token = token
         self.on_progress = on_progress
         self.on_confirmed = on_confirmed
-        #: the reader of the bytes a file's part carries, and how many (the vault's plaintext
-        #: by default; what a sealed report sends, where it is one)
-        self.open_body = open_body or (lambda att: vault.open_file(att.file_id, check_sha256=False))
-        self.body_size = body_size or (lambda att: att.size)
+        #: what a file's part carries (the report's wire), and the description's name
+        self.body = body
+        self.description_name = description_name
+        self._bodies: dict[str, WireFile] = {}
 
     def _update(self, att: Attachment, **fields: object) -> None:
         self.vault.update_attachment(self.report_id, att.id, **fields)
         for key, value in fields.items():
             setattr(att, key, value)
 
-    def _mtime(self, att: Attachment) -> float | None:
-        try:
-            return self.vault.get_file(att.file_id).imported_at.timestamp()
-        except Exception:  # the mtime is a nicety; never fail an upload over it
-            return None
+    def _body(self, att: Attachment) -> WireFile:
+        if att.id not in self._bodies:
+            self._bodies[att.id] = self.body(att)
+        return self._bodies[att.id]
 
     def send(self, atts: list[Attachment], description: bytes | None) -> BulkOutcome:
         """One bulk request for ``atts`` (their server names chosen) and ``description``.
@@ -124,20 +127,18 @@ class BulkSend:
             )
         with ExitStack() as stack:
             items: list[BulkItem] = []
-            desc_path = join_remote(self.folder, DESCRIPTION_NAME)
+            desc_path = join_remote(self.folder, self.description_name)
             if description is not None:
                 items.append(BulkItem(desc_path, io.BytesIO(description), len(description)))
             readers: list[_BulkReader] = []
             for att in atts:
-                raw = self.open_body(att)
+                body = self._body(att)
+                raw = body.open()
                 stack.callback(raw.__exit__, None, None, None)
                 reader = _BulkReader(raw)
                 readers.append(reader)
-                items.append(
-                    BulkItem(
-                        att.remote_path or "", reader, self.body_size(att), mtime=self._mtime(att)
-                    )
-                )
+                path = att.remote_path or ""
+                items.append(BulkItem(path, reader, body.size, mtime=body.mtime))
             try:
                 reply = self.client.bulk_upload(
                     items, on_progress=self._progress(atts, description), cancel=self.token
@@ -164,8 +165,9 @@ class BulkSend:
                     refused[att.id] = result.message
                 log.info("a file of the bulk request goes on its own (%s)", why)
                 continue
-            self._update(att, state=FileState.UPLOADED, bytes_sent=att.size)
-            self.on_confirmed(Confirmed(Piece.FILE, att.id, att.size))
+            size = self._body(att).size
+            self._update(att, state=FileState.UPLOADED, bytes_sent=size)
+            self.on_confirmed(Confirmed(Piece.FILE, att.id, size))
             self.on_progress(att, att.size)
             stored.append(att)
         desc_result = results.get(desc) if desc is not None else None
@@ -177,7 +179,7 @@ class BulkSend:
         offset = len(description) if description is not None else 0
         for att in atts:
             spans.append((att, offset))
-            offset += self.body_size(att)
+            offset += self._body(att).size
 
         told: dict[str, int] = {}
 
@@ -185,7 +187,8 @@ class BulkSend:
             for att, start in spans:
                 if start >= sent:
                     break
-                now = min(self.body_size(att), sent - start)
+                body = self._body(att)
+                now = body.plain_bytes(min(body.size, sent - start))
                 if told.get(att.id) != now:
                     told[att.id] = now
                     self.on_progress(att, now)

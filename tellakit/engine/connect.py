@@ -5,13 +5,17 @@
 the connection in the vault's encrypted index. With Login Flow v2 the stored secret is the app
 password the server issued; the account's main password is never seen. ``disconnect`` revokes
 that app password on the server and forgets the connection; local reports stay.
-``set_auto_retry`` changes the one setting a connected user toggles: automatic resume.
+``set_auto_retry`` turns automatic resume on or off for a connected vault.
+
+``encrypt_to`` (age recipients of the organization) makes reports go in the sealed layout
+(docs/server-layout.md); it is checked before anything is sent, and can be changed later with
+``tellakit.set_encrypt_to``. Each report keeps what the connection said when it was queued.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +35,7 @@ from tellakit.nextcloud import (
     poll_login_flow,
     start_login_flow,
 )
+from tellakit.sealed import parse_recipients
 from tellakit.vault import ConnectionSettings
 from tellakit.vault.models import WITHOUT_DIGEST_CHOICES, WITHOUT_DIGEST_DOWNLOAD
 
@@ -76,6 +81,8 @@ def _connect_with(
     is_app_password: bool,
     upload_manifest: bool,
     auto_retry: bool,
+    encrypt_to: tuple[str, ...],
+    readable_names: bool,
     without_digest: str,
     client_factory: ClientFactory | None,
 ) -> ConnectionSettings:
@@ -104,6 +111,8 @@ def _connect_with(
             allow_insecure_http=creds.allow_insecure_http,
             upload_manifest=upload_manifest,
             auto_retry=auto_retry,
+            encrypt_to=encrypt_to,
+            readable_names=readable_names,
             without_digest=without_digest,
         )
         vault.set_connection(settings)
@@ -125,6 +134,8 @@ def connect(
     login_timeout: float = LOGIN_FLOW_TIMEOUT,
     upload_manifest: bool = True,
     auto_retry: bool = False,
+    encrypt_to: Iterable[str] = (),
+    readable_names: bool = False,
     without_digest: str = WITHOUT_DIGEST_DOWNLOAD,
     client_factory: ClientFactory | None = None,
 ) -> ConnectionSettings:
@@ -135,15 +146,20 @@ def connect(
     and this call blocks (up to ``login_timeout`` s) until access is granted. The result holds
     an app password. For a non-blocking flow use :func:`start_login` + :func:`finish_login`.
 
+    With ``encrypt_to`` (one or more ``age1...`` or ``ssh-ed25519`` recipients) reports are
+    sealed to those keys; ``readable_names`` then keeps the title as the folder name.
+
     ``without_digest`` says how a file is verified when the server computes no SHA-256 of it
     (no ``X-Hash`` answer, no ``PATCH X-Recalculate-Hash``): ``"download"`` it back and hash
     it (the default; its bytes cross the link twice) or ``"size_only"`` (recorded as "size
     checked, content not verified").
 
     Raises the protocol layer's errors (ConnectionLost, NotNextcloud, TLSFailure,
-    AuthenticationFailed, TwoFactorRequired, ServerUnavailable, InsecureURL) or NameRejected
-    for a root folder name the server refuses; nothing is stored unless every check passed.
+    AuthenticationFailed, TwoFactorRequired, ServerUnavailable, InsecureURL), NameRejected
+    for a root folder name the server refuses, or ConnectionSettingsError for a recipient that
+    does not parse (before any request); nothing is stored unless every check passed.
     """
+    recipients = _recipients(encrypt_to)
     if login_flow:
         if on_login_url is None:
             raise ValueError("login_flow=True needs on_login_url to show the address to open")
@@ -156,6 +172,8 @@ def connect(
             timeout=login_timeout,
             upload_manifest=upload_manifest,
             auto_retry=auto_retry,
+            encrypt_to=recipients,
+            readable_names=readable_names,
             without_digest=without_digest,
             client_factory=client_factory,
         )
@@ -169,9 +187,18 @@ def connect(
         is_app_password=False,
         upload_manifest=upload_manifest,
         auto_retry=auto_retry,
+        encrypt_to=recipients,
+        readable_names=readable_names,
         without_digest=without_digest,
         client_factory=client_factory,
     )
+
+
+def _recipients(encrypt_to: Iterable[str]) -> tuple[str, ...]:
+    """The canonical recipients (ConnectionSettingsError naming the first that is wrong)."""
+    if isinstance(encrypt_to, str):  # one recipient given as a string, not a list
+        encrypt_to = [encrypt_to]
+    return tuple(str(r) for r in parse_recipients(encrypt_to))
 
 
 def start_login(server_url: str, *, allow_insecure_http: bool = False) -> LoginFlow:
@@ -189,6 +216,8 @@ def finish_login(
     cancel: Cancel | None = None,
     upload_manifest: bool = True,
     auto_retry: bool = False,
+    encrypt_to: Iterable[str] = (),
+    readable_names: bool = False,
     without_digest: str = WITHOUT_DIGEST_DOWNLOAD,
     client_factory: ClientFactory | None = None,
 ) -> ConnectionSettings:
@@ -197,6 +226,7 @@ def finish_login(
     If anything fails after the app password was issued, it is revoked again on the server,
     so a failed connect leaves no stray credential behind.
     """
+    recipients = _recipients(encrypt_to)
     check_without_digest(without_digest)  # before the server issues an app password
     creds = poll_login_flow(flow, timeout=timeout, interval=interval, cancel=cancel)
     try:
@@ -207,6 +237,8 @@ def finish_login(
             is_app_password=True,
             upload_manifest=upload_manifest,
             auto_retry=auto_retry,
+            encrypt_to=recipients,
+            readable_names=readable_names,
             without_digest=without_digest,
             client_factory=client_factory,
         )

@@ -169,6 +169,8 @@ class ReportRunner:
             on_root=lambda exists: (self.facts.root_made if exists else self.facts.root_missing)(
                 account, settings.root_folder
             ),
+            encrypt_to=settings.encrypt_to,
+            readable_names=settings.readable_names,
         )
 
     # --- how the run ended --------------------------------------------------------------------

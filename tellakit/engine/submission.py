@@ -8,9 +8,14 @@ The folder step is where duplicate and empty folders are avoided:
   the folder is ours; one MKCOL makes sure it still exists (405 is fine).
 * Recorded but unconfirmed folder (a kill between recording and MKCOL, or between MKCOL and the
   next step): MKCOL 201 -> ours now. 405 -> PROPFIND Depth 1: when the folder holds nothing but
-  names this report would create (description.txt, manifest.json, its chosen file names, with
-  sizes no larger than ours) it is ours and is reused; otherwise someone else took the name
-  and the next candidate is tried. So a resume never leaves an empty extra folder.
+  files this report would create (its description file, and with bulk upload its chosen file
+  names), each as sent (see ``_looks_ours``), it is ours and is reused; otherwise someone else
+  took the name and the next candidate is tried. So a resume never leaves an empty extra folder.
+
+Everything that depends on the report's layout (readable or sealed: names, bodies, sizes, the
+SHA-256 the server's digest must equal) comes from its ``ReportWire`` (sealing.py); each
+object sent is a ``WireObject`` of it, so a sealed file is verified on the server's digest of
+its ciphertext.
 
 Every object sent (description, each file, manifest) is checked against a SHA-256 the server
 computed (verification.py). A file whose check fails is sent again from the start, once; a
@@ -21,7 +26,6 @@ file then gets the same name without those characters, recorded as its server na
 
 from __future__ import annotations
 
-import hashlib
 import io
 import logging
 from collections.abc import Callable, Iterator
@@ -33,25 +37,12 @@ from tellakit.engine.chunking import Tuning
 from tellakit.engine.confirm import Confirmed, ConfirmedHook, Piece, ignore
 from tellakit.engine.control import StopToken, check
 from tellakit.engine.link import LinkModel
-from tellakit.engine.manifest import build_manifest, description_bytes
-from tellakit.engine.naming import (
-    DESCRIPTION_NAME,
-    MANIFEST_NAME,
-    assign_file_names,
-    candidates,
-    join_remote,
-    sanitize_name,
-)
+from tellakit.engine.naming import assign_file_names, join_remote
 from tellakit.engine.plan import Step, StepKind, plan
 from tellakit.engine.ports import ChunkedUploadFactory, ProtocolClient, ReportStore
+from tellakit.engine.sealing import WireBytes, WireFile, WireObject, wire_for
 from tellakit.engine.transfer import FileTransfer
-from tellakit.engine.verification import (
-    Checked,
-    Verifier,
-    WireObject,
-    decode_digest,
-    encode_digest,
-)
+from tellakit.engine.verification import Checked, Verifier, decode_digest, encode_digest
 from tellakit.errors import NameRejected, UnexpectedResponse, VerificationFailed
 from tellakit.nextcloud.models import Capabilities
 from tellakit.nextcloud.names import has_4byte_utf8, refuses_4byte_utf8
@@ -79,10 +70,6 @@ def _no_verify_progress(_report: Report, _att: Attachment, _n: int) -> None:
     """The hook of a caller that does not show verification downloads."""
 
 
-def _wire_of(data: bytes) -> WireObject:
-    return WireObject(hashlib.sha256(data).hexdigest(), len(data))
-
-
 class ReportSubmission:
     """Runs the remaining steps of one report with one client; raises on stop or error."""
 
@@ -106,6 +93,8 @@ class ReportSubmission:
         root_known: bool = False,
         on_root: Callable[[bool], None] | None = None,
         link: LinkModel | None = None,
+        encrypt_to: tuple[str, ...] = (),
+        readable_names: bool = False,
     ):
         self.vault = vault
         self.client = client
@@ -123,6 +112,14 @@ class ReportSubmission:
         self.version = tellakit_version
         self.link = link
         self.report: Report = vault.get_report(report_id)
+        # The connection's encryption settings count only for a report not fixed yet.
+        self.wire = wire_for(
+            vault,
+            self.report,
+            encrypt_to=encrypt_to,
+            readable_names=readable_names,
+            tellakit_version=tellakit_version,
+        )
         self.verifier = Verifier(
             client,
             without_digest=without_digest,
@@ -144,9 +141,9 @@ class ReportSubmission:
         """Run every remaining step; returns the report, now SUBMITTED."""
         steps = plan(
             self.report,
-            upload_manifest=self.upload_manifest,
+            upload_manifest=self.upload_manifest or self.wire.manifest_always,
             bulk=self.tuning.bulk if self.caps.bulkupload else None,
-            description_size=len(description_bytes(self.report)),
+            description_size=len(self.wire.description()),
         )
         for step in steps:
             check(self.token)
@@ -190,10 +187,8 @@ class ReportSubmission:
 
     def _choose_file_names(self) -> None:
         atts = sorted(self.report.attachments, key=lambda a: a.position)
-        fixed = [a.remote_name for a in atts if a.remote_name is not None]
         todo = [a for a in atts if a.remote_name is None]
-        taken = [DESCRIPTION_NAME, MANIFEST_NAME, *fixed]
-        names = assign_file_names([a.name for a in todo], self.rules, taken=taken)
+        names = self.wire.file_names(atts, self.rules)
         for att, name in zip(todo, names, strict=True):
             self._record_file(att, remote_name=name)
 
@@ -207,9 +202,10 @@ class ReportSubmission:
         return True
 
     def _rename_without_4byte_utf8(self, att: Attachment) -> None:
-        """Give ``att`` its fallback name (no 4-byte UTF-8), clash-free, and record it."""
+        """Give ``att`` its fallback name (no 4-byte UTF-8), clash-free, and record it.
+        (Readable layout only: a sealed report's names are ASCII.)"""
         others = [a.remote_name for a in self.report.attachments if a is not att and a.remote_name]
-        taken = [DESCRIPTION_NAME, MANIFEST_NAME, *others]
+        taken = [self.wire.description_name, self.wire.manifest_name, *others]
         (name,) = assign_file_names([att.name], self.rules, taken=taken, allow_4byte_utf8=False)
         log.info("a file name goes to the server without its 4-byte UTF-8 characters")
         self._record_file(att, remote_name=name, remote_path=None)
@@ -226,17 +222,19 @@ class ReportSubmission:
         """True when ``folder`` holds only what this report could have put there unrecorded.
 
         Called only while nothing is confirmed: the folder is ours if it is empty, or holds
-        only files of this report sent right before a kill or a cut (its description.txt,
+        only files of this report sent right before a kill or a cut (its description file,
         and with bulk upload any of its files), each of the size sent and with the same
         SHA-256 as the server computes it or as downloaded back (the size alone where the
         connection checks sizes only).
         """
         entries = self.client.propfind(folder, depth=1)
         own = folder.strip("/")
-        ours = {DESCRIPTION_NAME: _wire_of(description_bytes(self.report))}
+        ours: dict[str, WireObject] = {
+            self.wire.description_name: WireBytes(self.wire.description())
+        }
         for att in self.report.attachments:
             if att.remote_name:
-                ours[att.remote_name] = self._wire_of(att)
+                ours[att.remote_name] = self.wire.file(att)
         for entry in entries:
             if entry.path.strip("/") == own:
                 continue
@@ -248,12 +246,12 @@ class ReportSubmission:
                 return False
         return True
 
-    def _folder_names(self) -> Iterator[str]:
-        """The candidate folder names, without 4-byte UTF-8 once the server refused some."""
-        title = sanitize_name(
-            self.report.title, self.rules, is_file=False, allow_4byte_utf8=not self.no_4byte_utf8
+    def _folder_names(self, *, after: str | None = None) -> Iterator[str]:
+        """The candidate folder names (past ``after``), without 4-byte UTF-8 once the server
+        refused some."""
+        return self.wire.folder_names(
+            self.rules, after=after, allow_4byte_utf8=not self.no_4byte_utf8
         )
-        return candidates(title, is_file=False)
 
     def _ensure_root(self) -> None:
         self.client.ensure_folder(self.root)
@@ -276,7 +274,7 @@ class ReportSubmission:
         if not self.root_known:
             self._ensure_root()
         recorded = self.report.remote_folder
-        names = self._folder_names()
+        after = None
         if recorded:
             taken = recorded.rsplit("/", 1)[-1]
             try:
@@ -288,12 +286,9 @@ class ReportSubmission:
             except NameRejected as exc:
                 if not self._refused_for_4byte_utf8(exc, taken):
                     raise
-                names = self._folder_names()
             else:
-                # Someone else holds that name: continue with the candidates after it.
-                for name in names:
-                    if name == taken:
-                        break
+                after = taken  # someone else holds that name: continue past it
+        names = self._folder_names(after=after)
         for _ in range(MAX_FOLDER_CANDIDATES):
             check(self.token)
             name = next(names)
@@ -322,7 +317,7 @@ class ReportSubmission:
         """One small file of the report's own (description, manifest) into its folder,
         verified like any file: sent again once when the check fails, then the report stops."""
         path = join_remote(self._folder(), name)
-        sent = _wire_of(data)
+        sent = WireBytes(data)
         for resends in range(MAX_RESENDS + 1):
             result = self.client.put(
                 path,
@@ -340,7 +335,7 @@ class ReportSubmission:
     def _send_description(self) -> None:
         if self.report.description_sent:
             return  # a BULK step sent it
-        self._put_bytes(DESCRIPTION_NAME, description_bytes(self.report))
+        self._put_bytes(self.wire.description_name, self.wire.description())
         self._description_sent()
 
     def _description_sent(self) -> None:
@@ -362,7 +357,7 @@ class ReportSubmission:
                 self._rename_without_4byte_utf8(att)
         desc = None
         if step.description and not self.report.description_sent:
-            desc = description_bytes(self.report)
+            desc = self.wire.description()
         if not atts and desc is None:
             return
         outcome = BulkSend(
@@ -373,7 +368,8 @@ class ReportSubmission:
             token=self.token,
             on_progress=lambda att, n: self.on_progress(self.report, att, 0, n),
             on_confirmed=self.on_confirmed,
-            body_size=lambda att: self._wire_of(att).size,
+            body=self.wire.file,
+            description_name=self.wire.description_name,
         ).send(atts, desc)
         self.bulk_unsupported = outcome.unsupported
         for att in atts:
@@ -383,7 +379,7 @@ class ReportSubmission:
                 self._rename_without_4byte_utf8(att)  # its UPLOAD step sends it so
         # What bulk stored carries no digest: the server recalculates them all at once (their
         # VERIFY steps then compare), rather than one round trip per file.
-        desc_path = join_remote(self._folder(), DESCRIPTION_NAME)
+        desc_path = join_remote(self._folder(), self.wire.description_name)
         stored = [a.remote_path or "" for a in outcome.stored]
         if desc is not None and outcome.description_stored:
             stored.append(desc_path)
@@ -393,9 +389,9 @@ class ReportSubmission:
             if digest is not None:
                 self._record_file(att, server_digest=encode_digest(digest))
         if desc is not None and outcome.description_stored:
-            sent = _wire_of(desc)
             known = digests.get(desc_path)
-            if self.verifier.check(desc_path, sent, name=DESCRIPTION_NAME, known=known).ok:
+            name = self.wire.description_name
+            if self.verifier.check(desc_path, WireBytes(desc), name=name, known=known).ok:
                 self._description_sent()
             # else the DESCRIPTION step sends it again by PUT, verified as every file
 
@@ -427,11 +423,7 @@ class ReportSubmission:
     def _transfer(self, att: Attachment) -> None:
         assert att.remote_name is not None
         remote_path = join_remote(self._folder(), att.remote_name)
-        captured = None
-        try:
-            captured = self.vault.get_file(att.file_id).imported_at
-        except Exception:  # the mtime is a nicety; never fail an upload over it
-            captured = None
+        body = self.wire.file(att)
         transfer = FileTransfer(
             vault=self.vault,
             client=self.client,
@@ -439,35 +431,36 @@ class ReportSubmission:
             report_id=self.report_id,
             attachment=att,
             remote_path=remote_path,
+            body=body,
             tuning=self.tuning,
             token=self.token,
-            on_progress=lambda done, flying: self.on_progress(self.report, att, done, flying),
+            on_progress=lambda done, flying: self._file_progress(body, att, done, flying),
             verifier=self.verifier,
             on_confirmed=self.on_confirmed,
-            mtime=captured,
-            sent=self._wire_of(att),
             link=self.link,
             capabilities=self.caps,
         )
-        self.on_progress(self.report, att, att.bytes_sent, 0)
+        self.on_progress(self.report, att, body.plain_bytes(att.bytes_sent), 0)
         transfer.run()
         self.on_progress(self.report, att, att.size, 0)
 
-    # --- 5. verify ----------------------------------------------------------------------
+    def _file_progress(self, body: WireFile, att: Attachment, done: int, flying: int) -> None:
+        """Report a file's (confirmed, in flight) bytes on the wire as plaintext bytes."""
+        confirmed = body.plain_bytes(done)
+        self.on_progress(self.report, att, confirmed, body.plain_bytes(done + flying) - confirmed)
 
-    def _wire_of(self, att: Attachment) -> WireObject:
-        """What the server must hold for ``att``: the SHA-256 and size of the bytes sent."""
-        return WireObject(att.sha256.lower(), att.size)
+    # --- 5. verify ----------------------------------------------------------------------
 
     def _verify(self, att: Attachment) -> None:
         """Check ``att`` on the server; on a mismatch send it again from the start, once."""
         path = att.remote_path or join_remote(self._folder(), att.remote_name or "")
+        body = self.wire.file(att)  # sealed: the ciphertext's SHA-256, never the plaintext's
         checked = self.verifier.check(
             path,
-            self._wire_of(att),
+            body,
             name=att.name,
             known=decode_digest(att.server_digest),
-            on_progress=lambda n: self.on_verify_progress(self.report, att, n),
+            on_progress=lambda n: self.on_verify_progress(self.report, att, body.plain_bytes(n)),
         )
         if not checked.ok:
             self._failed_check(att, path, checked)
@@ -514,14 +507,12 @@ class ReportSubmission:
             except Exception:
                 captured[a.file_id] = None
         submitted_at = _now()
-        data = build_manifest(
-            self.report,
+        data = self.wire.manifest(
             folder_name=self._folder().rsplit("/", 1)[-1],
             submitted_at=submitted_at,
-            captured_at=captured,
-            tellakit_version=self.version,
+            captured=captured,
         )
-        self._put_bytes(MANIFEST_NAME, data)
+        self._put_bytes(self.wire.manifest_name, data)
         self._record(manifest_sent=True, submitted_at=submitted_at)
         self.on_confirmed(Confirmed(Piece.MANIFEST))
 
@@ -532,3 +523,13 @@ class ReportSubmission:
         self.report = self.vault.set_status(
             self.report_id, Status.SUBMITTED, reason=None, retryable=None
         )
+        if self.wire.sealed:
+            self._forget_keys()
+
+    def _forget_keys(self) -> None:
+        """A submitted report's files are never sent again: its sealing keys go (the
+        ciphertext SHA-256s stay, as the record of what the server holds)."""
+        self._record(description_key=None)
+        for att in self.report.attachments:
+            if att.sealed_key is not None:
+                self._record_file(att, sealed_key=None)

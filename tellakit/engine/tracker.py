@@ -1,5 +1,9 @@
 """Live progress of the reports being sent: bytes in flight, speed, and the snapshot a view reads.
 
+Counts are of each file's plaintext, what a person knows as its size (a sealed file's bytes on
+the wire are a little more: the submission converts what it reports, and the recorded counts,
+of the wire's bytes, are capped at the file's size).
+
 The vault records what the server confirmed (chunks, a file); the bytes of the requests in
 flight exist only here, so a view that (re)opens mid-chunk still shows them, apart from the
 confirmed ones: in-flight bytes are lost when a connection drops, confirmed ones are where the

@@ -1,8 +1,11 @@
 """Sending one attachment from the vault to the server: one PUT, or a resumable chunked upload.
 
-Plaintext only ever exists in memory: the vault's BlobReader decrypts (and authenticates) as the
-request body is read, one age chunk at a time, and seeks to the first byte a chunk needs. The
-transfer works on "a seekable reader of N bytes" (``_open``), whatever it decrypts.
+What the body is comes from the report's wire (sealing.py): its size, a seekable reader of its
+bytes (the vault's decrypting BlobReader, or the SealedReader that encrypts it again for the
+organization), the mtime and checksum to announce and the digest to expect. Offsets, chunk
+sizes and byte counts below are of those bytes. Plaintext only ever exists in memory: the
+vault's reader decrypts (and authenticates) as the request body is read, one age chunk at a
+time, and seeks to the first byte a chunk needs.
 
 A chunked upload records in the index, in this order: the transfer id (before the MKCOL that
 creates the upload folder), then the chunk map (chunkmap.py: every chunk is recorded before its
@@ -11,6 +14,10 @@ count). Several chunks go at once (pipeline.py), sized from the time target and 
 link carried between drops (chunking.py, link.py). A resume trusts the confirmed chunks, asks
 the server (PROPFIND Depth 0) about each chunk that was in flight, keeps those that arrived
 whole and sends only the others again: a cut or a kill re-sends at most the chunks in flight.
+Each sender thread reads through its own reader of the body. A body whose SHA-256 is not known
+yet (a sealed file's age file) is hashed as the chunk bodies read it, while they read it in
+order from the first byte (``InOrderDigest``: chunks whose bodies cross one at a time, no
+resume); otherwise the verification takes it with one extra pass (``SealedFile.sha256``).
 
 Chunking v2 needs chunks of at least 5 MiB. A new upload speaks v1 when the link cannot carry
 that between drops; a v2 upload whose link turned that bad is given up (its folder deleted) for
@@ -23,11 +30,12 @@ after it for a fallback), so a resume speaks v1 too.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from tellakit.engine.chunking import V2_MIN_CHUNK, ChunkPlanner, Tuning, preferred_protocol
@@ -42,7 +50,8 @@ from tellakit.engine.ports import (
     ChunkedUploadPort,
     ProtocolClient,
 )
-from tellakit.engine.verification import Verifier, WireObject, encode_digest
+from tellakit.engine.sealing import WireFile
+from tellakit.engine.verification import Verifier, encode_digest
 from tellakit.errors import ConnectionLost, ResourceLocked, UploadExpired, VaultError
 from tellakit.nextcloud.models import Capabilities, PutResult, ServerDigest
 from tellakit.reports import Attachment, FileState
@@ -58,44 +67,95 @@ LOCK_RETRY_DELAYS = (0.5, 1.0, 2.0)
 class AttachmentStore(Protocol):
     """The part of the Vault a transfer uses (kept small so it is easy to reason about)."""
 
-    def open_file(self, file_id: str, *, check_sha256: bool = True) -> BlobStream: ...
-
     def update_attachment(self, report_id: str, attachment_id: str, **fields: Any) -> None: ...
 
 
+class InOrderDigest:
+    """SHA-256 of a body's bytes as request bodies read them, for as long as every read goes
+    on where the bytes hashed so far end (reads of bytes already hashed, e.g. a chunk sent
+    again, are skipped; one that leaves a gap ends it). Readers of several threads feed it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()  # guards _hash and _end
+        self._hash = hashlib.sha256()
+        self._end = 0  # bytes hashed, from the first
+        self._broken = False
+
+    def feed(self, offset: int, data: bytes | memoryview) -> None:
+        with self._lock:
+            if self._broken or offset + len(data) <= self._end:
+                return
+            if offset > self._end:
+                self._broken = True  # a gap: bytes before it were never read in order
+                return
+            self._hash.update(data[self._end - offset :])
+            self._end = offset + len(data)
+
+    def sha256_hex(self, total: int) -> str | None:
+        """The digest of all ``total`` bytes, or None when they were not all read in order."""
+        with self._lock:
+            ok = not self._broken and self._end == total
+            return self._hash.hexdigest() if ok else None
+
+
 class GuardedReader:
-    """A view of the vault reader that remembers the first vault error it raised.
+    """A view of the vault reader that remembers the first vault error it raised (and feeds
+    the bytes read to ``digest``, if given).
 
     The protocol layer may turn an exception raised inside a request body into a transport
     error; this keeps the real cause (e.g. VaultCorrupted) so the engine reports it truly.
     """
 
-    def __init__(self, reader: BlobStream):
+    def __init__(self, reader: BlobStream, digest: InOrderDigest | None = None):
         self._reader = reader
+        self._digest = digest
+        self._pos = 0
         self.error: VaultError | None = None
 
     def read(self, n: int = -1) -> bytes:
         try:
-            data = self._reader.read(n)
-            return b"" if data is None else bytes(data)
+            raw = self._reader.read(n)
         except VaultError as exc:
             self.error = exc
             raise
+        data = b"" if raw is None else bytes(raw)
+        self._advance(memoryview(data))
+        return data
 
     def readinto(self, buf: bytearray | memoryview) -> int:
         try:
             readinto = getattr(self._reader, "readinto", None)
             if readinto is not None:
-                return int(readinto(buf))
-            data = self._reader.read(len(buf)) or b""
-            buf[: len(data)] = data
-            return len(data)
+                count = int(readinto(buf))
+            else:
+                data = self._reader.read(len(buf)) or b""
+                buf[: len(data)] = data
+                count = len(data)
         except VaultError as exc:
             self.error = exc
             raise
+        self._advance(memoryview(buf)[:count])
+        return count
+
+    def _advance(self, data: memoryview) -> None:
+        if self._digest is not None and len(data):
+            self._digest.feed(self._pos, data)
+        self._pos += len(data)
 
     def seek(self, offset: int) -> None:
         self._reader.seek(offset)
+        self._pos = offset
+
+
+class _Digested:
+    """What ``WireFile.sent_in_order`` asks a reader that read the whole body: its digest."""
+
+    def __init__(self, digest: InOrderDigest, total: int) -> None:
+        self._digest = digest
+        self._total = total
+
+    def sha256_hex(self) -> str | None:
+        return self._digest.sha256_hex(self._total)
 
 
 #: Prefix of a stored transfer id whose upload fell back to chunking v1 (no prefix: v2).
@@ -169,14 +229,13 @@ class FileTransfer:
         report_id: str,
         attachment: Attachment,
         remote_path: str,
+        body: WireFile,
         tuning: Tuning,
         token: StopToken,
         on_progress: Progress,
         verifier: Verifier,
         on_confirmed: ConfirmedHook = ignore,
-        mtime: datetime | None = None,
         use_chunks: bool | None = None,
-        sent: WireObject | None = None,
         link: LinkModel | None = None,
         capabilities: Capabilities | None = None,
     ):
@@ -186,15 +245,14 @@ class FileTransfer:
         self.report_id = report_id
         self.att = attachment
         self.remote_path = remote_path
+        self.body = body
+        self.total = body.size  # bytes on the wire
         self.tuning = tuning
         self.token = token
         self.on_progress = on_progress
         self.on_confirmed = on_confirmed
         self.verifier = verifier
-        #: what the server must hold once the file is there (the bytes this transfer sends)
-        self.sent = sent or WireObject(attachment.sha256.lower(), attachment.size)
-        self.mtime = int(mtime.timestamp()) if mtime is not None else None
-        self.use_chunks = tuning.use_chunks(attachment.size) if use_chunks is None else use_chunks
+        self.use_chunks = tuning.use_chunks(self.total) if use_chunks is None else use_chunks
         self.link = link if tuning.follow_link else None
         self.caps = capabilities or Capabilities()
         self.requests_sent = 0
@@ -206,15 +264,10 @@ class FileTransfer:
             setattr(self.att, key, value)
 
     def _open(self) -> BlobStream:
-        """The vault reader for the body, without its whole-file SHA-256 pass.
-
-        The reader still checks the header MAC bound in the index and authenticates every
-        64 KiB chunk, so only the vault's own bytes are ever sent (a tampered blob raises
-        VaultCorrupted mid-body and the upload is never completed); the SHA-256 is checked end
-        to end after the upload, against the server's hash of what it stored (submission
-        step 5). Hashing here as well cost a second SHA-256 pass per upload.
-        """
-        return self.vault.open_file(self.att.file_id, check_sha256=False)
+        """A reader of the body (see ``sealing._open_at``: every byte is authenticated as the
+        vault's own as it is read, so a tampered blob raises VaultCorrupted mid-body and the
+        upload is never completed; the SHA-256 is checked end to end after the upload)."""
+        return self.body.open()
 
     def run(self) -> PutResult | None:
         """Send the file; returns the server's answer to the final PUT/MOVE (None if adopted).
@@ -252,11 +305,11 @@ class FileTransfer:
                 result: PutResult = self.client.put(
                     self.remote_path,
                     reader,
-                    self.att.size,
+                    self.total,
                     on_progress=progress,
                     cancel=self.token,
-                    mtime=self.mtime,
-                    checksum_sha256_hex=self.att.sha256,
+                    mtime=self.body.mtime,
+                    checksum_sha256_hex=self.body.announced_sha256(),
                 )
                 return result
 
@@ -266,8 +319,9 @@ class FileTransfer:
                 if self.link is not None:
                     self.link.dropped(sent[0], self._began)
                 raise
+            self.body.sent_in_order(raw)
         if self.link is not None:
-            self.link.delivered(self.att.size)
+            self.link.delivered(self.total)
         self._uploaded(result.server_digest)
         return result
 
@@ -275,9 +329,9 @@ class FileTransfer:
         """The whole file is on the server: record it with the server's digest of it (kept
         for the verification step, also across a restart), then say so."""
         self._update(
-            state=FileState.UPLOADED, bytes_sent=self.att.size, server_digest=encode_digest(digest)
+            state=FileState.UPLOADED, bytes_sent=self.total, server_digest=encode_digest(digest)
         )
-        self.on_confirmed(Confirmed(Piece.FILE, self.att.id, self.att.size))
+        self.on_confirmed(Confirmed(Piece.FILE, self.att.id, self.total))
 
     def _with_lock_retry(self, send: Callable[[], T], reader: Body) -> T:
         """Run ``send``; on 423 wait briefly and send again (a few times), else re-raise.
@@ -326,10 +380,10 @@ class FileTransfer:
         return self.chunked_upload(
             self.client,
             self.remote_path,
-            self.att.size,
+            self.total,
             folder,
             chunk_size=self.tuning.initial_chunk,
-            mtime=self.mtime,
+            mtime=self.body.mtime,
             protocol=protocol,
         )
 
@@ -342,7 +396,7 @@ class FileTransfer:
         The digest is recorded for the verification step, which then needs no second look.
         """
         entry = self.client.stat(self.remote_path)  # None when missing; other errors raise
-        found = self.verifier.holds(entry, self.remote_path, self.sent)
+        found = self.verifier.holds(entry, self.remote_path, self.body)
         if not found.ok:
             return False
         self._uploaded(found.digest)
@@ -385,7 +439,7 @@ class FileTransfer:
                 upload.received_chunks(),
                 confirmed=self.att.bytes_sent,
                 in_flight=self.att.chunk_size,
-                total=self.att.size,
+                total=self.total,
             )
             chunks = ChunkMap(point.offset, point.next_number)
         else:
@@ -433,10 +487,12 @@ class FileTransfer:
             parallel=upload.max_in_flight(self.caps),
             start=self._first_size(),
         )
+        # A digest the body does not know yet is taken as the chunks are read, if in order.
+        digest = InOrderDigest() if self.body.announced_sha256() is None else None
         pipeline = ChunkPipeline(
             upload=upload,
-            open_body=open_stream(self._open, GuardedReader),
-            total=self.att.size,
+            open_body=open_stream(self._open, lambda stream: GuardedReader(stream, digest)),
+            total=self.total,
             chunks=chunks,
             planner=planner,
             link=self.link,
@@ -451,6 +507,8 @@ class FileTransfer:
             pipeline.run()
         finally:
             self.requests_sent += pipeline.requests
+        if digest is not None:
+            self.body.sent_in_order(_Digested(digest, self.total))
         check(self.token)
         result: PutResult = upload.finish()
         self._uploaded(result.server_digest)

@@ -19,9 +19,10 @@ comparing it would compare the vault's hash with itself.
 A digest that matches implies the size (SHA-256 covers the length), so the size is read
 (PROPFIND) only when there is no digest.
 
-Each object is compared with one value, its :class:`WireObject`: the SHA-256 and size of the
-bytes actually sent (the plaintext of a readable report; what a sealed upload sends, its
-ciphertext, for a sealed one). Nothing here knows which.
+Each object is compared with one value, its ``WireObject`` (sealing.py): the SHA-256 and
+size of the bytes actually sent (the plaintext of a readable report; what a sealed upload
+sends, its ciphertext, for a sealed one). Nothing here knows which. Its SHA-256 is read only
+once the server gave a digest (for a sealed file resumed mid-way it costs one pass).
 """
 
 from __future__ import annotations
@@ -30,11 +31,15 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from tellakit.engine.ports import Cancel, ProtocolClient
 from tellakit.nextcloud.models import DavEntry, DigestKind, ServerDigest
 from tellakit.reports import Verification
 from tellakit.vault.models import WITHOUT_DIGEST_DOWNLOAD
+
+if TYPE_CHECKING:
+    from tellakit.engine.sealing import WireObject
 
 log = logging.getLogger(__name__)
 
@@ -54,15 +59,6 @@ _KIND_WORDS = {
     DigestKind.RECALCULATED: "the SHA-256 the server recalculated",
     DigestKind.DOWNLOAD: "the SHA-256 of the copy downloaded back",
 }
-
-
-@dataclass(frozen=True)
-class WireObject:
-    """What the server must hold for one uploaded object: the SHA-256 (lowercase hex) and the
-    size of the bytes sent."""
-
-    sha256: str
-    size: int
 
 
 @dataclass(frozen=True)
@@ -188,7 +184,7 @@ class Verifier:
             if size != sent.size:
                 held = "nothing" if size is None else f"{size} bytes"
                 return Checked(
-                    None, problem=f"the server holds {held} of {name!r}, the vault {sent.size}"
+                    None, problem=f"the server holds {held} of {name!r}, not the {sent.size} sent"
                 )
             return Checked(Verification.SIZE_ONLY)
         return _compare(digest, sent, name)
@@ -211,10 +207,12 @@ def _compare(digest: ServerDigest, sent: WireObject, name: str) -> Checked:
     """``digest`` against what was sent."""
     if digest.size is not None and digest.size != sent.size:
         return Checked(
-            None, digest, f"the server holds {digest.size} bytes of {name!r}, the vault {sent.size}"
+            None,
+            digest,
+            f"the server holds {digest.size} bytes of {name!r}, not the {sent.size} sent",
         )
     if not digest.matches(sent.sha256):
         return Checked(
-            None, digest, f"{_KIND_WORDS[digest.kind]} of {name!r} differs from the vault's"
+            None, digest, f"{_KIND_WORDS[digest.kind]} of {name!r} differs from what was sent"
         )
     return Checked(LEVEL_OF[digest.kind], digest)

@@ -29,7 +29,13 @@ from tellakit.sealed.manifest import (
     parse_manifest,
 )
 from tellakit.sealed.reader import SealedReader, memory_reader, seal_bytes, sealed_sha256
-from tellakit.sealed.recipients import Recipient, fingerprint, parse_recipient, parse_recipients
+from tellakit.sealed.recipients import (
+    Recipient,
+    fingerprint,
+    looks_secret,
+    parse_recipient,
+    parse_recipients,
+)
 from tellakit.sealed.settings import describe_encryption, set_encrypt_to
 
 __all__ = [
@@ -51,6 +57,7 @@ __all__ = [
     "fingerprint",
     "is_sealed_folder_name",
     "layout_of",
+    "looks_secret",
     "memory_reader",
     "new_sealed_file",
     "parse_manifest",

@@ -19,6 +19,12 @@ from tellakit.vault.age.ssh import SshEd25519Recipient
 Recipient = X25519Recipient | SshEd25519Recipient
 
 
+def looks_secret(text: str) -> bool:
+    """True when ``text`` holds a secret key (an age identity or a private SSH key): a form
+    clears such a paste at once and never shows it."""
+    return "AGE-SECRET-KEY-" in text.upper() or "PRIVATE KEY" in text
+
+
 def parse_recipient(text: str) -> Recipient:
     """One recipient from its text form (ConnectionSettingsError saying why not)."""
     value = text.strip()

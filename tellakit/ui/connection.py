@@ -1,4 +1,5 @@
-"""Add the Nextcloud server: URL, login, password and folder name, or Login Flow v2.
+"""Add the Nextcloud server: URL, login, password and folder name, or Login Flow v2; and,
+optionally, the organization's age recipients reports are sealed to (recipients.py).
 
 Every check (is it Nextcloud, may we log in, may the folder be created) happens in
 ``tellakit.engine.connect``; the form shows ``str(error)`` of what it raises.
@@ -12,9 +13,11 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as w
 
 from tellakit.engine import connect, finish_login, start_login
+from tellakit.errors import ConnectionSettingsError
 from tellakit.ui.common import Message, auto_retry_checkbox
 from tellakit.ui.defaults import ServerPrefill
 from tellakit.ui.fmt import esc
+from tellakit.ui.recipients import RecipientsField
 from tellakit.ui.screen import Screen
 from tellakit.ui.tasks import Task
 
@@ -65,6 +68,7 @@ class ConnectionForm(Screen):
         self.folder = w.Text(
             value=prefill.root_folder, description="Folder name", layout=wide, style=style
         )
+        self.sealing = RecipientsField(width=wide.width, label_width=style["description_width"])
         self.allow_http = w.Checkbox(
             value=False,
             description="Allow plain http to a remote host (unencrypted, not advised)",
@@ -113,6 +117,7 @@ class ConnectionForm(Screen):
                 self.login,
                 self.password,
                 self.folder,
+                self.sealing,
                 self.allow_http,
                 self.auto_retry,
                 w.HTML(
@@ -148,6 +153,8 @@ class ConnectionForm(Screen):
         self._set_busy(False)
         self.login_link.value = ""
         text = f"Connected to {settings.server_url} as {settings.user_id}."
+        if settings.encrypt_to:
+            text += " Reports will be sealed to the organization."
         if self.upgraded_to_https:
             text += f" {HTTPS_NOTE}"
         self.message.show(text, "success")
@@ -163,12 +170,28 @@ class ConnectionForm(Screen):
 
     # --- handlers -----------------------------------------------------------------------
 
+    def _sealing(self) -> dict[str, Any] | None:
+        """``encrypt_to`` and ``readable_names`` for connect; None (and the reason shown)
+        when a recipient is wrong: nothing is sent then."""
+        try:
+            recipients = self.sealing.checked()
+        except ConnectionSettingsError as exc:
+            self.message.error(exc)
+            return None
+        return {
+            "encrypt_to": recipients,
+            "readable_names": bool(recipients) and self.sealing.readable_names.value,
+        }
+
     def _on_connect_button_click(self, _: w.Button) -> None:
         url, login = self.url.value.strip(), self.login.value.strip()
         password = self.password.value or self._prefill.password_for(url, login) or ""
         self.password.value = ""  # never keep a password in widget state
         folder, allow_http = self.folder.value, self.allow_http.value
         auto_retry = self.auto_retry.value
+        sealing = self._sealing()
+        if sealing is None:
+            return
         without_digest = self.without_digest.value
         vault = self.ctx.vault
         self.message.show(f"Checking {url}…")
@@ -183,6 +206,7 @@ class ConnectionForm(Screen):
                 allow_insecure_http=allow_http,
                 auto_retry=auto_retry,
                 without_digest=without_digest,
+                **sealing,
             ),
             on_done=self._done,
             on_error=self._failed,
@@ -192,6 +216,9 @@ class ConnectionForm(Screen):
     def _on_login_flow_button_click(self, _: w.Button) -> None:
         url, folder, allow_http = self.url.value.strip(), self.folder.value, self.allow_http.value
         auto_retry = self.auto_retry.value
+        sealing = self._sealing()
+        if sealing is None:
+            return
         without_digest = self.without_digest.value
         vault = self.ctx.vault
         self._cancel_flow = cancel = threading.Event()
@@ -216,6 +243,7 @@ class ConnectionForm(Screen):
                 cancel=cancel,
                 auto_retry=auto_retry,
                 without_digest=without_digest,
+                **sealing,
             )
 
         self._task = Task(flow, on_done=self._done, on_error=self._failed, name="tellakit-login")

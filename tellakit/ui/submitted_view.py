@@ -9,6 +9,7 @@ import ipywidgets as w
 from tellakit.reports import FileState, Report, Verification
 from tellakit.ui.common import Confirm, Message
 from tellakit.ui.fmt import esc, human_date, human_size
+from tellakit.ui.recipients import layout_note
 from tellakit.ui.screen import Screen
 
 if TYPE_CHECKING:
@@ -31,6 +32,8 @@ def files_table(report: Report) -> str:
     rows = []
     for a in sorted(report.attachments, key=lambda a: a.position):
         check = esc(a.checksum) if a.checksum else "none (size checked only)"
+        if a.checksum and a.sealed_sha256 is not None:
+            check += " <small>(of the sealed file)</small>"
         verified = esc(verified_text(a.state, a.verification, human_date(a.verified_at)))
         rows.append(
             f"<tr><td>{esc(a.name)}</td>"
@@ -70,6 +73,7 @@ class SubmittedView(Screen):
             f"<p>Submitted {esc(human_date(report.submitted_at))} to "
             f"<code>{esc(report.remote_folder or '')}</code></p>"
             f"<p style='white-space:pre-wrap'>{esc(report.description)}</p>"
+            f"{layout_note(report)}"
         )
         super().__init__(
             ctx,

@@ -31,6 +31,7 @@ from tellakit.reports import CHECKED, RESUMABLE, STOPPED, FileState, Status, Ver
 from tellakit.ui.bridge import Throttle
 from tellakit.ui.common import Confirm, Message
 from tellakit.ui.fmt import esc, human_size, human_speed, percent
+from tellakit.ui.recipients import layout_note
 from tellakit.ui.screen import Screen
 
 if TYPE_CHECKING:
@@ -188,7 +189,7 @@ class UploadView(Screen):
                     ],
                     layout=w.Layout(align_items="center"),
                 ),
-                w.HTML(description),
+                w.HTML(description + layout_note(report)),
                 self.status,
                 self.where,
                 self.total_row,

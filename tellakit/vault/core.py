@@ -684,7 +684,11 @@ class Vault:
         reason: str | None = None,
         retryable: bool | None = None,
     ) -> Report:
-        """Move a report to ``status`` if the model allows it (InvalidTransition otherwise)."""
+        """Move a report to ``status`` if the model allows it (InvalidTransition otherwise).
+
+        The first move out of the draft state (with a connection stored) also fixes the
+        report's layout: ``sealed_to`` and ``readable_names`` from the connection.
+        """
         self._id()
         status = Status(status)
         with self._index.transaction():
@@ -698,12 +702,19 @@ class Vault:
             }
             if status is Status.SUBMITTED and current.submitted_at is None:
                 fields["submitted_at"] = fields["updated_at"]
+            connection = self._index.get_connection() if current.sealed_to is None else None
+            if connection is not None:
+                # Leaving the draft state fixes how the report goes to the server: sealed to
+                # the connection's recipients of this moment (none: the readable layout).
+                fields["sealed_to"] = connection.encrypt_to
+                fields["readable_names"] = connection.readable_names
             self._index.update_report(report_id, fields)
         return self._index.get_report(report_id)
 
     def update_report_submission(self, report_id: str, **fields: Any) -> None:
         """Record submission progress: remote_folder, description_sent, manifest_sent,
-        attempts, submitted_at."""
+        attempts, submitted_at; and the sealed layout's sealed_to, readable_names and
+        description_key (engine/sealing.py)."""
         self._id()
         unknown = set(fields) - SUBMISSION_FIELDS
         if unknown:

@@ -35,7 +35,7 @@ from tellakit.reports import Attachment, FileState, Report, Status, Verification
 from tellakit.vault.fsutil import create_private, is_regular
 from tellakit.vault.models import ConnectionSettings, LinkStats, VaultFile
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 RECOVERY = (
     "Restore this vault's index.db from a backup, or run `tellakit recover` to start a new "
     "index from the blobs (see docs/troubleshooting.md)."
@@ -48,13 +48,13 @@ CREATE TABLE deleted_blobs (
 );
 CREATE TABLE rekey_blobs (
     blob TEXT PRIMARY KEY,              -- a blob whose header a re-key is replacing
-    header BLOB NOT NULL,               -- the new header (the same file key, the new recipient)
-    header_mac TEXT NOT NULL,           -- its MAC, for files.header_mac once it is written
+    header BLOB NOT NULL,               -- the new header (the same file key and the new recipient)
+    header_mac TEXT NOT NULL,           -- its MAC: files.header_mac once it is written
     payload_offset INTEGER NOT NULL     -- where the payload starts in the blob as it was
 );
 """
 
-#: Table of schema version 5: what the engine learned of the link to each server (issue 10).
+#: Table of schema version 6: what the engine learned of the link to each server (issue 10).
 _LINKS = """
 CREATE TABLE link_stats (
     server_url TEXT PRIMARY KEY,
@@ -66,13 +66,14 @@ CREATE TABLE link_stats (
 );
 """
 
-# No comma in a comment after a column: SQLite's DROP COLUMN (the migration tests undo versions
-# with it) looks back for the comma before a last column and would cut inside the comment.
+# A comment after a column's comma holds no comma of its own (SQLite's DROP COLUMN, which the
+# migration tests use, looks back for the comma before a column); none holds a semicolon (the
+# schema is run one statement at a time).
 _SCHEMA = (
     """
 CREATE TABLE files (
     id TEXT PRIMARY KEY,
-    blob TEXT NOT NULL UNIQUE,          -- path below blobs/, e.g. "ab/ab12..."
+    blob TEXT NOT NULL UNIQUE,          -- path below blobs/ (e.g. "ab/ab12...")
     name TEXT NOT NULL,
     mime TEXT NOT NULL,
     size INTEGER NOT NULL,
@@ -83,7 +84,7 @@ CREATE TABLE files (
 );
 CREATE TABLE reports (
     id TEXT PRIMARY KEY,
-    seq INTEGER NOT NULL,               -- creation order, breaks ties of equal timestamps
+    seq INTEGER NOT NULL,               -- creation order: breaks ties of equal timestamps
     title TEXT NOT NULL,
     description TEXT NOT NULL,
     status TEXT NOT NULL,
@@ -95,7 +96,10 @@ CREATE TABLE reports (
     remote_folder TEXT,
     description_sent INTEGER NOT NULL DEFAULT 0,
     manifest_sent INTEGER NOT NULL DEFAULT 0,
-    attempts INTEGER NOT NULL DEFAULT 0
+    attempts INTEGER NOT NULL DEFAULT 0,
+    sealed_to TEXT,                     -- age recipients one a line ('' readable / NULL unfixed)
+    readable_names INTEGER NOT NULL DEFAULT 0,
+    description_key TEXT                -- sealed: the description's SealedKey.dumps()
 );
 CREATE INDEX reports_by_status ON reports (status, created_at);
 CREATE TABLE report_files (
@@ -119,6 +123,8 @@ CREATE TABLE report_files (
     verification TEXT,                  -- how it was checked: server_sha256 ... size_only
     server_digest TEXT,                 -- "<kind>:<hex>" the server answered while uploading
     resends INTEGER NOT NULL DEFAULT 0, -- sent again from the start after a failed check
+    sealed_key TEXT,                    -- sealed: this file's SealedKey.dumps()
+    sealed_sha256 TEXT,                 -- sealed: SHA-256 of the ciphertext once known
     chunk_map TEXT                      -- chunks after the confirmed run: in flight or done
 );
 CREATE INDEX report_files_by_report ON report_files (report_id, position);
@@ -134,7 +140,7 @@ CREATE TABLE connection (
     allow_insecure_http INTEGER NOT NULL,
     upload_manifest INTEGER NOT NULL,
     auto_retry INTEGER NOT NULL,
-    encrypt_to TEXT NOT NULL DEFAULT '',        -- sealed submissions: age recipients, one a line
+    encrypt_to TEXT NOT NULL DEFAULT '',        -- sealed submissions: age recipients (one a line)
     readable_names INTEGER NOT NULL DEFAULT 0,  -- sealed but with Tella's readable folder names
     without_digest TEXT NOT NULL DEFAULT 'download'  -- no server digest: download or size_only
 );
@@ -155,21 +161,35 @@ _MIGRATIONS = {
     "ALTER TABLE report_files ADD COLUMN server_digest TEXT;"
     "ALTER TABLE report_files ADD COLUMN resends INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE connection ADD COLUMN without_digest TEXT NOT NULL DEFAULT 'download'",
+    # Sealed submissions, the engine's side: each report's layout, fixed when it is queued,
+    # and the age keys of its files. A report that already has a folder on the server (or
+    # was submitted) went out in the readable layout and stays in it; other outbox reports
+    # are fixed when their next run starts.
+    5: "ALTER TABLE reports ADD COLUMN sealed_to TEXT;"
+    "ALTER TABLE reports ADD COLUMN readable_names INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE reports ADD COLUMN description_key TEXT;"
+    "ALTER TABLE report_files ADD COLUMN sealed_key TEXT;"
+    "ALTER TABLE report_files ADD COLUMN sealed_sha256 TEXT;"
+    "UPDATE reports SET sealed_to = '' "
+    "WHERE remote_folder IS NOT NULL OR status = 'submitted'",
     # Field links (issue 10, 16): parallel chunks' bookkeeping and the link's record.
-    5: "ALTER TABLE report_files ADD COLUMN chunk_map TEXT;" + _LINKS,
+    6: "ALTER TABLE report_files ADD COLUMN chunk_map TEXT;" + _LINKS,
 }
 _FILE_COLS = "id, blob, name, mime, size, sha256, header_mac, imported_at, raw_name"
 _RECOVERED = re.compile(r"recovered-([0-9]{1,9})")
 
 _REPORT_COLS = (
     "id, title, description, status, reason, retryable, created_at, updated_at, submitted_at, "
-    "remote_folder, description_sent, manifest_sent, attempts"
+    "remote_folder, description_sent, manifest_sent, attempts, sealed_to, readable_names, "
+    "description_key"
 )
 _ATT_COLS = (
     "id, report_id, file_id, name, mime, size, sha256, position, state, bytes_sent, "
     "remote_name, remote_path, transfer_id, chunk_size, checksum, verified_at, error, "
-    "verification, server_digest, resends, chunk_map"
+    "verification, server_digest, resends, sealed_key, sealed_sha256, chunk_map"
 )
+_REPORT_MARKS = ", ".join("?" * (_REPORT_COLS.count(",") + 1))
+_ATT_MARKS = ", ".join("?" * (_ATT_COLS.count(",") + 1))
 #: The fields of each ``report_rows`` tuple, in order (timestamps as ISO 8601 UTC strings).
 REPORT_ROW_FIELDS = (
     "id",
@@ -231,6 +251,8 @@ def _assignments(fields: dict[str, Any]) -> tuple[str, list[Any]]:
             value = _ts(value)
         elif isinstance(value, bool):
             value = int(value)
+        elif isinstance(value, tuple):  # recipients: one a line
+            value = _lines(value)
         elif isinstance(value, Enum):
             value = value.value
         values.append(value)
@@ -250,6 +272,15 @@ def _dt(value: str | None) -> datetime | None:
 
 def _bool(value: Any) -> bool | None:
     return None if value is None else bool(value)
+
+
+def _lines(values: tuple[str, ...] | None) -> str | None:
+    """A tuple of one-line strings as one text column (None stays NULL)."""
+    return None if values is None else "\n".join(values)
+
+
+def _unlines(text: str | None) -> tuple[str, ...] | None:
+    return None if text is None else tuple(line for line in text.split("\n") if line)
 
 
 class Index:
@@ -517,7 +548,7 @@ class Index:
             seq = cur.execute("SELECT coalesce(max(seq), 0) + 1 FROM reports").fetchone()[0]
             cur.execute(
                 f"INSERT INTO reports (seq, {_REPORT_COLS}) "  # noqa: S608 - constant columns
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"VALUES (?, {_REPORT_MARKS})",
                 (seq, *self._report_values(report)),
             )
             self._write_attachments(cur, report)
@@ -538,6 +569,9 @@ class Index:
             int(r.description_sent),
             int(r.manifest_sent),
             r.attempts,
+            _lines(r.sealed_to),
+            int(r.readable_names),
+            r.description_key,
         )
 
     @staticmethod
@@ -546,7 +580,7 @@ class Index:
         for a in report.attachments:
             cur.execute(
                 f"INSERT INTO report_files ({_ATT_COLS}) "  # noqa: S608 - constant columns
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"VALUES ({_ATT_MARKS})",
                 (
                     a.id,
                     report.id,
@@ -568,6 +602,8 @@ class Index:
                     None if a.verification is None else Verification(a.verification).value,
                     a.server_digest,
                     a.resends,
+                    a.sealed_key,
+                    a.sealed_sha256,
                     a.chunk_map,
                 ),
             )
@@ -635,7 +671,9 @@ class Index:
             verification=None if row[17] is None else _VERIFICATIONS.get(row[17]),
             server_digest=row[18],
             resends=row[19],
-            chunk_map=row[20],
+            sealed_key=row[20],
+            sealed_sha256=row[21],
+            chunk_map=row[22],
         )
 
     @staticmethod
@@ -655,6 +693,9 @@ class Index:
             manifest_sent=bool(row[11]),
             attempts=row[12],
             attachments=attachments,
+            sealed_to=_unlines(row[13]),
+            readable_names=bool(row[14]),
+            description_key=row[15],
         )
 
     def get_report(self, report_id: str) -> Report:

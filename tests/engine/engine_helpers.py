@@ -131,3 +131,29 @@ def check_submitted(
     assert not problems, problems
     for name, sha in shas.items():
         assert file_sha256(root / done.remote_folder / name) == sha, name
+
+
+def submit_and_kill(vault_path: Path, title: str, file_ids: list[str], k: int, mode: str) -> str:
+    """Create a report in the vault, submit it in a child process that SIGKILLs itself at the
+    ``k``-th request (``mode``: before it, mid-body or after its answer, see kill_child.py);
+    the report's id. The child must have died of the signal, showing no passphrase."""
+    import signal
+    import subprocess
+    import sys
+
+    from tellakit.vault import open_vault
+
+    with open_vault(vault_path, PASSPHRASE) as vault:
+        report_id = vault.create_report(title, "killed mid-way", file_ids).id
+    child_script = Path(__file__).with_name("kill_child.py")
+    repo = Path(__file__).resolve().parents[2]
+    child = subprocess.run(
+        [sys.executable, str(child_script), str(vault_path), PASSPHRASE, report_id, str(k), mode],
+        env={**os.environ, "PYTHONPATH": str(repo)},
+        capture_output=True,
+        timeout=90,
+        check=False,
+    )
+    assert child.returncode == -signal.SIGKILL, child.stderr.decode()[-2000:]
+    assert PASSPHRASE.encode() not in child.stdout + child.stderr
+    return report_id

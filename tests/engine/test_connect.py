@@ -17,6 +17,7 @@ from tellakit.errors import (
 )
 from tellakit.nextcloud import Credentials, NextcloudClient
 from tellakit.reports import Status
+from tellakit.vault import age
 
 
 def test_connect_stores_user_id_and_creates_root_folder(vault, devserver):
@@ -39,6 +40,41 @@ def test_one_connection_per_vault(vault, devserver):
     connect(vault, devserver.url, "alice", "secret", "Tella")
     with pytest.raises(ConnectionSettingsError):
         connect(vault, devserver.url, "alice", "secret", "Other")
+
+
+def test_connect_with_encrypt_to_stores_canonical_recipients(vault, devserver):
+    identity = age.X25519Identity.generate()
+    recipient = str(identity.recipient())
+    settings = connect(
+        vault,
+        devserver.url,
+        "alice",
+        "secret",
+        "Tella",
+        encrypt_to=[f"  {recipient}\n", recipient],  # pasted twice, with white space
+        readable_names=True,
+    )
+    assert settings.encrypt_to == (recipient,) and settings.readable_names
+    assert vault.get_connection() == settings
+
+
+@pytest.mark.parametrize("login_flow", [False, True])
+def test_a_bad_recipient_is_refused_before_any_request(vault, devserver, login_flow):
+    identity = age.X25519Identity.generate()
+    for bad in ("age1typo", str(identity)):
+        with pytest.raises(ConnectionSettingsError) as info:
+            connect(
+                vault,
+                devserver.url,
+                "alice",
+                "secret",
+                "Tella",
+                encrypt_to=[bad],
+                login_flow=login_flow,
+                on_login_url=lambda url: None,
+            )
+        assert str(identity) not in str(info.value)  # a pasted secret key is never echoed
+    assert devserver.log.snapshot() == [] and vault.get_connection() is None
 
 
 def test_wrong_password_stores_nothing(vault, devserver):

@@ -4,11 +4,7 @@ outbox (or submitted), and resume completes it with nothing lost or duplicated."
 from __future__ import annotations
 
 import json
-import os
 import random
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +18,7 @@ from engine_helpers import (
     check_submitted,
     file_sha256,
     random_bytes,
+    submit_and_kill,
     wait_for,
 )
 
@@ -32,8 +29,6 @@ from tellakit.vault import create_vault, open_vault
 
 pytestmark = pytest.mark.timeout(120)
 ROOT = "K"
-CHILD = Path(__file__).with_name("kill_child.py")
-REPO = Path(__file__).resolve().parents[2]
 FILES = {
     "tiny.bin": random_bytes(300 * 1024, 21),
     "small.bin": random_bytes(700 * 1024, 23),
@@ -90,19 +85,6 @@ def _kill_points() -> list[tuple[int, str]]:
     ]
 
 
-def _kill_child(env: Env, report_id: str, k: int, mode: str) -> Any:
-    """Run kill_child.py on the report; it must have died by SIGKILL."""
-    child = subprocess.run(
-        [sys.executable, str(CHILD), str(env.vault_path), PASSPHRASE, report_id, str(k), mode],
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        capture_output=True,
-        timeout=90,
-        check=False,
-    )
-    assert child.returncode == -signal.SIGKILL, child.stderr.decode()[-2000:]
-    return child
-
-
 #: The report as the reopened vault found it, before the resume (report id -> report).
 _at_kill: dict[str, Any] = {}
 
@@ -129,13 +111,8 @@ def _reopen_and_resume(env: Env, report_id: str) -> Any:
 
 @pytest.mark.parametrize(("k", "mode"), _kill_points())
 def test_sigkill_then_resume(env: Env, k: int, mode: str) -> None:
-    vault = open_vault(env.vault_path, PASSPHRASE)
-    report = vault.create_report(f"kill {k} {mode}", "killed mid-way", env.file_ids)
-    vault.close()
-    child = _kill_child(env, report.id, k, mode)
-    assert PASSPHRASE.encode() not in child.stdout + child.stderr
-
-    done = _reopen_and_resume(env, report.id)
+    report_id = submit_and_kill(env.vault_path, f"kill {k} {mode}", env.file_ids, k, mode)
+    done = _reopen_and_resume(env, report_id)
     check_submitted(Path(env.server.files_root("alice")), done, env.shas, env.submitted)
 
 
@@ -145,16 +122,15 @@ def test_a_kill_with_two_chunks_in_flight_re_sends_at_most_those_two(env: Env) -
     big = random_bytes(16 * MiB, 23)
     vault = open_vault(env.vault_path, PASSPHRASE)
     f = vault.import_bytes(big, "two.bin")
-    report = vault.create_report("kill two in flight", "", [f.id])
     vault.close()
     env.server.log.clear()
-    _kill_child(env, report.id, 0, "two")
+    report_id = submit_and_kill(env.vault_path, "kill two in flight", [f.id], 0, "two")
     wait_for(lambda: len(env.server.log.filter("PUT", "/uploads/")) >= 2, 20)  # unwound
     first = env.server.log.filter("PUT", "/uploads/")
     assert {r.path.rsplit("/", 1)[1] for r in first} == {"00001", "00002"}  # chunk 3 not yet
     env.server.log.clear()
-    done = _reopen_and_resume(env, report.id)
-    recorded = json.loads(_at_kill[report.id].attachments[0].chunk_map or "{}")
+    done = _reopen_and_resume(env, report_id)
+    recorded = json.loads(_at_kill[report_id].attachments[0].chunk_map or "{}")
     assert recorded["prefix"] == 0 and len(recorded["chunks"]) == 2  # both were in flight
     after = [r.path.rsplit("/", 1)[1] for r in env.server.log.filter("PUT", "/uploads/")]
     # Sent again: at most the two in flight (a body the kernel had wholly taken still reached

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 import requests
-from engine_helpers import PASSPHRASE, SMALL, MiB, file_sha256, random_bytes
+from engine_helpers import PASSPHRASE, SMALL, MiB, file_sha256, random_bytes, wait_for
 
 from tellakit.engine import Submitter, client_for, connect
 from tellakit.engine.events import FileEvent
@@ -322,14 +322,20 @@ def test_a_verifying_download_shows_progress_and_stops_on_pause(env: Env) -> Non
     assert paused.status is Status.PAUSED, paused.reason
     assert paused.attachments[0].state is FileState.UPLOADED  # uploaded, not yet verified
     assert 0 < seen[-1].verify_bytes < BIG_SIZE and seen[-1].total == BIG_SIZE
+    # The server logs the abandoned download once it notices the client left (about a second
+    # of buffered sending later): wait for that, so the log the resume clears holds only what
+    # the resume asks for.
+    path, log = paused.attachments[0].remote_path, env.server.log
+    assert path
+    wait_for(lambda: any(r.method == "GET" and r.path.endswith(path) for r in log.snapshot()), 30)
     resumed = time.time()
     done = env.resume(paused)
     assert done.status is Status.SUBMITTED and env.identical(done)
     assert done.attachments[0].verification is V.DOWNLOAD
     # The requests of the resumed run: the paused run's cut GET can end (and be logged) after
     # the resume cleared the log, so requests are told apart by when they arrived.
-    log = env.server.log.snapshot()
-    again = [(r.method, r.path) for r in log if "big.bin" in r.path and r.time >= resumed]
+    entries = log.snapshot()
+    again = [(r.method, r.path) for r in entries if "big.bin" in r.path and r.time >= resumed]
     assert [m for m, _ in again] == ["GET"], again  # verified by downloading; not sent again
 
 

@@ -1,8 +1,12 @@
-"""Which chunks a resumed upload keeps: the confirmed ones plus at most one whole in-flight one."""
+"""Which chunks a resumed upload keeps: the confirmed ones plus at most one whole in-flight one;
+the digest of chunk bodies read in order."""
 
 from __future__ import annotations
 
-from tellakit.engine.transfer import ResumePoint, resume_point
+import hashlib
+import io
+
+from tellakit.engine.transfer import GuardedReader, InOrderDigest, ResumePoint, resume_point
 
 M = 1 << 20
 
@@ -37,3 +41,32 @@ def test_gap_or_junk_stops_the_kept_run_and_server_truth_wins_over_the_index():
         ResumePoint(10 * M, 2)
     )
     assert resume_point([], confirmed=30 * M, in_flight=10 * M, total=50 * M) == ResumePoint(0, 1)
+
+
+def _read(digest: InOrderDigest, data: bytes, offset: int, size: int) -> None:
+    """A chunk body's reads through its own reader: ``size`` bytes from ``offset``."""
+    reader = GuardedReader(io.BytesIO(data), digest)  # type: ignore[arg-type]
+    reader.seek(offset)
+    buf = bytearray(3)
+    while size > 0:
+        size -= reader.readinto(memoryview(buf)[: min(3, size)])
+
+
+def test_chunk_bodies_read_in_order_by_several_readers_give_the_whole_digest():
+    data = bytes(range(20))
+    digest = InOrderDigest()
+    _read(digest, data, 0, 8)
+    _read(digest, data, 0, 8)  # chunk 1 sent again: already hashed, skipped
+    _read(digest, data, 8, 8)
+    assert digest.sha256_hex(20) is None  # not all of it yet
+    _read(digest, data, 16, 4)
+    assert digest.sha256_hex(20) == hashlib.sha256(data).hexdigest()
+
+
+def test_a_read_past_a_gap_gives_no_digest():
+    data = bytes(range(20))
+    digest = InOrderDigest()
+    _read(digest, data, 8, 8)  # chunk 2 before chunk 1 (a resume, or bodies side by side)
+    _read(digest, data, 0, 8)
+    _read(digest, data, 16, 4)
+    assert digest.sha256_hex(20) is None

@@ -1,6 +1,5 @@
-"""The organization's side against the development server: a field vault that submits
-(sealed through the stand-in ``submit_sealed``, readable through the real engine), and an
-organization identity."""
+"""The organization's side against the development server: a field vault that submits through
+the real engine (sealed to the organization, or readable), and an organization identity."""
 
 from __future__ import annotations
 
@@ -16,7 +15,7 @@ import pytest
 
 from tellakit import org, sealed
 from tellakit.engine import Submitter, connect
-from tellakit.org.demo import submit_sealed
+from tellakit.reports import Status
 from tellakit.vault import Vault, age, create_vault
 
 USER = "alice"
@@ -63,19 +62,18 @@ class Field:
         encrypt_to: list[str] | None = None,
         readable_names: bool = False,
     ) -> Submitted:
-        """Sealed to ``encrypt_to`` (stand-in submitter), or readable (the real engine)."""
+        """Sealed to ``encrypt_to``, or readable: the connection says so when it is queued."""
         ids = [self.vault.import_bytes(data, name).id for name, data in files.items()]
         report = self.vault.create_report(title, description or f"About {title}.", ids)
         done = Submitted(title, report.description, files, sealed=bool(encrypt_to))
-        if encrypt_to:
-            sealed.set_encrypt_to(self.vault, encrypt_to, readable_names=readable_names)
-            done.folder = submit_sealed(self.vault, report.id)
-        else:
-            sealed.set_encrypt_to(self.vault, [])
-            submitter = Submitter(self.vault)
+        sealed.set_encrypt_to(self.vault, encrypt_to or [], readable_names=readable_names)
+        with Submitter.shared(self.vault) as submitter:
             submitter.submit(report.id)
-            submitter.wait()
-            done.folder = str(self.vault.get_report(report.id).remote_folder)
+            submitter.wait(report.id)
+        submitted = self.vault.get_report(report.id)
+        assert submitted.status is Status.SUBMITTED, submitted.reason
+        assert submitted.sealed is done.sealed
+        done.folder = str(submitted.remote_folder)
         self.reports.append(done)
         return done
 

@@ -147,3 +147,30 @@ def test_connect_without_encrypt_to_says_reports_go_in_clear(
     code, out, _ = run(capsys, "connect", devserver.url, "--login", USER)
     assert code == 0 and "in clear" in out
     assert _stored(vault_env).encrypt_to == ()
+
+
+def test_encrypt_to_changes_an_existing_connection_and_shows_it(
+    devserver, vault_env: Path, capsys
+) -> None:
+    code, _, err = run(capsys, "encrypt-to")
+    assert code == 2 and "no Nextcloud connection" in err
+    assert run(capsys, "connect", devserver.url, "--login", USER)[0] == 0
+    identity = age.X25519Identity.generate()
+    recipient = str(identity.recipient())
+    code, _, err = run(capsys, "encrypt-to", str(identity))
+    assert code == 2 and "secret key" in err and str(identity) not in err
+    assert _stored(vault_env).encrypt_to == ()
+    code, out, _ = run(capsys, "encrypt-to", recipient)
+    assert code == 0 and fingerprint(recipient) in out and "queued ones keep theirs" in out
+    assert _stored(vault_env).encrypt_to == (recipient,)
+    code, out, _ = run(capsys, "encrypt-to", "--readable-names")
+    assert code == 0 and "titles as names" in out
+    settings = _stored(vault_env)
+    assert settings.encrypt_to == (recipient,) and settings.readable_names
+    code, out, _ = run(capsys, "encrypt-to")  # no change: just show it
+    assert code == 0 and recipient in out
+    code, out, _ = run(capsys, "encrypt-to", "--off")
+    assert code == 0 and "in clear" in out
+    assert _stored(vault_env).encrypt_to == ()
+    code, _, err = run(capsys, "encrypt-to", recipient, "--off")
+    assert code == 2 and "not both" in err

@@ -6,11 +6,13 @@ import socket
 from pathlib import Path
 from typing import Any
 
+from tellakit.sealed import fingerprint
 from tellakit.ui import App, ServerPrefill
 from tellakit.ui.connection import ConnectionForm
 from tellakit.ui.home import HomeView
+from tellakit.vault import age
 
-from .helpers import close_app, make_app, unlock, wait_until
+from .helpers import close_app, make_app, settle, unlock, wait_until
 
 
 def _form_app(tmp_path: Path, prefill: ServerPrefill) -> App:
@@ -149,6 +151,51 @@ def test_auto_connect_failure_lands_on_the_form_with_the_reason(tmp_path: Path) 
         assert app.wait(20)
         wait_until(lambda: isinstance(app.screen, ConnectionForm), what="form")
         assert app.message.kind == "error" and app.vault.get_connection() is None
+    finally:
+        close_app(app)
+
+
+def test_the_organizations_recipient_shows_its_fingerprint_and_reports_are_sealed(
+    tmp_path: Path, server: ServerPrefill
+) -> None:
+    org = age.X25519Identity.generate()
+    recipient = str(org.recipient())
+    app = _form_app(tmp_path, server)
+    try:
+        form = app.screen
+        field = form.sealing
+        assert field.readable_names.layout.display == "none"  # only with recipients
+        field.text.value = "age1typo"
+        assert "not a valid age recipient" in field.fingerprints.value
+        form.connect_button.click()  # refused before anything is sent
+        assert form.message.kind == "error" and app.vault.get_connection() is None
+        field.text.value = f"{recipient}\n"
+        assert fingerprint(recipient) in field.fingerprints.value
+        assert field.readable_names.layout.display == "flex"
+        form.connect_button.click()
+        assert form.wait(20)
+        settings = app.vault.get_connection()
+        assert settings.encrypt_to == (recipient,) and not settings.readable_names
+        assert isinstance(app.screen, HomeView)
+        report = app.vault.create_report("Sealed from the app", "d", [])
+        app.submitter.submit(report.id)
+        settle(app, report.id)
+        assert app.vault.get_report(report.id).sealed_to == (recipient,)
+    finally:
+        close_app(app)
+
+
+def test_a_pasted_secret_key_is_cleared_at_once_and_never_shown(
+    tmp_path: Path, server: ServerPrefill
+) -> None:
+    secret = str(age.X25519Identity.generate())
+    app = _form_app(tmp_path, server)
+    try:
+        field = app.screen.sealing
+        field.text.value = f"my key:\n{secret}"
+        assert field.text.value == ""  # not kept in widget state
+        shown = field.fingerprints.value + app.screen.message.text
+        assert "secret key" in shown and secret not in shown and secret.lower() not in shown
     finally:
         close_app(app)
 

@@ -6,10 +6,15 @@ import hashlib
 import re
 from pathlib import Path
 
+import ipywidgets as w
+
+from tellakit.sealed import fingerprint, set_encrypt_to
 from tellakit.ui import App, ServerPrefill
 from tellakit.ui.connection import ConnectionForm
 from tellakit.ui.report_list import ReportsView
 from tellakit.ui.submitted_view import SubmittedView
+from tellakit.ui.upload_view import UploadView
+from tellakit.vault import age
 
 from .helpers import close_app, make_app, settle, unlock
 
@@ -44,6 +49,40 @@ def _walk(widget):
     yield widget
     for child in getattr(widget, "children", ()):
         yield from _walk(child)
+
+
+def test_a_sealed_report_says_so_while_it_uploads_and_once_submitted(app: App) -> None:
+    recipient = str(age.X25519Identity.generate().recipient())
+    set_encrypt_to(app.vault, [recipient])
+    data = b"sealed evidence" * 100
+    file = app.vault.import_bytes(data, "ev.txt")
+    report = app.vault.create_report("Sealed", "for the organization", [file.id])
+    app.submitter.submit(report.id)
+    app.show_upload(report.id)
+    upload = app.screen
+    assert isinstance(upload, UploadView)
+    shown = "".join(getattr(c, "value", "") for c in _walk(upload) if isinstance(c, w.HTML))
+    assert "Sealed" in shown and fingerprint(recipient) in shown
+    settle(app, report.id)
+    app.show_reports("Submitted")
+    app.screen.current.rows[0].title_button.click()
+    view = app.screen
+    assert isinstance(view, SubmittedView)
+    info, table = view.children[1].value, view.children[2].value
+    assert "Sealed" in info and fingerprint(recipient) in info
+    sent = app.vault.get_report(report.id).attachments[0]
+    assert sent.remote_path and sent.remote_path.endswith("/1.age") and sent.remote_path in table
+    assert f"SHA256:{sent.sealed_sha256}" in table and "of the sealed file" in table
+
+
+def test_a_readable_report_says_the_host_can_read_it(app: App) -> None:
+    file = app.vault.import_bytes(b"clear", "c.txt")
+    report = app.vault.create_report("Clear", "", [file.id])
+    app.submitter.submit(report.id)
+    settle(app, report.id)
+    app.show_reports("Submitted")
+    app.screen.current.rows[0].title_button.click()
+    assert "can read it" in app.screen.children[1].value
 
 
 def _rows(table: str) -> dict[str, str]:

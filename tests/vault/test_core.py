@@ -319,6 +319,24 @@ def test_set_status_follows_the_model_and_records_reason(vault: Vault) -> None:
         vault.set_status("nope", Status.QUEUED)
 
 
+def test_leaving_the_draft_state_fixes_the_layout_from_the_connection(vault: Vault) -> None:
+    recipient = "age1x" + "q" * 53  # stored as given: the vault does not parse recipients
+    settings = ConnectionSettings("https://x", "a", "a", "pw", encrypt_to=(recipient,))
+    unconnected = vault.create_report("before connecting")
+    vault.set_status(unconnected.id, Status.QUEUED)
+    assert vault.get_report(unconnected.id).sealed_to is None  # fixed when it first runs
+    vault.set_connection(settings)
+    sealed, later = vault.create_report("sealed"), vault.create_report("later")
+    assert vault.get_report(sealed.id).sealed_to is None  # a draft is not fixed yet
+    got = vault.set_status(sealed.id, Status.UPLOADING)
+    assert (got.sealed_to, got.readable_names, got.sealed) == ((recipient,), False, True)
+    vault.set_connection(ConnectionSettings("https://x", "a", "a", "pw", readable_names=True))
+    vault.set_status(sealed.id, Status.PAUSED)
+    assert vault.get_report(sealed.id).sealed_to == (recipient,)  # fixed once, kept
+    got = vault.set_status(later.id, Status.QUEUED)
+    assert (got.sealed_to, got.readable_names, got.sealed) == ((), True, False)
+
+
 def test_list_reports_by_status_newest_first(vault: Vault) -> None:
     ids = [vault.create_report(f"R{i}").id for i in range(5)]
     vault.set_status(ids[1], Status.QUEUED)

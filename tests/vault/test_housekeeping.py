@@ -25,7 +25,7 @@ from tellakit.vault.blobs import PARTIAL, STALE_SECONDS
 from tellakit.vault.index import SCHEMA_VERSION
 
 from .conftest import FAST_WORK_FACTOR, PASSPHRASE
-from .test_index_migration import _ADDED_IN, OLDER
+from .test_index_migration import OLDER, back_to
 
 
 def _age(path: Path) -> None:
@@ -116,10 +116,7 @@ def test_rebuild_needs_the_vault_alone(vault: Vault) -> None:
 def test_an_older_index_is_migrated(vault: Vault, version: int) -> None:
     f = vault.import_bytes(b"from before", "old.txt")
     con = vault._index._con
-    for added, statements in _ADDED_IN.items():
-        if added > version:
-            for statement in statements:
-                con.execute(statement)
+    back_to(con, version)
     con.execute(f"PRAGMA user_version = {version}")
     vault.close()
     with open_vault(vault.path, PASSPHRASE) as again:

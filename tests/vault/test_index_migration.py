@@ -1,20 +1,43 @@
 """index.db schema migrations: an index written by an older tellakit opens and gains the new
 columns (v3, issue 13: the connection's encrypt_to and readable_names; v4, issue 14: how each
 file was verified, the upload's digest answer, re-sends, and the connection's without_digest;
-v5, issues 10 and 16: report_files.chunk_map and the link_stats table) with their defaults."""
+v5, issue 13: each report's sealed layout and its files' keys; v6, issues 10 and 16:
+report_files.chunk_map and the link_stats table) with their defaults."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlcipher3 import dbapi2 as sqlcipher
 
 from tellakit.errors import VaultCorrupted
-from tellakit.vault import ConnectionSettings
+from tellakit.vault import ConnectionSettings, Vault, open_vault
 from tellakit.vault.index import _SCHEMA, SCHEMA_VERSION, Index
 
+from .conftest import PASSPHRASE
+
 KEY = bytes(range(32))
+#: (table, column) that schema version 4 added (verification, issue 14).
+VERSION_4 = [
+    ("connection", "without_digest"),
+    ("report_files", "verification"),
+    ("report_files", "server_digest"),
+    ("report_files", "resends"),
+]
+#: (table, column) that schema version 5 added (sealed submissions, issue 13).
+VERSION_5 = [
+    ("reports", "sealed_to"),
+    ("reports", "readable_names"),
+    ("reports", "description_key"),
+    ("report_files", "sealed_key"),
+    ("report_files", "sealed_sha256"),
+]
+
+
+def _drops(columns: list[tuple[str, str]]) -> tuple[str, ...]:
+    return tuple(f"ALTER TABLE {table} DROP COLUMN {column}" for table, column in columns)
 
 
 #: What each schema version added, undone: an index of version N lacks what N + 1 .. added.
@@ -28,15 +51,20 @@ _ADDED_IN = {
         "ALTER TABLE connection DROP COLUMN encrypt_to",
         "ALTER TABLE connection DROP COLUMN readable_names",
     ),
-    4: (
-        "ALTER TABLE connection DROP COLUMN without_digest",
-        "ALTER TABLE report_files DROP COLUMN verification",
-        "ALTER TABLE report_files DROP COLUMN server_digest",
-        "ALTER TABLE report_files DROP COLUMN resends",
-    ),
-    5: ("ALTER TABLE report_files DROP COLUMN chunk_map", "DROP TABLE link_stats"),
+    4: _drops(VERSION_4),
+    5: _drops(VERSION_5),
+    6: ("ALTER TABLE report_files DROP COLUMN chunk_map", "DROP TABLE link_stats"),
 }
 OLDER = range(1, SCHEMA_VERSION)
+
+
+def back_to(con: Any, version: int) -> None:
+    """Give a current index the shape schema ``version`` had: undo the later versions, the
+    newest first."""
+    for added in sorted(_ADDED_IN, reverse=True):
+        if added > version:
+            for statement in _ADDED_IN[added]:
+                con.execute(statement)
 
 
 def _old_index(path: Path, version: int) -> None:
@@ -46,10 +74,7 @@ def _old_index(path: Path, version: int) -> None:
     for statement in _SCHEMA.split(";"):
         if statement.strip():
             con.execute(statement)
-    for added, statements in _ADDED_IN.items():
-        if added > version:
-            for statement in statements:
-                con.execute(statement)
+    back_to(con, version)
     con.execute(
         "INSERT INTO connection (id, server_url, login, user_id, password, is_app_password, "
         "root_folder, allow_insecure_http, upload_manifest, auto_retry) "
@@ -77,7 +102,7 @@ def test_an_older_index_is_migrated_and_keeps_its_connection(tmp_path: Path, ver
     )
     assert settings.encrypt_to == () and settings.readable_names is False
     assert settings.without_digest == "download"
-    assert index.query("PRAGMA user_version")[0][0] == SCHEMA_VERSION == 5
+    assert index.query("PRAGMA user_version")[0][0] == SCHEMA_VERSION == 6
     recipients = ("age1one", "ssh-ed25519 AAAAtwo")
     index.set_connection(
         ConnectionSettings("https://x", "b", "b", "p", encrypt_to=recipients, readable_names=True)
@@ -94,9 +119,9 @@ def test_a_new_index_has_the_same_columns_as_a_migrated_one(tmp_path: Path, vers
     _old_index(tmp_path / "old.db", version)
     migrated = Index(tmp_path / "old.db", KEY)
     fresh = Index.create(tmp_path / "new.db", KEY)
-    for table in ("connection", "report_files", "link_stats"):
-        columns = f"SELECT name, type, dflt_value FROM pragma_table_info('{table}') ORDER BY cid"  # noqa: S608
-        assert migrated.query(columns) == fresh.query(columns), table
+    columns = "SELECT name, type, dflt_value FROM pragma_table_info(?) ORDER BY cid"
+    for table in ("connection", "reports", "report_files", "files", "link_stats"):
+        assert migrated.query(columns, (table,)) == fresh.query(columns, (table,)), table
     migrated.close()
     fresh.close()
 
@@ -129,3 +154,80 @@ def test_link_stats_survive_reopening_and_leave_with_the_connection(tmp_path: Pa
     again.delete_connection()
     assert again.get_link_stats("https://cloud.example.org") is None
     again.close()
+
+
+def _outbox(vault: Vault) -> tuple[str, str, str]:
+    """Ids of three reports of one file: queued with a folder on the server, queued without
+    one, and a draft."""
+    f = vault.import_bytes(b"x", "x.txt")
+    started, waiting, draft = (vault.create_report(t, "", [f.id]).id for t in ("s", "w", "d"))
+    con = vault._index._con
+    for report_id in (started, waiting):
+        con.execute("UPDATE reports SET status = 'queued' WHERE id = ?", (report_id,))
+    con.execute("UPDATE reports SET remote_folder = 'Tella/s' WHERE id = ?", (started,))
+    return started, waiting, draft
+
+
+def test_a_version_3_index_fixes_the_layout_of_reports_already_on_their_way(vault: Vault) -> None:
+    """Reports with a folder on the server (or submitted) stay readable; the other outbox
+    reports are fixed when they next leave for the server (sealed_to stays NULL)."""
+    started, waiting, draft = _outbox(vault)
+    con = vault._index._con
+    back_to(con, 3)
+    con.execute("PRAGMA user_version = 3")
+    vault.close()
+    with open_vault(vault.path, PASSPHRASE) as again:
+        assert again.get_report(started).sealed_to == ()
+        assert again.get_report(waiting).sealed_to is None
+        assert again.get_report(draft).sealed_to is None
+        assert again.get_report(started).attachments[0].sealed_key is None
+
+
+def test_a_version_4_index_keeps_its_verification_records_and_fixes_layouts(vault: Vault) -> None:
+    """An index written by tellakit before sealed submissions (schema 4): the files' records of
+    how they were verified survive, the connection's without_digest too, and a report already
+    on the server stays in the readable layout."""
+    started, waiting, _ = _outbox(vault)
+    vault._index.set_connection(
+        ConnectionSettings("https://x", "b", "b", "p", without_digest="size_only")
+    )
+    con = vault._index._con
+    con.execute(
+        "UPDATE report_files SET state = 'uploaded', server_digest = 'upload_answer:ab', "
+        "resends = 1 WHERE report_id = ?",
+        (started,),
+    )
+    back_to(con, 4)
+    con.execute("PRAGMA user_version = 4")
+    vault.close()
+    with open_vault(vault.path, PASSPHRASE) as again:
+        assert again._index.query("PRAGMA user_version")[0][0] == SCHEMA_VERSION == 6
+        assert again.get_connection().without_digest == "size_only"
+        kept = again.get_report(started)
+        assert kept.sealed_to == () and not kept.readable_names
+        att = kept.attachments[0]
+        assert (att.server_digest, att.resends) == ("upload_answer:ab", 1)
+        assert att.sealed_key is None and att.sealed_sha256 is None
+        assert again.get_report(waiting).sealed_to is None
+
+
+def test_a_version_5_index_keeps_its_sealed_records_and_gains_the_chunk_map(vault: Vault) -> None:
+    """An index written before field links (schema 5): a sealed report's keys and ciphertext
+    digest survive; its uploads have no chunk map (they resume from the server's listing) and
+    no link has been measured yet."""
+    started, _, _ = _outbox(vault)
+    con = vault._index._con
+    con.execute(
+        "UPDATE report_files SET sealed_key = 'key line', sealed_sha256 = 'ab', "
+        "bytes_sent = 7 WHERE report_id = ?",
+        (started,),
+    )
+    back_to(con, 5)
+    con.execute("PRAGMA user_version = 5")
+    vault.close()
+    with open_vault(vault.path, PASSPHRASE) as again:
+        assert again._index.query("PRAGMA user_version")[0][0] == SCHEMA_VERSION == 6
+        att = again.get_report(started).attachments[0]
+        assert (att.sealed_key, att.sealed_sha256, att.bytes_sent) == ("key line", "ab", 7)
+        assert att.chunk_map is None
+        assert again._index.get_link_stats("https://cloud.example.org") is None
