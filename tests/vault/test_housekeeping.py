@@ -117,7 +117,6 @@ def test_an_older_index_is_migrated(vault: Vault, version: int) -> None:
     f = vault.import_bytes(b"from before", "old.txt")
     con = vault._index._con
     back_to(con, version)
-    con.execute(f"PRAGMA user_version = {version}")
     vault.close()
     with open_vault(vault.path, PASSPHRASE) as again:
         assert again._index._con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION

@@ -59,12 +59,13 @@ OLDER = range(1, SCHEMA_VERSION)
 
 
 def back_to(con: Any, version: int) -> None:
-    """Give a current index the shape schema ``version`` had: undo the later versions, the
-    newest first."""
+    """Give a current index the shape and the number of schema ``version``: undo the later
+    versions, the newest first."""
     for added in sorted(_ADDED_IN, reverse=True):
         if added > version:
             for statement in _ADDED_IN[added]:
                 con.execute(statement)
+    con.execute(f"PRAGMA user_version = {version}")
 
 
 def _old_index(path: Path, version: int) -> None:
@@ -80,7 +81,6 @@ def _old_index(path: Path, version: int) -> None:
         "root_folder, allow_insecure_http, upload_manifest, auto_retry) "
         "VALUES (1, 'https://cloud.example.org', 'alice', 'alice', 'pw', 1, 'Tella', 0, 1, 0)"
     )
-    con.execute(f"PRAGMA user_version = {version}")
     con.close()
 
 
@@ -168,15 +168,24 @@ def _outbox(vault: Vault) -> tuple[str, str, str]:
     return started, waiting, draft
 
 
+def _reopened_as(vault: Vault, version: int, *, files: str = "") -> Vault:
+    """``vault`` closed with an index of schema ``version`` (after running ``files``, an
+    UPDATE of report_files, on it), then opened again: migrated."""
+    con = vault._index._con
+    if files:
+        con.execute(f"UPDATE report_files SET {files}")  # noqa: S608 - the test's own text
+    back_to(con, version)
+    vault.close()
+    again = open_vault(vault.path, PASSPHRASE)
+    assert again._index.query("PRAGMA user_version")[0][0] == SCHEMA_VERSION == 6
+    return again
+
+
 def test_a_version_3_index_fixes_the_layout_of_reports_already_on_their_way(vault: Vault) -> None:
     """Reports with a folder on the server (or submitted) stay readable; the other outbox
     reports are fixed when they next leave for the server (sealed_to stays NULL)."""
     started, waiting, draft = _outbox(vault)
-    con = vault._index._con
-    back_to(con, 3)
-    con.execute("PRAGMA user_version = 3")
-    vault.close()
-    with open_vault(vault.path, PASSPHRASE) as again:
+    with _reopened_as(vault, 3) as again:
         assert again.get_report(started).sealed_to == ()
         assert again.get_report(waiting).sealed_to is None
         assert again.get_report(draft).sealed_to is None
@@ -191,17 +200,8 @@ def test_a_version_4_index_keeps_its_verification_records_and_fixes_layouts(vaul
     vault._index.set_connection(
         ConnectionSettings("https://x", "b", "b", "p", without_digest="size_only")
     )
-    con = vault._index._con
-    con.execute(
-        "UPDATE report_files SET state = 'uploaded', server_digest = 'upload_answer:ab', "
-        "resends = 1 WHERE report_id = ?",
-        (started,),
-    )
-    back_to(con, 4)
-    con.execute("PRAGMA user_version = 4")
-    vault.close()
-    with open_vault(vault.path, PASSPHRASE) as again:
-        assert again._index.query("PRAGMA user_version")[0][0] == SCHEMA_VERSION == 6
+    files = "state = 'uploaded', server_digest = 'upload_answer:ab', resends = 1"
+    with _reopened_as(vault, 4, files=files) as again:
         assert again.get_connection().without_digest == "size_only"
         kept = again.get_report(started)
         assert kept.sealed_to == () and not kept.readable_names
@@ -216,17 +216,8 @@ def test_a_version_5_index_keeps_its_sealed_records_and_gains_the_chunk_map(vaul
     digest survive; its uploads have no chunk map (they resume from the server's listing) and
     no link has been measured yet."""
     started, _, _ = _outbox(vault)
-    con = vault._index._con
-    con.execute(
-        "UPDATE report_files SET sealed_key = 'key line', sealed_sha256 = 'ab', "
-        "bytes_sent = 7 WHERE report_id = ?",
-        (started,),
-    )
-    back_to(con, 5)
-    con.execute("PRAGMA user_version = 5")
-    vault.close()
-    with open_vault(vault.path, PASSPHRASE) as again:
-        assert again._index.query("PRAGMA user_version")[0][0] == SCHEMA_VERSION == 6
+    files = "sealed_key = 'key line', sealed_sha256 = 'ab', bytes_sent = 7"
+    with _reopened_as(vault, 5, files=files) as again:
         att = again.get_report(started).attachments[0]
         assert (att.sealed_key, att.sealed_sha256, att.bytes_sent) == ("key line", "ab", 7)
         assert att.chunk_map is None
