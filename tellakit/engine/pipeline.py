@@ -3,8 +3,9 @@
 The coordinator (the report's worker thread) plans each chunk (``ChunkPlanner``: its size and
 how many may be in flight), records it in the chunk map *before* its first byte is sent, hands
 it to a sender thread and, as answers come, records the confirmed chunks. Each sender reads the
-file through its own reader (decrypting as the body is read; while one sender waits for the
-server, another decrypts and sends), seeks to its chunk and PUTs it. Nextcloud assembles by
+body through its own reader (the vault's, decrypting as the body is read, or a sealed body's
+read-ahead; while one sender waits for the server, another reads and sends), seeks to its
+chunk and PUTs it. Nextcloud assembles by
 chunk number, in whatever order they arrived. On a link that holds, chunk bodies go side by
 side; on one that drops, one body crosses at a time and the next starts as soon as the one
 before was handed over (its answer is awaited in parallel), so a drop loses about one chunk.
