@@ -6,9 +6,11 @@ it to a sender thread and, as answers come, records the confirmed chunks. Each s
 body through its own reader (the vault's, decrypting as the body is read, or a sealed body's
 read-ahead; while one sender waits for the server, another reads and sends), seeks to its
 chunk and PUTs it. Nextcloud assembles by
-chunk number, in whatever order they arrived. On a link that holds, chunk bodies go side by
-side; on one that drops, one body crosses at a time and the next starts as soon as the one
-before was handed over (its answer is awaited in parallel), so a drop loses about one chunk.
+chunk number, in whatever order they arrived. By default one body crosses at a time and the
+next starts as soon as the one before was handed to the kernel (its answer is awaited in
+parallel), so a drop loses about one chunk and the server gets chunks in order;
+``Tuning.side_by_side`` lets bodies cross together (a sealed body then needs one extra pass for
+its digest, see ``transfer.InOrderDigest``).
 
 When a chunk fails, no new chunk starts; the others in flight finish (or fail), so a fault on
 one connection does not waste the others. Then the first error is raised (a vault error before
