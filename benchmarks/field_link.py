@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -46,6 +47,8 @@ if TYPE_CHECKING:
 MIB = 1024 * 1024
 REPO = Path(__file__).resolve().parents[1]
 PASSPHRASE = "benchmark passphrase"
+#: Set for the uploader processes by ``--log``.
+LOG_ENV = "FIELD_LINK_LOG"
 #: The issue's two links; ``--links 1-3,4-12`` picks others (MB between drops, low-high).
 LINKS = "4-12,20-60"
 #: Uploader -> Tuning fields (None: tellakit's defaults).
@@ -67,6 +70,7 @@ class Result:
     payload: int
     requests: int
     drops: int
+    load: float  # the 1-minute load average as the run began (other agents share the CPU)
     note: str = ""
 
     @property
@@ -87,6 +91,8 @@ def client(vault_path: str, report_id: str, fixed: int, limit: float) -> int:
     if fixed:
         pinned = {"initial_chunk": fixed, "min_chunk": fixed, "max_chunk": fixed}
         tuning = replace(tuning, follow_link=False, max_in_flight=1, **pinned)  # type: ignore[arg-type]
+    if os.environ.get(LOG_ENV):  # --log: each drop, the distance and the window that follows
+        logging.basicConfig(level=logging.INFO, format="    %(relativeCreated)6.0f ms %(message)s")
     vault = open_vault(vault_path, PASSPHRASE)
     start = time.perf_counter()
     with Submitter(vault, tuning=tuning, retry=RetryPolicy(auto=True)) as sub:
@@ -121,7 +127,14 @@ def run_one(
     time.sleep(0.5)  # the last access-log lines
     answer = json.loads(out.strip().splitlines()[-1]) if out.strip() else {}
     completed = answer.get("status") == "submitted"
-    note = "" if completed else (answer.get("reason") or "no answer within the limit")
+    if completed:
+        note = ""
+    elif answer and answer.get("seconds", 0) >= limit:
+        note = f"still retrying at the {limit:.0f} s limit"
+    elif answer:
+        note = answer.get("reason") or answer.get("status", "")
+    else:
+        note = f"no answer within the limit (exit code {proc.returncode})"
     return (
         completed,
         answer.get("seconds", wall),
@@ -140,6 +153,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--links", default=LINKS, help="MB between drops: LOW-HIGH,...")
     parser.add_argument("--only", help="run only uploaders whose name contains this")
+    parser.add_argument("--log", action="store_true", help="the uploaders' engine log (drops)")
     parser.add_argument(
         "--client", nargs=4, metavar=("VAULT", "REPORT", "FIXED", "LIMIT"), help=argparse.SUPPRESS
     )
@@ -154,7 +168,7 @@ def main() -> int:
     from tellakit.vault import create_vault, open_vault
 
     work = Path(tempfile.mkdtemp(prefix="tellakit-field-"))
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "PYTHONPATH": str(REPO), **({LOG_ENV: "1"} if args.log else {})}
     server, log = logged_server(work, env)
     results: list[Result] = []
     try:
@@ -197,8 +211,9 @@ def main() -> int:
                     report = vault.create_report(f"{label} {uploader}", "", [file_id])
                     vault.close()
                     link.set_drops(every)
-                    print(f"{label}: {uploader} ...", flush=True)
-                    done = run_one(
+                    load_now = os.getloadavg()[0]
+                    print(f"{label}: {uploader} (load {load_now:.2f}) ...", flush=True)
+                    completed, wall, link_bytes, requests, drops, note = run_one(
                         [
                             sys.executable,
                             __file__,
@@ -214,8 +229,20 @@ def main() -> int:
                         env,
                     )
                     link.set_drops(None)
+                    payload = mib * MIB
                     results.append(
-                        Result(label, uploader, done[0], done[1], done[2], mib * MIB, *done[3:])
+                        Result(
+                            label,
+                            uploader,
+                            completed,
+                            wall,
+                            link_bytes,
+                            payload,
+                            requests,
+                            drops,
+                            load_now,
+                            note,
+                        )
                     )
                     r = results[-1]
                     print(
@@ -243,17 +270,25 @@ def _print(results: list[Result], args: argparse.Namespace, started: str, load: 
     print()
     print(f"{started}; {cpu_model()}; load average at start {load[0]:.1f} {load[1]:.1f}")
     print(f"payload {args.size_mib} MiB (no-drop link: {args.clean_mib} MiB); seed {args.seed}")
-    print("| link | uploader | completed | wall s | link / payload | requests | drops |")
-    print("|---|---|---|---:|---:|---:|---:|")
+    print("| link | uploader | completed | wall s | link / payload | requests | drops | load |")
+    print("|---|---|---|---:|---:|---:|---:|---:|")
     for r in results:
-        done = "yes" if r.completed else f"no ({r.note[:60]})"
+        done = "yes" if r.completed else f"no ({_why(r.note)})"
         per_gib = (
             f" ({r.requests * 1024 * MIB / r.payload:.0f}/GiB)" if r.link == "no drops" else ""
         )
         print(
             f"| {r.link} | {r.uploader} | {done} | {r.wall:.1f} | {r.ratio:.3f} | "
-            f"{r.requests}{per_gib} | {r.drops} |"
+            f"{r.requests}{per_gib} | {r.drops} | {r.load:.2f} |"
         )
+
+
+def _why(note: str) -> str:
+    """A failed run's reason, short: the retry's verdict in brackets when there is one."""
+    start, end = note.rfind("["), note.rfind("]")
+    if 0 <= start < end:
+        return note[start + 1 : end]
+    return note[:80]
 
 
 if __name__ == "__main__":

@@ -17,7 +17,10 @@ cost per byte, window / (2 x reach) + request_cost / window, is least at
 (with the default 32 KiB: 0.7 MB chunks when the link drops every 8 MB, about 4.5 % lost; 1.6
 MB at 40 MB, 2 %). A chunk **gets through** (``carries``) when it is at most ``share`` (1/16) of
 the reach: the test for chunking v2's 5 MiB chunks, so the next file speaks v2 again once the
-link carries 80 MiB between drops.
+link carries 80 MiB between drops. A file whose v2 upload had chunks confirmed before the link
+turned out not to carry 5 MiB chunks leaves it for v1 only when sending the confirmed part again
+costs less than the 5 MiB chunks would lose on the rest (``restart_pays``): at ~8 MB between
+drops 5 MiB chunks cost some 40 % more link bytes than the payload, at ~40 MB about 7 %.
 
 A link never seen dropping is not known to hold either: its window starts at
 ``UNKNOWN_WINDOW`` (10 MiB) and grows as half its streak, so a first drop costs a few
@@ -167,6 +170,27 @@ class LinkModel:
             if s.between_drops is None:
                 return True
             return nbytes <= self._share * max(s.between_drops, float(s.streak))
+
+    def restart_pays(self, confirmed: int, left: int, chunk: int) -> bool:
+        """True when sending the ``confirmed`` bytes again, then the ``left`` bytes in chunks
+        of the window, costs the link less than sending ``left`` in chunks of ``chunk`` (a v2
+        upload's 5 MiB floor): whether a file should leave its chunking v2 upload for v1."""
+        with self._lock:
+            s = self._stats
+            if s.between_drops is None:
+                return False
+            reach = max(s.between_drops, float(s.streak))
+        window = max(1.0, self.window())
+        stay = left * self._cost(chunk, reach)
+        return confirmed + left * self._cost(window, reach) < stay
+
+    def _cost(self, chunk: float, reach: float) -> float:
+        """Link bytes per payload byte sent in chunks of ``chunk`` when the link drops after
+        ``reach`` bytes on average (at random: a chunk is sent again until it gets through,
+        reach x (e^(chunk/reach) - 1) / chunk, about 1 + chunk / (2 x reach) for small chunks),
+        plus what its request costs per byte."""
+        resend = reach * math.expm1(min(chunk / reach, 50.0)) / chunk
+        return resend + self._request_cost / chunk
 
     def throughput(self) -> float | None:
         """Bytes per second of confirmed chunks (smoothed), None before any."""

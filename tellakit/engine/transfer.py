@@ -38,7 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from tellakit.engine.chunking import V2_MIN_CHUNK, ChunkPlanner, Tuning, preferred_protocol
+from tellakit.engine.chunking import ChunkPlanner, Tuning, fit, preferred_protocol
 from tellakit.engine.chunkmap import ChunkMap
 from tellakit.engine.confirm import Confirmed, ConfirmedHook, Piece, ignore
 from tellakit.engine.control import StopToken, check
@@ -466,14 +466,21 @@ class FileTransfer:
 
     def _switch_to_v1(self, upload: ChunkedUploadPort, chunks: ChunkMap) -> bool:
         """True when this v2 upload should give way to a v1 one with smaller chunks: the link
-        cannot carry 5 MiB between drops, and nothing of it is confirmed yet or 5 MiB chunks
-        hardly ever get through (the confirmed part is then sent again)."""
+        cannot carry 5 MiB between drops, and nothing of it is confirmed yet or sending the
+        confirmed part again costs less than 5 MiB chunks would lose on the rest."""
         if self.link is None or upload.protocol != 2:
             return False
         if preferred_protocol(self.tuning, self.link) != 1:
             return False
-        between = self.link.stats.between_drops
-        return chunks.confirmed == 0 or (between is not None and between < 2 * V2_MIN_CHUNK)
+        if chunks.confirmed == 0:
+            return True
+        offset, number = chunks.frontier
+        floor = self.tuning.floor(2)
+        chunk = fit(floor, offset, self.att.size, number, self.tuning.max_chunks, floor)
+        if not self.link.restart_pays(chunks.confirmed, self.att.size - offset, chunk):
+            return False
+        log.info("chunking v1 from here: %.1f MB confirmed go again", chunks.confirmed / 1e6)
+        return True
 
     def _record_map(self, chunks: ChunkMap) -> None:
         """Record the chunk map and the confirmed count (before a chunk goes, after one came)."""

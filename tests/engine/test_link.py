@@ -96,3 +96,16 @@ def test_a_vault_that_cannot_be_written_does_not_stop_the_upload():
     link = LinkModel("u", Locked())
     link.dropped(1 * MB, link.begin())  # logged, not raised
     assert link.stats.drops == 1
+
+
+def test_a_v2_upload_is_restarted_in_v1_only_when_resending_its_confirmed_part_costs_less():
+    five_mib = 5 * 1024 * 1024
+    link = LinkModel("u")
+    assert not link.restart_pays(10 * MB, 290 * MB, five_mib)  # no drop seen: nothing known
+    link.dropped(8 * MB, link.begin())  # ~8 MB between drops: 5 MiB chunks lose ~40 %
+    assert link.restart_pays(10 * MB, 290 * MB, five_mib)
+    assert not link.restart_pays(200 * MB, 100 * MB, five_mib)  # most of it is confirmed
+    link = LinkModel("u")
+    link.dropped(40 * MB, link.begin())  # ~40 MB: 5 MiB chunks lose ~7 %, the window ~2 %
+    assert not link.restart_pays(20 * MB, 280 * MB, five_mib)
+    assert link.restart_pays(5 * MB, 280 * MB, five_mib)
