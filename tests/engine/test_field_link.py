@@ -1,7 +1,9 @@
 """Field links: a link that drops every ~2, ~8 or ~40 MB (at seeded random offsets, across
 connections: a TCP proxy in front of the dev server resets every connection at once) carries a
 report to SUBMITTED and verified with automatic retry and no manual step; nothing is lost,
-stored twice or left over on the server, and no confirmed chunk is ever sent again.
+stored twice or left over on the server, and no confirmed chunk is sent again (a file leaving
+chunking v2 for v1 may send its confirmed part again when that costs the link less:
+``LinkModel.restart_pays``; these seeds do not). Sealed reports: test_sealed_field_link.py.
 
 The chunk size follows the link (engine/link.py): after the first drops chunks shrink (a new
 upload speaks chunking v1 when 5 MiB would not get through), and the next file speaks v2 again
