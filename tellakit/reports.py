@@ -30,7 +30,14 @@ __all__ = [
 ]
 
 
-class Status(str, Enum):
+class _Stored(str, Enum):
+    """An enum whose values are what the index stores; ``str()`` gives that value."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Status(_Stored):
     """Where a report is in its life; the values are what the index stores."""
 
     DRAFT = "draft"
@@ -39,9 +46,6 @@ class Status(str, Enum):
     PAUSED = "paused"  # outbox: the user paused it
     INTERRUPTED = "interrupted"  # outbox: stopped by an error; reason (+ retryable) says why
     SUBMITTED = "submitted"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 OUTBOX: frozenset[Status] = frozenset(
@@ -84,7 +88,7 @@ def check_transition(current: Status, new: Status) -> None:
     raise InvalidTransition(current.value, new.value, why)
 
 
-class FileState(str, Enum):
+class FileState(_Stored):
     """Submission state of one attachment.
 
     A file ends VERIFIED when a SHA-256 the server computed from the bytes it holds matched,
@@ -99,15 +103,12 @@ class FileState(str, Enum):
     SIZE_CHECKED = "size_checked"
     FAILED = "failed"
 
-    def __str__(self) -> str:
-        return self.value
-
 
 #: File states whose check after the upload is done: the file is on the server for good.
 CHECKED: frozenset[FileState] = frozenset({FileState.VERIFIED, FileState.SIZE_CHECKED})
 
 
-class Verification(str, Enum):
+class Verification(_Stored):
     """How a file was found to be on the server intact; the values are what the index stores.
 
     Only a SHA-256 the server computed from the bytes it holds (or that tellakit computed from
@@ -122,9 +123,6 @@ class Verification(str, Enum):
     DOWNLOAD = "download"
     #: the server offered no digest and the connection asks for no download: size only
     SIZE_ONLY = "size_only"
-
-    def __str__(self) -> str:
-        return self.value
 
     @property
     def content_verified(self) -> bool:

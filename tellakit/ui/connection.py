@@ -170,15 +170,18 @@ class ConnectionForm(Screen):
 
     # --- handlers -----------------------------------------------------------------------
 
-    def _sealing(self) -> dict[str, Any] | None:
-        """``encrypt_to`` and ``readable_names`` for connect; None (and the reason shown)
-        when a recipient is wrong: nothing is sent then."""
+    def _options(self) -> dict[str, Any] | None:
+        """The settings both ways of connecting pass alike (``auto_retry``, ``without_digest``,
+        ``encrypt_to``, ``readable_names``); None (and the reason shown) when a recipient is
+        wrong: nothing is sent then."""
         try:
             recipients = self.sealing.checked()
         except ConnectionSettingsError as exc:
             self.message.error(exc)
             return None
         return {
+            "auto_retry": self.auto_retry.value,
+            "without_digest": self.without_digest.value,
             "encrypt_to": recipients,
             "readable_names": bool(recipients) and self.sealing.readable_names.value,
         }
@@ -188,11 +191,9 @@ class ConnectionForm(Screen):
         password = self.password.value or self._prefill.password_for(url, login) or ""
         self.password.value = ""  # never keep a password in widget state
         folder, allow_http = self.folder.value, self.allow_http.value
-        auto_retry = self.auto_retry.value
-        sealing = self._sealing()
-        if sealing is None:
+        options = self._options()
+        if options is None:
             return
-        without_digest = self.without_digest.value
         vault = self.ctx.vault
         self.message.show(f"Checking {url}…")
         self._set_busy(True)
@@ -204,9 +205,7 @@ class ConnectionForm(Screen):
                 password,
                 folder,
                 allow_insecure_http=allow_http,
-                auto_retry=auto_retry,
-                without_digest=without_digest,
-                **sealing,
+                **options,
             ),
             on_done=self._done,
             on_error=self._failed,
@@ -215,11 +214,9 @@ class ConnectionForm(Screen):
 
     def _on_login_flow_button_click(self, _: w.Button) -> None:
         url, folder, allow_http = self.url.value.strip(), self.folder.value, self.allow_http.value
-        auto_retry = self.auto_retry.value
-        sealing = self._sealing()
-        if sealing is None:
+        options = self._options()
+        if options is None:
             return
-        without_digest = self.without_digest.value
         vault = self.ctx.vault
         self._cancel_flow = cancel = threading.Event()
         self.message.show(f"Asking {url} for a login page…")
@@ -241,9 +238,7 @@ class ConnectionForm(Screen):
                 started,
                 folder,
                 cancel=cancel,
-                auto_retry=auto_retry,
-                without_digest=without_digest,
-                **sealing,
+                **options,
             )
 
         self._task = Task(flow, on_done=self._done, on_error=self._failed, name="tellakit-login")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import ipywidgets as w
 
+from tellakit.reports import Report
 from tellakit.sealed import fingerprint, set_encrypt_to
 from tellakit.ui import App, ServerPrefill
 from tellakit.ui.connection import ConnectionForm
@@ -19,12 +20,18 @@ from tellakit.vault import age
 from .helpers import close_app, make_app, settle, unlock
 
 
-def test_shows_server_paths_and_checksums_and_has_nothing_to_edit(app: App) -> None:
-    data = b"evidence" * 100
-    file = app.vault.import_bytes(data, "ev.txt")
-    report = app.vault.create_report("Done", "all good", [file.id])
+def _submitted(app: App, data: bytes, name: str, title: str, description: str = "") -> Report:
+    """A report of one file ``name`` holding ``data``, submitted and settled."""
+    file = app.vault.import_bytes(data, name)
+    report = app.vault.create_report(title, description, [file.id])
     app.submitter.submit(report.id)
     settle(app, report.id)
+    return report
+
+
+def test_shows_server_paths_and_checksums_and_has_nothing_to_edit(app: App) -> None:
+    data = b"evidence" * 100
+    _submitted(app, data, "ev.txt", "Done", "all good")
     app.show_reports("Submitted")
     app.screen.current.rows[0].title_button.click()
     view = app.screen
@@ -76,10 +83,7 @@ def test_a_sealed_report_says_so_while_it_uploads_and_once_submitted(app: App) -
 
 
 def test_a_readable_report_says_the_host_can_read_it(app: App) -> None:
-    file = app.vault.import_bytes(b"clear", "c.txt")
-    report = app.vault.create_report("Clear", "", [file.id])
-    app.submitter.submit(report.id)
-    settle(app, report.id)
+    _submitted(app, b"clear", "c.txt", "Clear")
     app.show_reports("Submitted")
     app.screen.current.rows[0].title_button.click()
     assert "can read it" in app.screen.children[1].value
@@ -93,10 +97,7 @@ def _rows(table: str) -> dict[str, str]:
 
 def test_each_level_of_verification_reads_differently(app: App) -> None:
     data = b"photo" * 100
-    file = app.vault.import_bytes(data, "photo.jpg")
-    report = app.vault.create_report("Levels", "", [file.id])
-    app.submitter.submit(report.id)
-    settle(app, report.id)
+    report = _submitted(app, data, "photo.jpg", "Levels")
     row = _rows(SubmittedView(app, app.vault.get_report(report.id)).children[2].value)
     # This server offers bulk upload; the small file's SHA-256 was recalculated there.
     assert "✓ recalculated by the server" in row["photo.jpg"]
@@ -118,10 +119,7 @@ def test_a_file_checked_by_its_size_only_never_gets_a_check_mark(tmp_path: Path)
             form.connect_button.click()
             assert form.wait(20)
             assert app.vault.get_connection().without_digest == "size_only"
-            file = app.vault.import_bytes(b"evidence" * 100, "ev.txt")
-            report = app.vault.create_report("Size only", "", [file.id])
-            app.submitter.submit(report.id)
-            settle(app, report.id)
+            report = _submitted(app, b"evidence" * 100, "ev.txt", "Size only")
             view = SubmittedView(app, app.vault.get_report(report.id))
             row = _rows(view.children[2].value)["ev.txt"]
             assert "size checked, content not verified" in row
