@@ -842,7 +842,7 @@ def _retry_notes(frame: pd.DataFrame) -> list[str]:
 
     import pandas as pd
 
-    from tellakit.engine.scheduler import next_try_after, split_retry_note
+    from tellakit.engine.scheduler import next_try_after, retell_next_try, split_retry_note
 
     now = pd.Timestamp.now(tz="UTC")
     lines = []
@@ -860,7 +860,7 @@ def _retry_notes(frame: pd.DataFrame) -> list[str]:
                 if left > -5
                 else "next try overdue (is the process that sends it still running?)"
             )
-            note = note.replace(f"next try in {after:.0f} s", when)
+            note = retell_next_try(note, when)
         lines.append(f"  {rid}  {note}")
     return lines
 

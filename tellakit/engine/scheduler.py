@@ -399,6 +399,11 @@ def next_try_after(note: str) -> float | None:
     return float(match.group(1)) if match else None
 
 
+def retell_next_try(note: str, when: str) -> str:
+    """``note`` with its "next try in N s" replaced by ``when`` (a reader's own countdown)."""
+    return _NEXT_IN.sub(when, note, count=1)
+
+
 def format_duration(seconds: float) -> str:
     """``3600`` -> ``"1 h"``, ``90`` -> ``"1 min 30 s"``."""
     left = round(seconds)
