@@ -27,8 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tellakit.devserver.hashing import feed_file
+
 ChunkKey = tuple[str, int, int]  # (name, size, st_mtime_ns) of a chunk file
-BUFFER = 1024 * 1024
 
 
 def natural_key(name: str) -> list[object]:
@@ -201,14 +202,11 @@ class ArrivalHashes:
 
 def _hash_file(path: Path, chunk: ChunkKey, digest: Any) -> bool:
     """Feed ``digest`` with the file at ``path``; False if it is no longer ``chunk``."""
-    buffer = bytearray(BUFFER)
     try:
-        with open(path, "rb", buffering=0) as src, memoryview(buffer) as view:
+        with open(path, "rb", buffering=0) as src:
             if chunk_key(path) != chunk:
                 return False
-            while n := src.readinto(buffer):
-                with view[:n] as block:
-                    digest.update(block)
+            feed_file(src, [digest])
             return chunk_key(path) == chunk
     except OSError:
         return False

@@ -47,6 +47,19 @@ def return_buffer(buffer: bytearray) -> None:
             _spare.append(buffer)
 
 
+def feed_file(src: Any, digests: list[Any]) -> None:
+    """Update ``digests`` with the rest of the open, unbuffered file ``src`` (one lent buffer)."""
+    buffer = lend_buffer()
+    try:
+        with memoryview(buffer) as view:
+            while n := src.readinto(buffer):
+                with view[:n] as block:
+                    for digest in digests:
+                        digest.update(block)
+    finally:
+        return_buffer(buffer)
+
+
 class BlockHasher:
     """Lends buffers to fill; hashes each one handed back on a worker thread."""
 
