@@ -27,8 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tellakit.devserver.hashing import feed_file
+
 ChunkKey = tuple[str, int, int]  # (name, size, st_mtime_ns) of a chunk file
-BUFFER = 1024 * 1024
 
 
 def natural_key(name: str) -> list[object]:
@@ -75,6 +76,12 @@ class _Run:
         names = [*self.receiving, *self.waiting]
         return min(names, key=natural_key) if names else None
 
+    def comes_next(self, name: str) -> bool:
+        """Whether ``name`` sorts before every other pending chunk and may follow the prefix."""
+        first = self.first_pending()
+        before = first is None or natural_key(name) < natural_key(first)
+        return before and self.is_next(name)
+
 
 class ArrivalHashes:
     """The running SHA-256 of every upload of one server (thread-safe)."""
@@ -106,9 +113,7 @@ class ArrivalHashes:
             if not run.after_last(name):
                 self._runs[key] = None
                 return None
-            first = run.first_pending()
-            before = first is None or natural_key(name) < natural_key(first)
-            inline = before and run.is_next(name)
+            inline = run.comes_next(name)
             run.receiving[name] = run.version if inline else None
             return run.sha256.copy() if inline else None
 
@@ -131,9 +136,7 @@ class ArrivalHashes:
             if not run.after_last(name):
                 self._runs[key] = None
                 return
-            first = run.first_pending()
-            before = first is None or natural_key(name) < natural_key(first)
-            if started == run.version and digest is not None and before and run.is_next(name):
+            if started == run.version and digest is not None and run.comes_next(name):
                 run.append(chunk, digest)
             else:  # not hashed on the way in, or from a prefix that has grown since
                 run.waiting[name] = chunk
@@ -199,14 +202,11 @@ class ArrivalHashes:
 
 def _hash_file(path: Path, chunk: ChunkKey, digest: Any) -> bool:
     """Feed ``digest`` with the file at ``path``; False if it is no longer ``chunk``."""
-    buffer = bytearray(BUFFER)
     try:
-        with open(path, "rb", buffering=0) as src, memoryview(buffer) as view:
+        with open(path, "rb", buffering=0) as src:
             if chunk_key(path) != chunk:
                 return False
-            while n := src.readinto(buffer):
-                with view[:n] as block:
-                    digest.update(block)
+            feed_file(src, [digest])
             return chunk_key(path) == chunk
     except OSError:
         return False

@@ -412,8 +412,8 @@ class CountingInput:
 
     def _corrupt(self, data: bytes) -> bytes:
         """``data`` (the bytes from ``self.count`` on) with the chosen byte flipped."""
-        if self._flip is None or not data:
-            return data
+        if self._flip is None or not 0 <= self._flip[0] - self.count < len(data):
+            return data  # not in this block: no copy
         corrupted = bytearray(data)
         with memoryview(corrupted) as view:
             self._corrupt_in_place(view, len(corrupted))

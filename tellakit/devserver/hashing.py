@@ -26,30 +26,38 @@ DEPTH = 3
 #: profiles of many small chunks); at most this many MiB stay allocated when idle.
 SPARE = 12
 
-_spare: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
-_spare_count = 0
+_spare: list[bytearray] = []
 _spare_lock = threading.Lock()
 
 
 def lend_buffer() -> bytearray:
     """A BLOCK-sized buffer, reused from an earlier request when one is spare."""
-    global _spare_count
     with _spare_lock:
-        if _spare_count:
-            _spare_count -= 1
-            return _spare.get_nowait()
+        if _spare:
+            return _spare.pop()
     return bytearray(BLOCK)
 
 
 def return_buffer(buffer: bytearray) -> None:
     """Keep ``buffer`` for a later request (up to SPARE of them), else let it go."""
-    global _spare_count
     if len(buffer) != BLOCK:
         return
     with _spare_lock:
-        if _spare_count < SPARE:
-            _spare_count += 1
-            _spare.put(buffer)
+        if len(_spare) < SPARE:
+            _spare.append(buffer)
+
+
+def feed_file(src: Any, digests: list[Any]) -> None:
+    """Update ``digests`` with the rest of the open, unbuffered file ``src`` (one lent buffer)."""
+    buffer = lend_buffer()
+    try:
+        with memoryview(buffer) as view:
+            while n := src.readinto(buffer):
+                with view[:n] as block:
+                    for digest in digests:
+                        digest.update(block)
+    finally:
+        return_buffer(buffer)
 
 
 class BlockHasher:
@@ -58,7 +66,6 @@ class BlockHasher:
     def __init__(self, digests: list[Any], depth: int = DEPTH) -> None:
         self._digests = digests
         self._free: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
-        self._depth = depth
         for _ in range(depth):
             self._free.put(lend_buffer())
         self._todo: queue.SimpleQueue[tuple[bytearray, int] | None] = queue.SimpleQueue()

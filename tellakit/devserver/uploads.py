@@ -34,6 +34,7 @@ from tellakit.devserver.arrival import ArrivalHashes, natural_key
 from tellakit.devserver.bodyio import receive, write_all
 from tellakit.devserver.context import Context, FileBusy
 from tellakit.devserver.davfs import HASHES, wanted_hashes
+from tellakit.devserver.hashing import feed_file
 from tellakit.devserver.meta import INSTANCE_ID
 from tellakit.devserver.responses import (
     Environ,
@@ -541,14 +542,9 @@ class _FileHasher:
 
     def _run(self) -> None:
         try:
-            buffer = bytearray(BUFFER)
-            with memoryview(buffer) as view:
-                for path in self._files:
-                    with open(path, "rb", buffering=0) as src:
-                        while n := src.readinto(buffer):
-                            with view[:n] as block:
-                                for digest in self._digests:
-                                    digest.update(block)
+            for path in self._files:
+                with open(path, "rb", buffering=0) as src:
+                    feed_file(src, self._digests)
         except BaseException as exc:  # re-raised in the request thread by join()
             self._error = exc
 

@@ -177,8 +177,7 @@ class ChunkedUpload:
         url = self.client.uploads_url(self.transfer_id, chunk_name(n))
         entries = webdav.propfind(self.client.session, url, urlsplit(url).path, depth=0, ok404=True)
         if entries is None:
-            if not self._folder_exists():
-                raise self._expired("PROPFIND")
+            self.ensure_exists()
             return None
         found = [e for e in entries if not e.is_dir]
         return found[0].size if found and found[0].size is not None else None

@@ -71,6 +71,17 @@ class PendingBlob:
         self.written = written
         self._fd: int | None = fd
 
+    @property
+    def relpath(self) -> str:
+        """The blob's path below blobs/ once published (``ab/<name>``)."""
+        return f"{self.final.parent.name}/{self.final.name}"
+
+    def fileno(self) -> int:
+        """The open, locked partial file's descriptor (until ``close``)."""
+        if self._fd is None:
+            raise ValueError("the partial blob is closed")
+        return self._fd
+
     def check_alive(self) -> None:
         """VaultError if the partial file was removed under us (nothing may be committed)."""
         if self._fd is None or os.fstat(self._fd).st_nlink == 0:
@@ -145,8 +156,9 @@ class BlobStore:
         """Absolute path of a blob from its index path (``ab/<random>``)."""
         return self.root / relpath
 
-    def _create(self) -> tuple[Path, int]:
-        """A new locked, private ``.partial`` file under a fresh random name."""
+    def begin(self) -> PendingBlob:
+        """A new locked, private ``.partial`` file under a fresh random name, empty (its
+        ``written`` is filled in by whoever writes it)."""
         name = secrets.token_hex(16)
         final = self.path(f"{name[:2]}/{name}")
         private_dir(self.root)
@@ -154,12 +166,12 @@ class BlobStore:
         fd = create_private(final.with_name(final.name + PARTIAL))
         if fcntl is not None:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return final, fd
+        return PendingBlob(final, fd, WrittenBlob("", 0, "", ""))
 
     def write(self, source: BinaryIO, recipient: age.X25519Recipient) -> PendingBlob:
         """Encrypt everything ``source.read`` yields into a new partial blob; constant memory."""
-        final, fd = self._create()
-        pending = PendingBlob(final, fd, WrittenBlob("", 0, "", ""))
+        pending = self.begin()
+        fd = pending.fileno()
         # The plaintext is read into the hasher's slots, hashed there on a second thread,
         # and encrypted from the same slot here meanwhile (no copy).
         digest = BackgroundSha256()
@@ -191,8 +203,9 @@ class BlobStore:
             pending.discard()
             pending.close()
             raise
-        relpath = f"{final.parent.name}/{final.name}"
-        pending.written = WrittenBlob(relpath, size, digest.hexdigest(), b64encode(header.mac))
+        pending.written = WrittenBlob(
+            pending.relpath, size, digest.hexdigest(), b64encode(header.mac)
+        )
         return pending
 
     def adopt(self, source: BinaryIO, identity: age.X25519Identity) -> PendingBlob:
@@ -201,8 +214,8 @@ class BlobStore:
         The copy is decrypted once, chunk by chunk, to verify it and compute the plaintext
         SHA-256; nothing decrypted is written anywhere.
         """
-        final, fd = self._create()
-        pending = PendingBlob(final, fd, WrittenBlob("", 0, "", ""))
+        pending = self.begin()
+        fd = pending.fileno()
         try:
             with open(fd, "wb", closefd=False) as raw:
                 shutil.copyfileobj(source, raw, READ_SIZE)
@@ -213,8 +226,7 @@ class BlobStore:
             pending.discard()
             pending.close()
             raise
-        relpath = f"{final.parent.name}/{final.name}"
-        pending.written = WrittenBlob(relpath, size, sha256, mac)
+        pending.written = WrittenBlob(pending.relpath, size, sha256, mac)
         return pending
 
     def remove(self, relpath: str) -> None:

@@ -57,8 +57,8 @@ class IncomingFile:
         self._on_end = on_end
         self._lock = threading.Lock()
         self._digest = hashlib.sha256()
-        final, fd = store._create()  # the same private, locked .partial as BlobStore.write
-        self._pending = PendingBlob(final, fd, WrittenBlob("", 0, "", ""))
+        self._pending = store.begin()  # the same private, locked .partial as BlobStore.write
+        fd = self._pending.fileno()
         self._raw = open(fd, "wb", closefd=False)  # noqa: SIM115 - closed in _close_file
         try:
             self._writer, self._header = age.encrypt(self._raw, [recipient])
@@ -110,9 +110,8 @@ class IncomingFile:
                 self._abort_locked()
                 raise
             self.state = "committed"
-            final = self._pending.final
             self._pending.written = WrittenBlob(
-                f"{final.parent.name}/{final.name}",
+                self._pending.relpath,
                 self.received,
                 self._digest.hexdigest(),
                 b64encode(self._header.mac),
