@@ -148,17 +148,7 @@ class ChunkPipeline:
         ):
             while True:
                 if not failures and not self.token.is_set():
-                    new, planned = self._plan(again, list(futures.values()))
-                    if planned:
-                        self.record(self.chunks)  # in flight, before the first byte
-                    for chunk in new:
-                        flight = _Flight(chunk, time.monotonic())
-                        with self._lock:
-                            self._flying[chunk.number] = flight
-                        future = pool.submit(self._send, flight)
-                        future.add_done_callback(lambda _: self._wake.set())
-                        futures[future] = flight
-                        self.requests += 1
+                    self._start(pool, again, futures)
                 if not futures:
                     break
                 self._wake.wait()  # a chunk ended, or a body was wholly handed over
@@ -176,6 +166,22 @@ class ChunkPipeline:
         if failures:
             self._failed(failures)
         check(self.token)
+
+    def _start(
+        self, pool: ThreadPoolExecutor, again: deque[Chunk], futures: dict[Future[None], _Flight]
+    ) -> None:
+        """Hand the chunks planned now to the senders (``futures`` gains them)."""
+        new, planned = self._plan(again, list(futures.values()))
+        if planned:
+            self.record(self.chunks)  # in flight, before the first byte
+        for chunk in new:
+            flight = _Flight(chunk, time.monotonic())
+            with self._lock:
+                self._flying[chunk.number] = flight
+            future = pool.submit(self._send, flight)
+            future.add_done_callback(lambda _: self._wake.set())
+            futures[future] = flight
+            self.requests += 1
 
     @contextmanager
     def _stopping_senders_on_error(self) -> Iterator[None]:

@@ -115,8 +115,11 @@ class WireFile(WireObject, Protocol):
         """Hex SHA-256 to announce in ``OC-Checksum``, or None (not known, or not to say)."""
         ...
 
-    def open(self) -> BlobStream:
-        """A seekable reader of the body's bytes (seek to where a chunk starts, then read)."""
+    def open(self, *, digest: bool = True) -> BlobStream:
+        """A seekable reader of the body's bytes (seek to where a chunk starts, then read).
+
+        ``digest=False``: the caller takes the body's digest itself (a chunked upload's
+        ``InOrderDigest``), so the reader need not hash what it reads for ``sent_in_order``."""
         ...
 
     def sent_in_order(self, reader: Any) -> None:
@@ -235,7 +238,7 @@ class ReadableFile:
     def announced_sha256(self) -> str | None:
         return self._att.sha256
 
-    def open(self) -> BlobStream:
+    def open(self, *, digest: bool = True) -> BlobStream:
         return _open_at(self._vault, self._att.file_id, 0)
 
     def sent_in_order(self, reader: Any) -> None:
@@ -326,8 +329,8 @@ class SealedFile:
     def announced_sha256(self) -> str | None:
         return self._att.sealed_sha256  # the ciphertext's, once known; never the plaintext's
 
-    def open(self) -> BlobStream:
-        reader = SealedReader(self._open_plain, self._key, self._att.size)
+    def open(self, *, digest: bool = True) -> BlobStream:
+        reader = SealedReader(self._open_plain, self._key, self._att.size, digest=digest)
         # Sealing costs about three times the plain body's CPU: it runs on a second thread,
         # ahead of the send (readahead.py).
         return ReadAhead(reader, self.size)

@@ -109,7 +109,6 @@ class ReportSubmission:
         self.on_progress = on_progress
         self.on_confirmed = on_confirmed
         self.on_verify_progress = on_verify_progress
-        self.version = tellakit_version
         self.link = link
         self.report: Report = vault.get_report(report_id)
         # The connection's encryption settings count only for a report not fixed yet.

@@ -263,11 +263,11 @@ class FileTransfer:
         for key, value in fields.items():
             setattr(self.att, key, value)
 
-    def _open(self) -> BlobStream:
+    def _open(self, *, digest: bool = True) -> BlobStream:
         """A reader of the body (see ``sealing._open_at``: every byte is authenticated as the
         vault's own as it is read, so a tampered blob raises VaultCorrupted mid-body and the
         upload is never completed; the SHA-256 is checked end to end after the upload)."""
-        return self.body.open()
+        return self.body.open(digest=digest)
 
     def run(self) -> PutResult | None:
         """Send the file; returns the server's answer to the final PUT/MOVE (None if adopted).
@@ -498,7 +498,10 @@ class FileTransfer:
         digest = InOrderDigest() if self.body.announced_sha256() is None else None
         pipeline = ChunkPipeline(
             upload=upload,
-            open_body=open_stream(self._open, lambda stream: GuardedReader(stream, digest)),
+            # only this digest hashes: each sender's own reader would hash its bytes again
+            open_body=open_stream(
+                lambda: self._open(digest=False), lambda stream: GuardedReader(stream, digest)
+            ),
             total=self.total,
             chunks=chunks,
             planner=planner,

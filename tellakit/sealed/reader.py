@@ -108,6 +108,7 @@ class SealedReader(SeekableReader):
         plaintext_size: int,
         *,
         batch_chunks: int = BATCH_CHUNKS,
+        digest: bool = True,
     ) -> None:
         super().__init__()
         if batch_chunks < 1:
@@ -127,12 +128,14 @@ class SealedReader(SeekableReader):
         self._enc_first = 0  # chunk number of the first chunk in _enc
         self._enc_count = 0  # chunks held in _enc
         self._enc_len = 0  # ciphertext bytes held in _enc
-        self._digest = _Digest(self._prefix)
+        # digest=False: the caller hashes the bytes itself (a chunked upload's InOrderDigest)
+        self._digest = _Digest(self._prefix) if digest else None
 
     def sha256_hex(self) -> str | None:
         """Hex SHA-256 of the whole sealed file, once every chunk was made in order from the
-        first (a read from the start to the end does that); else None."""
-        return self._digest.hexdigest(self.chunks)
+        first (a read from the start to the end does that); else None (always, without
+        ``digest``)."""
+        return self._digest.hexdigest(self.chunks) if self._digest is not None else None
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
         """Fill ``buffer`` from the current position; 0 at the end."""
@@ -193,7 +196,8 @@ class SealedReader(SeekableReader):
             self._aead.encrypt_into(chunk_nonce(index + k, index + k == last), piece, None, out)
             length += len(piece) + TAG
         self._enc_first, self._enc_count, self._enc_len = index, count, length
-        self._digest.feed(enc[:length], index, count)
+        if self._digest is not None:
+            self._digest.feed(enc[:length], index, count)
 
     def readall(self) -> bytes:
         """Read to the end in 1 MiB steps."""
